@@ -1,0 +1,93 @@
+import Router from '@koa/router';
+import Koa from 'koa';
+import { FeedCache } from './cache/feed-cache.js';
+import type { Config } from './config.js';
+import { HdhiveClient } from './feeds/hdhive/client.js';
+import { hdhiveResources, hdhiveShares } from './feeds/hdhive/feed.js';
+import { feedRoute, formatSuffix } from './feeds/route.js';
+import { requireToken } from './http/auth.js';
+import './http/context.js';
+import { errorHandler } from './http/error-handler.js';
+import { requestLog } from './http/request-log.js';
+import { requestMetrics } from './http/request-metrics.js';
+import type { Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import type { Db } from './store/db.js';
+import { sqliteFirstSeen } from './store/first-seen.js';
+import { sqliteSnapshots } from './store/snapshots.js';
+import { UpstreamClient } from './upstream/client.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  db: Db;
+}
+
+export interface App {
+  koa: Koa;
+  /** Releases upstream connection pools. The caller owns the db and the HTTP server. */
+  close(): Promise<void>;
+}
+
+/** Every route feedgate serves is registered below; each handler is one import away. */
+export function createApp({ config, logger, db }: AppDeps): App {
+  const metrics = createMetrics();
+  const cache = new FeedCache({
+    maxBytes: config.CACHE_MAX_BYTES,
+    staleMs: config.STALE_TTL,
+    failureTtlMs: config.CACHE_TTL,
+    metrics,
+    snapshots: sqliteSnapshots(db),
+  });
+  const firstSeen = sqliteFirstSeen(db);
+  const upstream = (name: string, baseUrl: string) =>
+    new UpstreamClient({
+      name,
+      baseUrl,
+      connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT,
+      timeoutMs: config.UPSTREAM_TIMEOUT,
+      retries: config.UPSTREAM_RETRIES,
+      maxBytes: config.UPSTREAM_MAX_BYTES,
+      concurrency: config.UPSTREAM_CONCURRENCY,
+      metrics,
+    });
+
+  const hdhiveHttp = upstream('hdhive', config.HDHIVE_API_URL);
+  const hdhive = {
+    client: new HdhiveClient(hdhiveHttp, { apiKey: config.HDHIVE_API_KEY, accessToken: config.HDHIVE_ACCESS_TOKEN, metrics }),
+    firstSeen,
+    siteUrl: config.HDHIVE_API_URL,
+    hideInvalid: config.HDHIVE_HIDE_INVALID,
+  };
+  const feed = { cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL };
+
+  const router = new Router();
+  router.get('/healthz', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  });
+  router.get('/feeds/hdhive/shares', feedRoute(hdhiveShares(hdhive), feed));
+  router.get('/feeds/hdhive/:type/:tmdbId', feedRoute(hdhiveResources(hdhive), feed));
+
+  const koa = new Koa({ proxy: config.TRUST_PROXY });
+  koa.silent = true; // errors are logged by errorHandler with the request id
+  koa.use(requestLog(logger));
+  koa.use(requestMetrics(metrics));
+  koa.use(errorHandler);
+  koa.use(requireToken(config.ACCESS_TOKEN, (ctx) => ctx.path === '/healthz'));
+  koa.use(formatSuffix);
+  koa.use(router.routes());
+  koa.use(router.allowedMethods({ throw: true }));
+
+  return {
+    koa,
+    async close() {
+      await hdhiveHttp.close();
+    },
+  };
+}

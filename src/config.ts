@@ -1,0 +1,127 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/** Where the documented defaults live; the same relative path works from src/ and from dist/. */
+export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../config/default.yaml', import.meta.url));
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** Milliseconds from `300` (seconds) or `500ms`, `30s`, `5m`, `2h`, `1d`. */
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(String(v));
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 300, 30s, 5m, 2h or 1d, got "${v}"` });
+    return z.NEVER;
+  }
+  return Math.round(Number(m[1]) * DURATION_UNITS[(m[2] ?? 's').toLowerCase()]!);
+});
+
+/** Bytes from `1048576` or `512KB`, `64MB`, `1GB`. */
+const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|k|m|g)?\s*$/i.exec(String(v));
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `expected a size such as 1048576, 512KB, 64MB or 1GB, got "${v}"` });
+    return z.NEVER;
+  }
+  let unit = (m[2] ?? 'b').toLowerCase();
+  if (unit.length === 1 && unit !== 'b') unit += 'b';
+  return Math.round(Number(m[1]) * SIZE_UNITS[unit]!);
+});
+
+const bool = z.union([z.boolean(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'boolean') return v;
+  const s = v.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
+  ctx.addIssue({ code: 'custom', message: `expected true or false, got "${v}"` });
+  return z.NEVER;
+});
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const text = z.union([z.string(), z.number()]).transform((v) => String(v).trim());
+
+const httpUrl = text.refine((v) => {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'expected an http(s) URL such as https://example.org');
+
+const optionalHttpUrl = text.refine((v) => v === '' || httpUrl.safeParse(v).success, 'expected an http(s) URL or nothing');
+
+const schema = z.object({
+  HOST: text.pipe(z.string().min(1)),
+  PORT: int(0, 65535),
+  PUBLIC_URL: optionalHttpUrl.transform((v) => v.replace(/\/+$/, '')),
+  TRUST_PROXY: bool,
+  ACCESS_TOKEN: text,
+  DATA_DIR: text.pipe(z.string().min(1)),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  SHUTDOWN_TIMEOUT: duration,
+  CACHE_TTL: duration.pipe(z.number().min(1000, 'must be at least 1s')),
+  CACHE_MAX_BYTES: size.pipe(z.number().min(1024 * 1024, 'must be at least 1MB')),
+  STALE_TTL: duration,
+  FEED_MAX_LIMIT: int(1, 100_000),
+  UPSTREAM_CONNECT_TIMEOUT: duration.pipe(z.number().min(1)),
+  UPSTREAM_TIMEOUT: duration.pipe(z.number().min(1)),
+  UPSTREAM_RETRIES: int(0, 10),
+  UPSTREAM_MAX_BYTES: size.pipe(z.number().min(1024)),
+  UPSTREAM_CONCURRENCY: int(1, 1000),
+  HDHIVE_API_URL: httpUrl.transform((v) => v.replace(/\/+$/, '')),
+  HDHIVE_API_KEY: text,
+  HDHIVE_ACCESS_TOKEN: text,
+  HDHIVE_HIDE_INVALID: bool,
+});
+
+export type Config = z.output<typeof schema>;
+export const CONFIG_KEYS = Object.keys(schema.shape) as Array<keyof Config>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+function readYaml(file: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError([`${file}: ${(err as Error).message}`]);
+  }
+  if (parsed == null) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError([`${file}: expected a mapping of KEY: value`]);
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Defaults from config/default.yaml, then CONFIG_FILE, then the environment, then `overrides`
+ * (tests use those). Every bad value is reported at once, by name.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Config, unknown>> = {}): Config {
+  const raw: Record<string, unknown> = { ...readYaml(DEFAULT_CONFIG_FILE) };
+  const problems: string[] = [];
+  if (env.CONFIG_FILE) {
+    const user = readYaml(env.CONFIG_FILE);
+    for (const key of Object.keys(user)) {
+      if (!(CONFIG_KEYS as string[]).includes(key)) problems.push(`${env.CONFIG_FILE}: unknown setting ${key}`);
+    }
+    Object.assign(raw, user);
+  }
+  for (const key of CONFIG_KEYS) {
+    const v = env[key];
+    if (v !== undefined) raw[key] = v;
+  }
+  Object.assign(raw, overrides);
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  return result.data;
+}

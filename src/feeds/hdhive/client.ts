@@ -1,0 +1,169 @@
+import { z } from 'zod';
+import { HttpError } from '../../http/errors.js';
+import type { Metrics } from '../../metrics.js';
+import type { UpstreamClient, UpstreamRequest } from '../../upstream/client.js';
+import { UpstreamError, parseRetryAfter } from '../../upstream/errors.js';
+
+/**
+ * HDHive OpenAPI (seed 004, notes/peers.md §3). Read-only: this client has no unlock call on purpose,
+ * since unlocking spends the user's points.
+ */
+
+const strings = z.array(z.union([z.string(), z.number()]).transform(String)).nullish().transform((v) => v ?? []);
+const text = z.union([z.string(), z.number()]).transform(String).nullish();
+
+const resourceSchema = z.object({
+  slug: z.union([z.string().min(1), z.number()]).transform(String),
+  title: text,
+  pan_type: text,
+  media_url: text,
+  media_slug: text,
+  share_size: text,
+  video_resolution: strings,
+  source: strings,
+  subtitle_language: strings,
+  subtitle_type: strings,
+  remark: text,
+  unlock_points: z.number().nullish(),
+  unlocked_users_count: z.number().nullish(),
+  validate_status: text,
+  validate_message: text,
+  last_validated_at: text,
+  is_official: z.boolean().nullish(),
+  is_unlocked: z.boolean().nullish(),
+  user: z
+    .object({ id: z.union([z.string(), z.number()]).nullish(), nickname: text, avatar_url: text })
+    .passthrough()
+    .nullish(),
+  created_at: z.union([z.string(), z.number()]).nullish(),
+  updated_at: z.union([z.string(), z.number()]).nullish(),
+});
+
+export type HdhiveResource = z.output<typeof resourceSchema>;
+
+const envelopeSchema = z.object({
+  success: z.boolean().optional(),
+  code: z.union([z.string(), z.number()]).transform(String).optional(),
+  message: z.string().nullish(),
+  data: z.unknown(),
+  meta: z.record(z.string(), z.unknown()).nullish(),
+});
+
+export interface HdhiveList {
+  items: HdhiveResource[];
+  /** Entries the client could not read (no slug, wrong types); they are left out, not fatal. */
+  skipped: number;
+  total?: number;
+}
+
+export interface HdhiveClientOptions {
+  apiKey: string;
+  accessToken: string;
+  metrics?: Metrics;
+  now?: () => number;
+}
+
+const KEY_CODES = new Set(['MISSING_API_KEY', 'INVALID_API_KEY', 'DISABLED_API_KEY', 'EXPIRED_API_KEY']);
+const USER_CODES = new Set(['INVALID_OPENAPI_USER_TOKEN', 'OPENAPI_REFRESH_REQUIRED', 'OPENAPI_REAUTH_REQUIRED', 'OPENAPI_USER_REQUIRED']);
+const NAME = 'hdhive';
+
+export class HdhiveClient {
+  /** After a 429, no call goes out until this time: HDHive counts refused calls against the quota too. */
+  private cooldownUntil = 0;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly http: UpstreamClient,
+    private readonly opts: HdhiveClientOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** GET /api/open/resources/:type/:tmdb_id. An unknown title is an empty list upstream, not a 404. */
+  async resources(type: 'movie' | 'tv', tmdbId: string, signal?: AbortSignal): Promise<HdhiveList> {
+    return this.list({ path: `/api/open/resources/${type}/${encodeURIComponent(tmdbId)}`, signal }, this.opts.accessToken !== '');
+  }
+
+  /** GET /api/open/shares: the user's own shares (needs the write scope and a user token). */
+  async shares(page: number, pageSize: number, signal?: AbortSignal): Promise<HdhiveList> {
+    if (!this.opts.accessToken) {
+      throw new UpstreamError(NAME, 'auth', 502, 'HDHIVE_TOKEN_MISSING', 'HDHive shares need a user access token: set HDHIVE_ACCESS_TOKEN');
+    }
+    return this.list({ path: '/api/open/shares', query: { page, page_size: pageSize }, signal }, true);
+  }
+
+  private async list(req: UpstreamRequest, withUser: boolean): Promise<HdhiveList> {
+    const data = await this.call(req, withUser);
+    const raw = Array.isArray(data.data) ? data.data : Array.isArray((data.data as { items?: unknown })?.items) ? (data.data as { items: unknown[] }).items : null;
+    if (!raw) throw new UpstreamError(NAME, 'bad_response', 502, 'UPSTREAM_BAD_RESPONSE', 'HDHive answered without a data list');
+    const items: HdhiveResource[] = [];
+    let skipped = 0;
+    for (const entry of raw) {
+      const r = resourceSchema.safeParse(entry);
+      if (r.success) items.push(r.data);
+      else skipped++;
+    }
+    const total = typeof data.meta?.total === 'number' ? data.meta.total : undefined;
+    return { items, skipped, total };
+  }
+
+  private async call(req: UpstreamRequest, withUser: boolean): Promise<z.output<typeof envelopeSchema>> {
+    if (!this.opts.apiKey) {
+      throw new UpstreamError(NAME, 'auth', 502, 'HDHIVE_KEY_MISSING', 'HDHive needs an API key: set HDHIVE_API_KEY');
+    }
+    const wait = Math.ceil((this.cooldownUntil - this.now()) / 1000);
+    if (wait > 0) throw this.rateLimited(wait, 'HDHive asked us to slow down; waiting before the next call');
+
+    const headers: Record<string, string> = { 'x-api-key': this.opts.apiKey };
+    if (withUser && this.opts.accessToken) headers.authorization = `Bearer ${this.opts.accessToken}`;
+    const res = await this.http.json({ ...req, headers });
+    this.recordQuota(res.headers);
+
+    const env = envelopeSchema.safeParse(res.data);
+    if (!env.success) {
+      throw new UpstreamError(NAME, 'bad_response', 502, 'UPSTREAM_BAD_RESPONSE', `HDHive answered HTTP ${res.status} with an unexpected body`);
+    }
+    const body = env.data;
+    const code = body.code ?? '';
+    const detail = `${code}${body.message ? `: ${body.message}` : ''}`;
+
+    if (res.status === 429 || /RATE_LIMIT|QUOTA_EXCEEDED|COOLDOWN/.test(code)) {
+      const retryAfter = parseRetryAfter(res.headers['retry-after'], this.now()) ?? 60;
+      this.cooldownUntil = this.now() + retryAfter * 1000;
+      throw this.rateLimited(retryAfter, `HDHive rate limit (${detail})`);
+    }
+    if (KEY_CODES.has(code)) {
+      throw new UpstreamError(NAME, 'auth', 502, 'UPSTREAM_AUTH', `HDHive refused the API key (${detail}); check HDHIVE_API_KEY`);
+    }
+    if (USER_CODES.has(code)) {
+      throw new UpstreamError(NAME, 'auth', 502, 'UPSTREAM_AUTH', `HDHive refused the user token (${detail}); check HDHIVE_ACCESS_TOKEN`);
+    }
+    if (res.status === 401 || res.status === 403) {
+      throw new UpstreamError(NAME, 'auth', 502, 'UPSTREAM_AUTH', `HDHive refused access (HTTP ${res.status} ${detail}); check the scopes of HDHIVE_API_KEY and HDHIVE_ACCESS_TOKEN`);
+    }
+    if (res.status === 404) {
+      throw new HttpError(404, 'NOT_FOUND', `HDHive has no such item (${detail || 'HTTP 404'})`);
+    }
+    if (res.status >= 400 || body.success === false) {
+      throw new UpstreamError(NAME, 'status', 502, 'UPSTREAM_ERROR', `HDHive answered HTTP ${res.status} (${detail || 'no detail'})`);
+    }
+    return body;
+  }
+
+  private rateLimited(seconds: number, message: string): UpstreamError {
+    return new UpstreamError(NAME, 'rate_limited', 429, 'UPSTREAM_RATE_LIMITED', `${message}; retry after ${seconds} s`, { 'Retry-After': String(seconds) });
+  }
+
+  private recordQuota(headers: Record<string, string | string[] | undefined>): void {
+    const gauge = this.opts.metrics?.upstreamQuota;
+    if (!gauge) return;
+    for (const [header, kind] of [
+      ['x-endpoint-limit', 'limit'],
+      ['x-endpoint-remaining', 'remaining'],
+      ['x-ratelimit-reset', 'reset'],
+    ] as const) {
+      const v = Number(headers[header]);
+      if (headers[header] !== undefined && Number.isFinite(v)) gauge.set({ upstream: NAME, kind }, v);
+    }
+  }
+}

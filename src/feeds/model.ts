@@ -1,0 +1,77 @@
+/**
+ * The platform-neutral feed model every source returns and every renderer reads.
+ * Plain JSON (times are epoch milliseconds) so it can be cached, snapshotted and hashed as is.
+ */
+
+export interface Person {
+  name: string;
+  url?: string;
+}
+
+/** A media file attached to an item: RSS enclosure / media:content, Atom rel="enclosure", JSON Feed attachment. */
+export interface Enclosure {
+  url: string;
+  /** Exact MIME type, e.g. video/mp4. Never guessed from the URL. */
+  type: string;
+  /** Size in bytes, when known. */
+  length?: number;
+  /** Seconds. */
+  duration?: number;
+  width?: number;
+  height?: number;
+  title?: string;
+}
+
+export interface Thumbnail {
+  url: string;
+  width?: number;
+  height?: number;
+}
+
+export interface FeedItem {
+  /** Unique within the feed; stable across refreshes. */
+  guid: string;
+  /** Plain text. */
+  title: string;
+  link?: string;
+  /** Full body, HTML. */
+  contentHtml?: string;
+  /** Short plain-text summary. */
+  summary?: string;
+  authors?: Person[];
+  published?: number;
+  updated?: number;
+  categories?: string[];
+  /** Main image (JSON Feed `image`). */
+  image?: string;
+  enclosures?: Enclosure[];
+  thumbnails?: Thumbnail[];
+}
+
+export interface FeedData {
+  /**
+   * Short stable name of what this feed is (e.g. "hdhive:movie:550"); scopes Atom entry ids,
+   * which must be URIs, as `urn:feedgate:<id>:<guid>`.
+   */
+  id: string;
+  title: string;
+  /** The source's own page for what this feed follows. */
+  link: string;
+  description: string;
+  language?: string;
+  image?: string;
+  authors?: Person[];
+  /** Used as the feed's update time when it has no dated items. Never "now": bytes must be stable. */
+  updated?: number;
+  items: FeedItem[];
+}
+
+/** The newest time the feed carries: newest item time, else the feed's own, else the epoch. */
+export function feedUpdated(feed: FeedData): number {
+  let newest = -Infinity;
+  for (const item of feed.items) {
+    const t = item.updated ?? item.published;
+    if (t !== undefined && t > newest) newest = t;
+  }
+  return Number.isFinite(newest) ? newest : (feed.updated ?? 0);
+}

@@ -1,0 +1,151 @@
+import { RE2JS } from 're2js';
+import { badRequest } from '../http/errors.js';
+import type { FeedItem } from './model.js';
+import { FORMATS, type Format } from './render/index.js';
+
+/**
+ * The query parameters every feed takes, with RSSHub's meanings (lib/middleware/parameter.ts):
+ * filter* keep, filterout* drop, filter_time keeps items newer than N seconds (undated ones too),
+ * filter_case_sensitive defaults to true, limit cuts after filtering, sorted=false keeps source order.
+ * Regexes run on RE2 (re2js): linear time, so no pattern can hang the server.
+ */
+export interface FeedParams {
+  format: Format;
+  limit?: number;
+  sorted: boolean;
+  filterTime?: number;
+  keep: Matchers;
+  drop: Matchers;
+  /** Canonical string of everything above but `format`; part of the render memo key. */
+  canonical: string;
+}
+
+interface Matchers {
+  any?: RE2JS;
+  title?: RE2JS;
+  description?: RE2JS;
+  author?: RE2JS;
+  category?: RE2JS;
+}
+
+const FIELDS = ['title', 'description', 'author', 'category'] as const;
+const MAX_PATTERN = 1000;
+
+type Query = Record<string, string | string[] | undefined>;
+
+function single(query: Query, name: string): string | undefined {
+  const v = query[name];
+  if (Array.isArray(v)) throw badRequest(`parameter ${name} was given more than once`);
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function bool(query: Query, name: string, fallback: boolean): boolean {
+  const v = single(query, name);
+  if (v === undefined) return fallback;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw badRequest(`parameter ${name} must be true or false, got "${v}"`);
+}
+
+function positiveInt(query: Query, name: string, max: number): number | undefined {
+  const v = single(query, name);
+  if (v === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(v) || Number(v) < 1) throw badRequest(`parameter ${name} must be a whole number from 1 to ${max}, got "${v}"`);
+  const n = Number(v);
+  if (n > max) throw badRequest(`parameter ${name} must be a whole number from 1 to ${max}, got "${v}"`);
+  return n;
+}
+
+function regex(query: Query, name: string, caseSensitive: boolean): RE2JS | undefined {
+  const v = single(query, name);
+  if (v === undefined) return undefined;
+  if (v.length > MAX_PATTERN) throw badRequest(`parameter ${name} is longer than ${MAX_PATTERN} characters`);
+  try {
+    return RE2JS.compile(v, caseSensitive ? 0 : RE2JS.CASE_INSENSITIVE);
+  } catch (err) {
+    throw badRequest(`parameter ${name} is not a valid regular expression (RE2 syntax): ${(err as Error).message}`, 'BAD_REGEX');
+  }
+}
+
+export function parseFormat(value: string | undefined, fromSuffix: Format | undefined): Format {
+  if (value === undefined) return fromSuffix ?? 'rss';
+  if (!(FORMATS as readonly string[]).includes(value)) throw badRequest(`parameter format must be one of ${FORMATS.join(', ')}, got "${value}"`);
+  if (fromSuffix && fromSuffix !== value) throw badRequest(`the path asks for ${fromSuffix} but format asks for ${value}`);
+  return value as Format;
+}
+
+export function parseFeedParams(query: Query, opts: { maxLimit: number; formatFromPath?: Format }): FeedParams {
+  const format = parseFormat(single(query, 'format'), opts.formatFromPath);
+  const caseSensitive = bool(query, 'filter_case_sensitive', true);
+  const sorted = bool(query, 'sorted', true);
+  const limit = positiveInt(query, 'limit', opts.maxLimit);
+  const filterTime = positiveInt(query, 'filter_time', 100 * 365 * 86400);
+  const keep: Matchers = { any: regex(query, 'filter', caseSensitive) };
+  const drop: Matchers = { any: regex(query, 'filterout', caseSensitive) };
+  for (const f of FIELDS) {
+    keep[f] = regex(query, `filter_${f}`, caseSensitive);
+    drop[f] = regex(query, `filterout_${f}`, caseSensitive);
+  }
+  const canonicalParts: string[] = [];
+  for (const name of ['limit', 'sorted', 'filter_time', 'filter_case_sensitive', 'filter', 'filterout', ...FIELDS.flatMap((f) => [`filter_${f}`, `filterout_${f}`])]) {
+    const v = single(query, name);
+    if (v !== undefined) canonicalParts.push(`${name}=${encodeURIComponent(v)}`);
+  }
+  return { format, limit, sorted, filterTime, keep, drop, canonical: canonicalParts.join('&') };
+}
+
+const found = (re: RE2JS, s: string) => re.matcher(s).find();
+
+function fieldsOf(item: FeedItem) {
+  return {
+    title: item.title,
+    description: item.contentHtml ?? item.summary ?? item.title,
+    author: (item.authors ?? []).map((a) => a.name).join(' '),
+    categories: item.categories ?? [],
+  };
+}
+
+/** Sort, filter and cut. Returns a new array; the cached items are never mutated. */
+export function applyFeedParams(items: readonly FeedItem[], p: FeedParams, now = Date.now()): FeedItem[] {
+  let out = p.sorted ? [...items].sort((a, b) => (b.published ?? 0) - (a.published ?? 0)) : [...items];
+  const { keep, drop } = p;
+
+  if (keep.any) {
+    const re = keep.any;
+    out = out.filter((item) => {
+      const f = fieldsOf(item);
+      return found(re, f.title) || found(re, f.description) || found(re, f.author) || f.categories.some((c) => found(re, c));
+    });
+  } else if (keep.title || keep.description || keep.author || keep.category) {
+    out = out.filter((item) => {
+      const f = fieldsOf(item);
+      return (
+        (!keep.title || found(keep.title, f.title)) &&
+        (!keep.description || found(keep.description, f.description)) &&
+        (!keep.author || found(keep.author, f.author)) &&
+        (!keep.category || f.categories.some((c) => found(keep.category!, c)))
+      );
+    });
+  }
+
+  const dropTitle = drop.title ?? drop.any;
+  const dropDescription = drop.description ?? drop.any;
+  if (dropTitle || dropDescription || drop.author || drop.category) {
+    out = out.filter((item) => {
+      const f = fieldsOf(item);
+      return (
+        !(dropTitle && found(dropTitle, f.title)) &&
+        !(dropDescription && found(dropDescription, f.description)) &&
+        !(drop.author && found(drop.author, f.author)) &&
+        !(drop.category && f.categories.some((c) => found(drop.category!, c)))
+      );
+    });
+  }
+
+  if (p.filterTime !== undefined) {
+    const cutoff = now - p.filterTime * 1000;
+    out = out.filter((item) => item.published === undefined || item.published >= cutoff);
+  }
+  if (p.limit !== undefined) out = out.slice(0, p.limit);
+  return out;
+}

@@ -1,0 +1,93 @@
+import { createHash } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import type { FeedCache } from '../cache/feed-cache.js';
+import { isStaleable } from '../upstream/errors.js';
+import { feedUpdated, type FeedData } from './model.js';
+import { applyFeedParams, parseFeedParams } from './params.js';
+import { formats, type Format } from './render/index.js';
+import type { FeedSource } from './source.js';
+
+export interface FeedRouteDeps {
+  cache: FeedCache;
+  ttlMs: number;
+  maxLimit: number;
+  /** Base URL readers reach us at ("" = the request's own origin). */
+  publicUrl: string;
+}
+
+interface Rendered {
+  body: string;
+  etag: string;
+  lastModified: number;
+}
+
+const SUFFIX = /\.(rss|atom|json)$/;
+
+/**
+ * Reads a `.rss` / `.atom` / `.json` suffix off feed paths so routes match without it, and keeps the
+ * format for parseFeedParams.
+ */
+export async function formatSuffix(ctx: Context, next: Next): Promise<void> {
+  const m = SUFFIX.exec(ctx.path);
+  if (m && (ctx.path.startsWith('/feeds/') || ctx.path.startsWith('/rss/'))) {
+    ctx.state.formatFromPath = m[1] as Format;
+    ctx.path = ctx.path.slice(0, -m[0].length);
+  }
+  await next();
+}
+
+/** Rendered bytes per data object; dropped with the data when the cache replaces it. */
+const memo = new WeakMap<object, Map<string, Rendered>>();
+const MEMO_PER_DATA = 64;
+
+function render(data: FeedData, format: Format, selfUrl: string, ttlSeconds: number, items: FeedData['items']): Rendered {
+  const feed = { ...data, items };
+  const body = formats[format].render(feed, { selfUrl, ttlSeconds });
+  const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
+  return { body, etag, lastModified: feedUpdated(feed) };
+}
+
+/**
+ * The one way a feed is served: parse parameters -> source data through the cache (single-flight,
+ * stale on upstream failure) -> filters and limit -> render -> ETag / Last-Modified / 304.
+ */
+export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps) {
+  const ttlSeconds = Math.round(deps.ttlMs / 1000);
+  return async function serveFeed(ctx: Context): Promise<void> {
+    const params = parseFeedParams(ctx.query, { maxLimit: deps.maxLimit, formatFromPath: ctx.state.formatFromPath as Format | undefined });
+    const p = source.parse(ctx.params as Record<string, string>, ctx.query);
+    const key = source.key(p);
+    const result = await deps.cache.get(key, deps.ttlMs, () => source.fetch(p), isStaleable);
+
+    const selfUrl = (deps.publicUrl || `${ctx.protocol}://${ctx.host}`) + ctx.originalUrl;
+    const memoKey = `${params.format}\n${selfUrl}\n${params.canonical}`;
+    let perData = memo.get(result.value as object);
+    let out = params.filterTime === undefined ? perData?.get(memoKey) : undefined;
+    if (!out) {
+      out = render(result.value as FeedData, params.format, selfUrl, ttlSeconds, applyFeedParams((result.value as FeedData).items, params));
+      if (params.filterTime === undefined) {
+        if (!perData) memo.set(result.value as object, (perData = new Map()));
+        if (perData.size >= MEMO_PER_DATA) perData.clear();
+        perData.set(memoKey, out);
+      }
+    }
+
+    if (result.state === 'stale') {
+      ctx.set('X-Feed-Stale', '1');
+      ctx.log.warn({ key, err: (result.error as Error)?.message }, 'upstream failed; serving the last good copy');
+    }
+    ctx.set('X-Cache', result.state.toUpperCase());
+    ctx.set('Cache-Control', `public, max-age=${result.state === 'stale' ? Math.min(60, ttlSeconds) : ttlSeconds}`);
+    ctx.set('ETag', out.etag);
+    if (out.lastModified > 0) ctx.set('Last-Modified', new Date(out.lastModified).toUTCString());
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Access-Control-Allow-Origin', '*');
+    ctx.type = formats[params.format].contentType;
+    ctx.status = 200;
+    if (ctx.fresh) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.body = out.body;
+  };
+}

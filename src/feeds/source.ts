@@ -1,0 +1,13 @@
+import type { FeedData } from './model.js';
+
+/**
+ * What a platform module gives the feed route: how to read its own path parameters, what to cache
+ * the result under, and how to fetch plain feed data. It never renders, caches or signs by itself.
+ */
+export interface FeedSource<P> {
+  /** Reads and validates route parameters; throws a 400 HttpError on bad input. */
+  parse(params: Record<string, string>, query: Record<string, string | string[] | undefined>): P;
+  /** Cache key for these parameters; must cover everything fetch() depends on. */
+  key(p: P): string;
+  fetch(p: P, signal?: AbortSignal): Promise<FeedData>;
+}

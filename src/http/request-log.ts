@@ -1,0 +1,27 @@
+import { randomUUID } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import type { Logger } from '../logger.js';
+
+const SAFE_ID = /^[\w.:-]{1,128}$/;
+
+/** Strips credentials from a URL before it is logged. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&](?:token|access_token|key|sig)=)[^&#]*/gi, '$1[redacted]');
+}
+
+/** Gives each request an id (kept from X-Request-Id when sane) and logs one line when it ends. */
+export function requestLog(logger: Logger) {
+  return async function requestLogMiddleware(ctx: Context, next: Next): Promise<void> {
+    const incoming = ctx.get('X-Request-Id');
+    ctx.requestId = SAFE_ID.test(incoming) ? incoming : randomUUID();
+    ctx.set('X-Request-Id', ctx.requestId);
+    ctx.log = logger.child({ reqId: ctx.requestId });
+    const start = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      ctx.log.info({ method: ctx.method, url: redactUrl(ctx.originalUrl), status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
+    }
+  };
+}

@@ -1,0 +1,49 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One registry per app instance, so tests can run several apps in one process. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'feedgate_http_requests_total',
+      help: 'HTTP requests served, by route pattern, method and status',
+      labelNames: ['route', 'method', 'status'] as const,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'feedgate_http_request_duration_seconds',
+      help: 'Time to serve a request, by route pattern',
+      labelNames: ['route'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    cacheEvents: new Counter({
+      name: 'feedgate_cache_events_total',
+      help: 'Feed cache lookups by result: hit, miss, stale (served a last good copy after an upstream failure), coalesced (joined an in-flight fetch)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    upstreamCalls: new Counter({
+      name: 'feedgate_upstream_requests_total',
+      help: 'Upstream HTTP requests by upstream and outcome (ok or an error kind)',
+      labelNames: ['upstream', 'outcome'] as const,
+      registers: [registry],
+    }),
+    upstreamErrors: new Counter({
+      name: 'feedgate_upstream_errors_total',
+      help: 'Upstream calls that failed after retries, by upstream and error kind',
+      labelNames: ['upstream', 'kind'] as const,
+      registers: [registry],
+    }),
+    upstreamQuota: new Gauge({
+      name: 'feedgate_upstream_quota',
+      help: 'Quota an upstream reported in its last answer (limit, remaining, reset as unix time)',
+      labelNames: ['upstream', 'kind'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,35 @@
+import { HttpError } from '../http/errors.js';
+
+export type UpstreamErrorKind = 'unreachable' | 'timeout' | 'too_large' | 'bad_response' | 'status' | 'auth' | 'rate_limited' | 'unavailable';
+
+/**
+ * An upstream failed. Its status is what our client gets: 502 unreachable/5xx/garbage/auth,
+ * 504 timeout, 429 with Retry-After when the upstream asked us to slow down.
+ */
+export class UpstreamError extends HttpError {
+  constructor(
+    readonly upstream: string,
+    readonly kind: UpstreamErrorKind,
+    status: number,
+    code: string,
+    message: string,
+    headers: Record<string, string> = {},
+  ) {
+    super(status, code, message, headers);
+    this.name = 'UpstreamError';
+  }
+}
+
+/** Whether a failed refresh may be covered by the last good copy. Upstream failures can; bad requests cannot. */
+export function isStaleable(err: unknown): boolean {
+  return err instanceof UpstreamError;
+}
+
+/** Seconds from a Retry-After header (delta-seconds or HTTP date); undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim());
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : Math.max(0, Math.ceil((t - now) / 1000));
+}

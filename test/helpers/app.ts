@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp, type App } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { openDb, type Db } from '../../src/store/db.js';
+
+export interface RunningApp {
+  url: string;
+  config: Config;
+  app: App;
+  db: Db;
+  dataDir: string;
+  /** Stops the server and closes the db; keeps DATA_DIR unless `wipe`. */
+  close(wipe?: boolean): Promise<void>;
+}
+
+export function tempDir(prefix = 'feedgate-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A real feedgate on an ephemeral loopback port, configured like production but for `overrides`. */
+export async function startApp(overrides: Partial<Record<keyof Config, unknown>> = {}): Promise<RunningApp> {
+  const dataDir = (overrides.DATA_DIR as string | undefined) ?? tempDir();
+  const config = loadConfig({}, { LOG_LEVEL: 'silent', PORT: 0, UPSTREAM_RETRIES: 0, ...overrides, DATA_DIR: dataDir });
+  const db = openDb(dataDir);
+  const app = createApp({ config, logger: createLogger(config.LOG_LEVEL), db });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.koa.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    config,
+    app,
+    db,
+    dataDir,
+    async close(wipe = true) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await app.close();
+      db.close();
+      if (wipe) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
