@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { FeedCache } from '../cache/feed-cache.js';
+import { isNotModified } from '../http/conditional.js';
 import { isStaleable } from '../upstream/errors.js';
 import { feedUpdated, type FeedData } from './model.js';
 import { applyFeedParams, parseFeedParams } from './params.js';
@@ -16,7 +17,8 @@ export interface FeedRouteDeps {
 }
 
 interface Rendered {
-  body: string;
+  /** Encoded once: koa would otherwise re-encode and re-measure a string on every response. */
+  body: Buffer;
   etag: string;
   lastModified: number;
 }
@@ -42,7 +44,7 @@ const MEMO_PER_DATA = 64;
 
 function render(data: FeedData, format: Format, selfUrl: string, ttlSeconds: number, items: FeedData['items']): Rendered {
   const feed = { ...data, items };
-  const body = formats[format].render(feed, { selfUrl, ttlSeconds });
+  const body = Buffer.from(formats[format].render(feed, { selfUrl, ttlSeconds }), 'utf8');
   const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
   return { body, etag, lastModified: feedUpdated(feed) };
 }
@@ -83,8 +85,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps) {
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Access-Control-Allow-Origin', '*');
     ctx.type = formats[params.format].contentType;
-    ctx.status = 200;
-    if (ctx.fresh) {
+    if (isNotModified(ctx.headers, out.etag, out.lastModified)) {
       ctx.status = 304;
       return;
     }

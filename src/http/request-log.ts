@@ -15,13 +15,17 @@ export function requestLog(logger: Logger) {
     const incoming = ctx.get('X-Request-Id');
     ctx.requestId = SAFE_ID.test(incoming) ? incoming : randomUUID();
     ctx.set('X-Request-Id', ctx.requestId);
-    ctx.log = logger.child({ reqId: ctx.requestId });
+    // Most requests never log from inside; build the child logger only when someone asks for it.
+    let child: Logger | undefined;
+    Object.defineProperty(ctx, 'log', { configurable: true, get: () => (child ??= logger.child({ reqId: ctx.requestId })) });
     const start = process.hrtime.bigint();
     try {
       await next();
     } finally {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      ctx.log.info({ method: ctx.method, url: redactUrl(ctx.originalUrl), status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
+      if (logger.isLevelEnabled('info')) {
+        logger.info({ reqId: ctx.requestId, method: ctx.method, url: redactUrl(ctx.originalUrl), status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
+      }
     }
   };
 }

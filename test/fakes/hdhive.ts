@@ -190,6 +190,8 @@ export async function startFakeHdhive(opts: { apiKey?: string; userToken?: strin
 
     let m: RegExpExecArray | null;
     if ((m = /^\/api\/open\/resources\/(movie|tv)\/([^/]+)$/.exec(url.pathname))) {
+      // Titles a key alone may not query (the scope needs a user identity).
+      if (m[2] === '403' && user !== 'ok') return send(res, 403, fail('OPENAPI_USER_REQUIRED', '缺少用户身份'));
       const list = fake.resources.get(`${m[1]}/${m[2]}`) ?? [];
       return send(res, 200, { success: true, code: '200', message: 'success', data: list, meta: { total: list.length } }, quota);
     }

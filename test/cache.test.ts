@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { FeedCache } from '../src/cache/feed-cache.js';
+import { UpstreamError, isStaleable } from '../src/upstream/errors.js';
+import { HttpError } from '../src/http/errors.js';
+
+const upstreamDown = () => new UpstreamError('x', 'unreachable', 502, 'UPSTREAM_UNREACHABLE', 'down');
+
+describe('FeedCache', () => {
+  it('is bounded in bytes, not entries', async () => {
+    const cache = new FeedCache({ maxBytes: 100_000, staleMs: 0 });
+    const big = 'x'.repeat(10_000);
+    for (let i = 0; i < 50; i++) await cache.get(`k${i}`, 60_000, async () => ({ big }));
+    expect(cache.calculatedSize).toBeLessThanOrEqual(100_000);
+    expect(cache.calculatedSize).toBeGreaterThan(80_000);
+    // The oldest were evicted: asking again loads again.
+    let loads = 0;
+    await cache.get('k0', 60_000, async () => (loads++, { big }));
+    await cache.get('k49', 60_000, async () => (loads++, { big }));
+    expect(loads).toBe(1);
+  });
+
+  it('single-flight: concurrent misses share one load, and a failed load is not kept in flight', async () => {
+    const cache = new FeedCache({ maxBytes: 1 << 20, staleMs: 0 });
+    let loads = 0;
+    const slow = () => new Promise<number>((r) => setTimeout(() => r(++loads), 50));
+    const results = await Promise.all(Array.from({ length: 20 }, () => cache.get('k', 60_000, slow)));
+    expect(loads).toBe(1);
+    expect(new Set(results.map((r) => r.value))).toEqual(new Set([1]));
+
+    let attempts = 0;
+    await expect(cache.get('f', 60_000, async () => (attempts++, Promise.reject(upstreamDown())))).rejects.toThrow('down');
+    await expect(cache.get('f', 60_000, async () => (attempts++, 1))).resolves.toMatchObject({ value: 1, state: 'miss' });
+    expect(attempts).toBe(2);
+  });
+
+  it('serves the last good copy within the stale window, and not after it', async () => {
+    let now = 1_000_000;
+    const cache = new FeedCache({ maxBytes: 1 << 20, staleMs: 10_000, now: () => now });
+    await cache.get('k', 1000, async () => 'good');
+    now += 1500;
+    const r = await cache.get('k', 1000, async () => Promise.reject(upstreamDown()), isStaleable);
+    expect(r).toMatchObject({ value: 'good', state: 'stale' });
+    now += 20_000;
+    await expect(cache.get('k', 1000, async () => Promise.reject(upstreamDown()), isStaleable)).rejects.toThrow('down');
+  });
+
+  it('errors that are not upstream failures are never covered by a stale copy', async () => {
+    let now = 0;
+    const cache = new FeedCache({ maxBytes: 1 << 20, staleMs: 10_000, now: () => now });
+    await cache.get('k', 1000, async () => 'good');
+    now += 1500;
+    await expect(cache.get('k', 1000, async () => Promise.reject(new HttpError(404, 'NOT_FOUND', 'gone')), isStaleable)).rejects.toThrow('gone');
+  });
+
+  it('remembers a failure for failureTtlMs instead of calling again', async () => {
+    let now = 0;
+    const cache = new FeedCache({ maxBytes: 1 << 20, staleMs: 0, failureTtlMs: 1000, now: () => now });
+    let calls = 0;
+    const failing = async () => (calls++, Promise.reject(upstreamDown()));
+    await expect(cache.get('k', 1000, failing)).rejects.toThrow('down');
+    await expect(cache.get('k', 1000, failing)).rejects.toThrow('down');
+    expect(calls).toBe(1);
+  });
+});

@@ -1,0 +1,258 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { formatShareSize } from '../src/feeds/hdhive/feed.js';
+import { startFakeHdhive, type FakeHdhive } from './fakes/hdhive.js';
+import { startApp, tempDir, type RunningApp } from './helpers/app.js';
+import { feedparser, jsonFeedErrors } from './helpers/validate.js';
+
+let fake: FakeHdhive;
+let app: RunningApp;
+
+beforeAll(async () => {
+  fake = await startFakeHdhive();
+});
+afterAll(async () => {
+  await fake.close();
+});
+beforeEach(() => {
+  fake.mode = 'ok';
+  fake.delayMs = 0;
+  fake.calls.clear();
+});
+
+const hdhiveConfig = (extra: Record<string, unknown> = {}) => ({
+  HDHIVE_API_URL: fake.url,
+  HDHIVE_API_KEY: fake.apiKey,
+  HDHIVE_ACCESS_TOKEN: fake.userToken,
+  ...extra,
+});
+
+describe('HDHive resources feed', () => {
+  beforeEach(async () => {
+    app = await startApp(hdhiveConfig());
+  });
+  afterEach(async () => {
+    await app.close();
+  });
+
+  it('lists every resource as an item: slug guid, descriptive title, HDHive link, Beijing time as UTC', async () => {
+    const p = await feedparser({ url: `${app.url}/feeds/hdhive/tv/101172` });
+    expect(p.bozo).toBeFalsy();
+    expect(p.feed.title).toBe('HDHive: 吞噬星空 (2020)');
+    expect(p.feed.links).toContainEqual({ rel: 'self', href: `${app.url}/feeds/hdhive/tv/101172`, type: 'application/rss+xml' });
+    expect(p.entries.map((e) => e.id)).toEqual(['74366deefd1544c1905ab0f58ee4c9f8', '41f71882302145bbb51b2400c8b834e8']);
+    const [a, b] = p.entries;
+    expect(a!.title).toBe('吞噬星空 (2020) [4K · WEB-DL/WEBRip · 228.75 GB · 115 · 6 points]');
+    expect(b!.title).toBe('吞噬星空 (2020) [4K · WEB-DL/WEBRip · 1.07 GB · 115 · 2 points]');
+    expect(a!.link).toBe(`${fake.url}/resource/115/74366deefd1544c1905ab0f58ee4c9f8`);
+    // "2026-03-12 17:40:15" has no zone; HDHive speaks Beijing time (UTC+8).
+    expect(a!.published).toBe('2026-03-12T09:40:15Z');
+    expect(a!.author).toBe('开心超人');
+    expect(b!.author).toBe('Shrom');
+    expect(a!.tags).toEqual(['115', '4K', 'WEB-DL/WEBRip', '简中']);
+    const body = a!.content[0]!;
+    for (const part of ['228.75 GB', '6 points', '15 users', '已整理命名，S01E01-E215，持续更新', 'Open on HDHive', 'https://hdhive.com/tv/44267f43fbd611edb16e0242c0a81003']) {
+      expect(body).toContain(part);
+    }
+    expect(fake.calls.get('/api/open/resources/tv/101172')).toBe(1);
+  });
+
+  it('escapes upstream text in every format', async () => {
+    const atom = await feedparser({ url: `${app.url}/feeds/hdhive/movie/550.atom` });
+    expect(atom.bozo).toBeFalsy();
+    const invalid = atom.entries.find((e) => e.id.endsWith('d2a0e7b1c4f54d7e9a8b6c5d4e3f2a1b'))!;
+    expect(invalid.title).toBe('[invalid] 搏击俱乐部 (1999) [1080p · WEB-DL/WEBRip · 700 MB · 123 · 3 points]');
+    expect(invalid.content[0]).toContain('链接已失效');
+    const res = await fetch(`${app.url}/feeds/hdhive/movie/550.json`);
+    expect(res.headers.get('content-type')).toBe('application/feed+json; charset=utf-8');
+    const doc = await res.json() as any;
+    expect(jsonFeedErrors(doc)).toEqual([]);
+    expect(doc.items.map((i: { id: string }) => i.id).sort()).toEqual(['c68ce9afa88b11ef87c60242ac120005', 'd2a0e7b1c4f54d7e9a8b6c5d4e3f2a1b']);
+    const html = doc.items.find((i: { id: string }) => i.id === 'd2a0e7b1c4f54d7e9a8b6c5d4e3f2a1b').content_html;
+    expect(html).toContain('<p>Fight Club &lt;1080p&gt; &amp; extras</p>');
+  });
+
+  it('an unknown title is an empty but valid feed', async () => {
+    const p = await feedparser({ url: `${app.url}/feeds/hdhive/movie/999999` });
+    expect(p.bozo).toBeFalsy();
+    expect(p.entries).toEqual([]);
+    expect(p.feed.title).toBe('HDHive: TMDB movie 999999');
+  });
+
+  it('rejects bad parameters with 400 and a clear message, without calling HDHive', async () => {
+    for (const [path, text] of [
+      ['/feeds/hdhive/music/550', 'type must be movie or tv'],
+      ['/feeds/hdhive/movie/abc', 'tmdbId must be a positive TMDB id'],
+      ['/feeds/hdhive/movie/-5', 'tmdbId must be a positive TMDB id'],
+      ['/feeds/hdhive/movie/0', 'tmdbId must be a positive TMDB id'],
+      ['/feeds/hdhive/movie/12345678901', 'tmdbId must be a positive TMDB id'],
+    ] as const) {
+      const res = await fetch(app.url + path);
+      expect(res.status, path).toBe(400);
+      const body = await res.json() as any;
+      expect(body.error.code).toBe('BAD_REQUEST');
+      expect(body.error.message).toContain(text);
+    }
+    expect(fake.totalCalls()).toBe(0);
+  });
+
+  it('never calls the unlock endpoint', async () => {
+    await fetch(`${app.url}/feeds/hdhive/tv/101172`);
+    await fetch(`${app.url}/feeds/hdhive/shares`);
+    expect([...fake.calls.keys()].some((p) => p.includes('unlock'))).toBe(false);
+  });
+
+  it('my shares need the user token and list the shares', async () => {
+    const p = await feedparser({ url: `${app.url}/feeds/hdhive/shares` });
+    expect(p.bozo).toBeFalsy();
+    expect(p.entries.map((e) => e.id)).toEqual(['aaaabbbbccccddddeeeeffff00001111']);
+    expect(p.entries[0]!.title).toContain('我的分享');
+  });
+});
+
+describe('HDHive first-seen dates', () => {
+  it('items without created_at get the time feedgate first saw them, kept across restarts', async () => {
+    const dataDir = tempDir();
+    const first = await startApp(hdhiveConfig({ DATA_DIR: dataDir, CACHE_TTL: '1s' }));
+    const before = Date.now();
+    const a = await (await fetch(`${first.url}/feeds/hdhive/movie/550.json`)).json() as any;
+    const seen = a.items.find((i: { id: string }) => i.id === 'd2a0e7b1c4f54d7e9a8b6c5d4e3f2a1b').date_published;
+    expect(Date.parse(seen)).toBeGreaterThanOrEqual(before - 1000);
+    // The upstream time wins where it exists.
+    expect(a.items.find((i: { id: string }) => i.id === 'c68ce9afa88b11ef87c60242ac120005').date_published).toBe('2026-11-01T01:00:00Z');
+    await first.close(false);
+
+    await new Promise((r) => setTimeout(r, 1100));
+    const second = await startApp(hdhiveConfig({ DATA_DIR: dataDir, CACHE_TTL: '1s' }));
+    // A new resource appears after the restart: it is newer, so it sorts first.
+    fake.resources.get('movie/550')!.push({ slug: 'ffff0000ffff0000ffff0000ffff0000', title: '搏击俱乐部 (1999)', pan_type: 'baidu', share_size: null, video_resolution: [], source: [] });
+    try {
+      const b = await (await fetch(`${second.url}/feeds/hdhive/movie/550.json`)).json() as any;
+      expect(b.items.find((i: { id: string }) => i.id === 'd2a0e7b1c4f54d7e9a8b6c5d4e3f2a1b').date_published).toBe(seen);
+      expect(b.items[0].id).toBe('ffff0000ffff0000ffff0000ffff0000');
+      expect(Date.parse(b.items[0].date_published)).toBeGreaterThan(Date.parse(seen));
+    } finally {
+      fake.resources.get('movie/550')!.pop();
+      await second.close();
+    }
+  });
+});
+
+describe('HDHive failures', () => {
+  afterEach(async () => {
+    await app.close();
+  });
+
+  async function errorOf(path: string) {
+    const res = await fetch(app.url + path);
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json() as any) as { error: { code: string; message: string } } };
+  }
+
+  it('a wrong API key is a 502 that names HDHIVE_API_KEY', async () => {
+    app = await startApp(hdhiveConfig({ HDHIVE_API_KEY: 'wrong' }));
+    const e = await errorOf('/feeds/hdhive/movie/550');
+    expect(e.status).toBe(502);
+    expect(e.body.error.code).toBe('UPSTREAM_AUTH');
+    expect(e.body.error.message).toContain('INVALID_API_KEY');
+    expect(e.body.error.message).toContain('HDHIVE_API_KEY');
+  });
+
+  it('a missing API key is reported before any call', async () => {
+    app = await startApp(hdhiveConfig({ HDHIVE_API_KEY: '' }));
+    const e = await errorOf('/feeds/hdhive/movie/550');
+    expect(e.status).toBe(502);
+    expect(e.body.error.message).toContain('set HDHIVE_API_KEY');
+    expect(fake.totalCalls()).toBe(0);
+  });
+
+  it('shares without a user token: 502 naming HDHIVE_ACCESS_TOKEN; a bad token too', async () => {
+    app = await startApp(hdhiveConfig({ HDHIVE_ACCESS_TOKEN: '' }));
+    let e = await errorOf('/feeds/hdhive/shares');
+    expect(e.status).toBe(502);
+    expect(e.body.error.message).toContain('HDHIVE_ACCESS_TOKEN');
+    await app.close();
+    app = await startApp(hdhiveConfig({ HDHIVE_ACCESS_TOKEN: 'expired' }));
+    e = await errorOf('/feeds/hdhive/shares');
+    expect(e.status).toBe(502);
+    expect(e.body.error.message).toContain('INVALID_OPENAPI_USER_TOKEN');
+    expect(e.body.error.message).toContain('HDHIVE_ACCESS_TOKEN');
+  });
+
+  it('OPENAPI_USER_REQUIRED (403) names the user token setting', async () => {
+    // Without a configured token the resources call goes out with the key alone; the fake demands a user for this title.
+    app = await startApp(hdhiveConfig({ HDHIVE_ACCESS_TOKEN: '' }));
+    const e = await errorOf('/feeds/hdhive/movie/403');
+    expect(e.status).toBe(502);
+    expect(e.body.error.message).toContain('OPENAPI_USER_REQUIRED');
+    expect(e.body.error.message).toContain('HDHIVE_ACCESS_TOKEN');
+    expect(fake.calls.get('/api/open/resources/movie/403')).toBe(1);
+  });
+
+  it('429 passes through with Retry-After, and no call goes out during the cooldown', async () => {
+    app = await startApp(hdhiveConfig({ CACHE_TTL: '1s' }));
+    fake.mode = 'rate_limited';
+    fake.retryAfter = 30;
+    const e = await errorOf('/feeds/hdhive/movie/550');
+    expect(e.status).toBe(429);
+    expect(e.retryAfter).toBe('30');
+    expect(e.body.error.code).toBe('UPSTREAM_RATE_LIMITED');
+    expect(e.body.error.message).toContain('RATE_LIMIT_EXCEEDED');
+    fake.mode = 'ok';
+    const other = await errorOf('/feeds/hdhive/tv/101172');
+    expect(other.status).toBe(429);
+    expect(Number(other.retryAfter)).toBeGreaterThan(25);
+    expect(fake.totalCalls()).toBe(1);
+  });
+
+  it('5xx is a 502; a Cloudflare page or garbage JSON is a 502; a reset connection is a 502', async () => {
+    app = await startApp(hdhiveConfig());
+    for (const [mode, code, tmdb] of [
+      ['error500', 'UPSTREAM_ERROR', 1],
+      ['cloudflare', 'UPSTREAM_BAD_RESPONSE', 2],
+      ['garbage', 'UPSTREAM_BAD_RESPONSE', 3],
+      ['reset', 'UPSTREAM_UNREACHABLE', 4],
+    ] as const) {
+      fake.mode = mode;
+      const e = await errorOf(`/feeds/hdhive/movie/${tmdb}`);
+      expect(e.status, mode).toBe(502);
+      expect(e.body.error.code, mode).toBe(code);
+      expect(JSON.stringify(e.body)).not.toMatch(/at .*\.ts:\d+/);
+    }
+  });
+
+  it('a slow upstream is a 504', async () => {
+    app = await startApp(hdhiveConfig({ UPSTREAM_TIMEOUT: '300ms' }));
+    fake.mode = 'slow';
+    fake.delayMs = 1500;
+    const e = await errorOf('/feeds/hdhive/movie/550');
+    expect(e.status).toBe(504);
+    expect(e.body.error.code).toBe('UPSTREAM_TIMEOUT');
+  });
+
+  it('a huge body is cut off at UPSTREAM_MAX_BYTES with a 502', async () => {
+    app = await startApp(hdhiveConfig({ UPSTREAM_MAX_BYTES: '256KB' }));
+    fake.mode = 'huge';
+    const e = await errorOf('/feeds/hdhive/movie/550');
+    expect(e.status).toBe(502);
+    expect(e.body.error.code).toBe('UPSTREAM_TOO_LARGE');
+  });
+
+  it('an upstream that is not there at all is a 502', async () => {
+    app = await startApp(hdhiveConfig({ HDHIVE_API_URL: 'http://127.0.0.1:9' }));
+    const e = await errorOf('/feeds/hdhive/movie/550');
+    expect(e.status).toBe(502);
+    expect(e.body.error.code).toBe('UPSTREAM_UNREACHABLE');
+  });
+});
+
+describe('share sizes', () => {
+  it('reads the free-form formats HDHive sends', () => {
+    expect(formatShareSize('228.75')).toBe('228.75 GB');
+    expect(formatShareSize('1.07g')).toBe('1.07 GB');
+    expect(formatShareSize('58.3 GB')).toBe('58.3 GB');
+    expect(formatShareSize('700MB')).toBe('700 MB');
+    expect(formatShareSize('1.2T')).toBe('1.2 TB');
+    expect(formatShareSize('约 3 集')).toBe('约 3 集');
+    expect(formatShareSize(null)).toBeUndefined();
+    expect(formatShareSize('  ')).toBeUndefined();
+  });
+});

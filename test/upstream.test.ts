@@ -1,0 +1,112 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { UpstreamClient } from '../src/upstream/client.js';
+import { parseRetryAfter } from '../src/upstream/errors.js';
+import { parseJson } from '../src/upstream/json.js';
+import { isNotModified } from '../src/http/conditional.js';
+
+const servers: Array<ReturnType<typeof createServer>> = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
+
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  const s = createServer(handler);
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+}
+
+const client = (baseUrl: string, extra: Partial<ConstructorParameters<typeof UpstreamClient>[0]> = {}) =>
+  new UpstreamClient({ name: 't', baseUrl, connectTimeoutMs: 1000, timeoutMs: 1000, retries: 2, maxBytes: 1 << 20, concurrency: 4, backoffMs: 5, ...extra });
+
+describe('lossless JSON', () => {
+  it('keeps integers beyond 2^53 exact as strings and leaves the rest as numbers', () => {
+    const v = parseJson('{"id": 14819096805414996657, "small": 42, "neg": -9007199254740993, "f": 1.5, "safe": 9007199254740991, "s": "x"}') as Record<string, unknown>;
+    expect(v).toEqual({ id: '14819096805414996657', small: 42, neg: '-9007199254740993', f: 1.5, safe: 9007199254740991, s: 'x' });
+  });
+});
+
+describe('UpstreamClient', () => {
+  it('retries 5xx for GET with backoff, then succeeds', async () => {
+    let n = 0;
+    const url = await serve((_req, res) => {
+      n++;
+      res.writeHead(n < 3 ? 503 : 200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+    const r = await client(url).json({ path: '/x' });
+    expect(r.status).toBe(200);
+    expect(n).toBe(3);
+  });
+
+  it('does not retry POST, and returns the final 5xx to the caller after retries', async () => {
+    let n = 0;
+    const url = await serve((_req, res) => {
+      n++;
+      res.writeHead(500).end('{}');
+    });
+    expect((await client(url).request({ method: 'POST', path: '/x', body: '{}' })).status).toBe(500);
+    expect(n).toBe(1);
+    n = 0;
+    expect((await client(url).request({ path: '/x' })).status).toBe(500);
+    expect(n).toBe(3);
+  });
+
+  it('timeouts become 504, refused connections 502, oversized bodies 502', async () => {
+    const slow = await serve((_req, res) => setTimeout(() => res.end('{}'), 2000).unref());
+    await expect(client(slow, { timeoutMs: 100 }).request({ path: '/' })).rejects.toMatchObject({ status: 504, code: 'UPSTREAM_TIMEOUT' });
+    await expect(client('http://127.0.0.1:9').request({ path: '/' })).rejects.toMatchObject({ status: 502, code: 'UPSTREAM_UNREACHABLE' });
+    const big = await serve((_req, res) => res.end('x'.repeat(5000)));
+    await expect(client(big, { maxBytes: 1000 }).request({ path: '/' })).rejects.toMatchObject({ status: 502, code: 'UPSTREAM_TOO_LARGE' });
+  });
+
+  it('caps concurrent calls per upstream', async () => {
+    let active = 0;
+    let peak = 0;
+    const url = await serve((_req, res) => {
+      active++;
+      peak = Math.max(peak, active);
+      setTimeout(() => {
+        active--;
+        res.end('{}');
+      }, 30);
+    });
+    const c = client(url, { concurrency: 2 });
+    await Promise.all(Array.from({ length: 8 }, () => c.request({ path: '/' })));
+    expect(peak).toBe(2);
+  });
+
+  it('keeps a path prefix from the base URL and encodes the query', async () => {
+    let seen = '';
+    const url = await serve((req, res) => {
+      seen = req.url ?? '';
+      res.end('{}');
+    });
+    await client(`${url}/base/`).request({ path: '/api/x', query: { a: 'b c', skip: undefined, n: 1 } });
+    expect(seen).toBe('/base/api/x?a=b+c&n=1');
+  });
+});
+
+describe('Retry-After', () => {
+  it('reads seconds and HTTP dates', () => {
+    expect(parseRetryAfter('120')).toBe(120);
+    expect(parseRetryAfter('Wed, 25 Nov 2026 10:00:30 GMT', Date.parse('2026-11-25T10:00:00Z'))).toBe(30);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+    expect(parseRetryAfter(undefined)).toBeUndefined();
+  });
+});
+
+describe('conditional requests', () => {
+  it('compares ETags weakly, accepts lists and *, and treats If-Modified-Since as "not newer than"', () => {
+    expect(isNotModified({ 'if-none-match': '"abc"' }, '"abc"')).toBe(true);
+    expect(isNotModified({ 'if-none-match': 'W/"abc"' }, '"abc"')).toBe(true);
+    expect(isNotModified({ 'if-none-match': '"x", "abc"' }, '"abc"')).toBe(true);
+    expect(isNotModified({ 'if-none-match': '*' }, '"abc"')).toBe(true);
+    expect(isNotModified({ 'if-none-match': '"x"', 'if-modified-since': 'Fri, 01 Jan 2100 00:00:00 GMT' }, '"abc"', 1000)).toBe(false);
+    const lm = Date.parse('2026-03-12T09:40:15.500Z');
+    expect(isNotModified({ 'if-modified-since': 'Thu, 12 Mar 2026 09:40:15 GMT' }, '"abc"', lm)).toBe(true);
+    expect(isNotModified({ 'if-modified-since': 'Thu, 12 Mar 2026 09:40:14 GMT' }, '"abc"', lm)).toBe(false);
+    expect(isNotModified({ 'if-modified-since': 'garbage' }, '"abc"', lm)).toBe(false);
+  });
+});
