@@ -37,8 +37,10 @@ async function shutdown(signal: string): Promise<void> {
     process.exit(1);
   }, config.SHUTDOWN_TIMEOUT);
   force.unref();
-  server.closeIdleConnections();
+  // Keep-alive connections turn idle as their last response ends; close them as they do.
+  const reaper = setInterval(() => server.closeIdleConnections(), 100);
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  clearInterval(reaper);
   await app.close();
   db.close();
   logger.info('stopped');
