@@ -126,6 +126,8 @@ export class UpstreamClient {
       body: req.body,
       signal: req.signal,
     });
+    // Destroying an undici body emits an AbortError; without a listener that would crash the process.
+    res.body.on('error', () => {});
     const declared = Number(res.headers['content-length']);
     if (Number.isFinite(declared) && declared > this.opts.maxBytes) {
       res.body.destroy();
