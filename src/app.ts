@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { FeedCache } from './cache/feed-cache.js';
@@ -16,6 +17,15 @@ import type { Db } from './store/db.js';
 import { sqliteFirstSeen } from './store/first-seen.js';
 import { sqliteSnapshots } from './store/snapshots.js';
 import { UpstreamClient } from './upstream/client.js';
+import { MediaCache } from './cache/media-cache.js';
+import { MediaFetcher } from './proxy/fetch.js';
+import { KeystreamCache } from './proxy/keystream-cache.js';
+import { MediaLinks } from './proxy/links.js';
+import { perClientLimit } from './proxy/media-request.js';
+import { playHandler } from './proxy/play.js';
+import { proxyHandler } from './proxy/proxy.js';
+import { UrlSigner, loadProxySecret, verifySignedMedia } from './proxy/sign.js';
+import { parseAllowHosts } from './proxy/ssrf.js';
 
 export interface AppDeps {
   config: Config;
@@ -25,6 +35,8 @@ export interface AppDeps {
 
 export interface App {
   koa: Koa;
+  /** Signed media links, as sources build them. */
+  links: MediaLinks;
   /** Releases upstream connection pools. The caller owns the db and the HTTP server. */
   close(): Promise<void>;
 }
@@ -61,6 +73,19 @@ export function createApp({ config, logger, db }: AppDeps): App {
   };
   const feed = { cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL };
 
+  const signer = new UrlSigner(loadProxySecret(config.PROXY_SECRET, config.DATA_DIR));
+  const links = new MediaLinks(signer);
+  const policy = { extraHosts: parseAllowHosts(config.PROXY_ALLOW_HOSTS) };
+  const fetcher = new MediaFetcher({ policy, connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT, timeoutMs: config.PROXY_TIMEOUT, metrics });
+  const media = {
+    fetcher,
+    policy,
+    keystreams: new KeystreamCache(config.KEYSTREAM_CACHE_KEYS),
+    accessTokenConfigured: config.ACCESS_TOKEN !== '',
+  };
+  const mediaCache = new MediaCache({ memoryBytes: config.MEDIA_CACHE_MEMORY_BYTES, diskBytes: config.MEDIA_CACHE_DISK_BYTES, dir: join(config.DATA_DIR, 'media') });
+  const isMediaPath = (path: string) => path === '/proxy' || path === '/play' || path.startsWith('/play/');
+
   const router = new Router();
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
@@ -71,6 +96,8 @@ export function createApp({ config, logger, db }: AppDeps): App {
     ctx.type = metrics.registry.contentType;
     ctx.body = await metrics.registry.metrics();
   });
+  router.get('/proxy', proxyHandler({ ...media, cache: mediaCache, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES }));
+  router.get('/play', playHandler(media));
   router.get('/feeds/hdhive/shares', feedRoute(hdhiveShares(hdhive), feed));
   router.get('/feeds/hdhive/:type/:tmdbId', feedRoute(hdhiveResources(hdhive), feed));
 
@@ -79,15 +106,18 @@ export function createApp({ config, logger, db }: AppDeps): App {
   koa.use(requestLog(logger));
   koa.use(requestMetrics(metrics));
   koa.use(errorHandler);
-  koa.use(requireToken(config.ACCESS_TOKEN, (ctx) => ctx.path === '/healthz'));
+  koa.use(verifySignedMedia(signer, isMediaPath));
+  koa.use(requireToken(config.ACCESS_TOKEN, (ctx) => ctx.path === '/healthz' || ctx.state.signed === true));
+  koa.use(perClientLimit(config.PROXY_CLIENT_CONCURRENCY, isMediaPath));
   koa.use(formatSuffix);
   koa.use(router.routes());
   koa.use(router.allowedMethods({ throw: true }));
 
   return {
     koa,
+    links,
     async close() {
-      await hdhiveHttp.close();
+      await Promise.all([hdhiveHttp.close(), fetcher.close()]);
     },
   };
 }

@@ -76,6 +76,17 @@ const schema = z.object({
   HDHIVE_API_KEY: text,
   HDHIVE_ACCESS_TOKEN: text,
   HDHIVE_HIDE_INVALID: bool,
+  PROXY_SECRET: text,
+  PROXY_ALLOW_HOSTS: text.refine(
+    (v) => v.split(',').every((h) => h.trim() === '' || /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/i.test(h.trim())),
+    'expected comma-separated host or host:port entries',
+  ),
+  PROXY_MAX_IMAGE_BYTES: size.pipe(z.number().min(1024)),
+  PROXY_TIMEOUT: duration.pipe(z.number().min(1)),
+  PROXY_CLIENT_CONCURRENCY: int(1, 10_000),
+  MEDIA_CACHE_MEMORY_BYTES: size.pipe(z.number().min(1024 * 1024, 'must be at least 1MB')),
+  MEDIA_CACHE_DISK_BYTES: size,
+  KEYSTREAM_CACHE_KEYS: int(1, 100_000),
 });
 
 export type Config = z.output<typeof schema>;

@@ -3,6 +3,7 @@ import type { Context, Next } from 'koa';
 import type { FeedCache } from '../cache/feed-cache.js';
 import { isNotModified } from '../http/conditional.js';
 import { isStaleable } from '../upstream/errors.js';
+import { absolutize } from './absolute.js';
 import { feedUpdated, type FeedData } from './model.js';
 import { applyFeedParams, parseFeedParams } from './params.js';
 import { formats, type Format } from './render/index.js';
@@ -42,8 +43,8 @@ export async function formatSuffix(ctx: Context, next: Next): Promise<void> {
 const memo = new WeakMap<object, Map<string, Rendered>>();
 const MEMO_PER_DATA = 64;
 
-function render(data: FeedData, format: Format, selfUrl: string, ttlSeconds: number, items: FeedData['items']): Rendered {
-  const feed = { ...data, items };
+function render(data: FeedData, format: Format, base: string, selfUrl: string, ttlSeconds: number, items: FeedData['items']): Rendered {
+  const feed = absolutize(data, items, base);
   const body = Buffer.from(formats[format].render(feed, { selfUrl, ttlSeconds }), 'utf8');
   const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
   return { body, etag, lastModified: feedUpdated(feed) };
@@ -61,12 +62,13 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps) {
     const key = source.key(p);
     const result = await deps.cache.get(key, deps.ttlMs, () => source.fetch(p), isStaleable);
 
-    const selfUrl = (deps.publicUrl || `${ctx.protocol}://${ctx.host}`) + ctx.originalUrl;
+    const base = deps.publicUrl || `${ctx.protocol}://${ctx.host}`;
+    const selfUrl = base + ctx.originalUrl;
     const memoKey = `${params.format}\n${selfUrl}\n${params.canonical}`;
     let perData = memo.get(result.value as object);
     let out = params.filterTime === undefined ? perData?.get(memoKey) : undefined;
     if (!out) {
-      out = render(result.value as FeedData, params.format, selfUrl, ttlSeconds, applyFeedParams((result.value as FeedData).items, params));
+      out = render(result.value as FeedData, params.format, base, selfUrl, ttlSeconds, applyFeedParams((result.value as FeedData).items, params));
       if (params.filterTime === undefined) {
         if (!perData) memo.set(result.value as object, (perData = new Map()));
         if (perData.size >= MEMO_PER_DATA) perData.clear();

@@ -1,0 +1,117 @@
+import type { Readable } from 'node:stream';
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import { HttpError } from '../http/errors.js';
+import type { Metrics } from '../metrics.js';
+import { GENERIC_HEADERS, RULES, type Platform } from './platforms.js';
+import { checkTarget, guardedLookup, type Target, type TargetPolicy } from './ssrf.js';
+
+export interface MediaFetcherOptions {
+  policy: TargetPolicy;
+  connectTimeoutMs: number;
+  /** Until headers arrive, and between body chunks. */
+  timeoutMs: number;
+  metrics?: Metrics;
+}
+
+export interface MediaResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+  /** The URL that answered, after redirects. */
+  url: URL;
+}
+
+const MAX_REDIRECTS = 5;
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+export const header = (h: MediaResponse['headers'], name: string): string | undefined => {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/**
+ * Opens media on CDNs for /proxy and /play: the platform's headers, redirects followed by hand with
+ * every hop checked again, and connections pinned to checked addresses. Bodies are streams; nothing is
+ * buffered here.
+ */
+export class MediaFetcher {
+  private readonly agent: Agent;
+
+  constructor(private readonly opts: MediaFetcherOptions) {
+    this.agent = new Agent({
+      connect: { timeout: opts.connectTimeoutMs, lookup: guardedLookup(opts.policy) as never },
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+      keepAliveTimeout: 10_000,
+      connections: 32,
+    });
+  }
+
+  async open(
+    first: Target,
+    opts: { platform?: Platform; platformOnly: boolean; range?: string; signal?: AbortSignal },
+  ): Promise<MediaResponse> {
+    let target = first;
+    const headers: Record<string, string> = {
+      ...(opts.platform ? RULES[opts.platform].headers : GENERIC_HEADERS),
+      // Bytes as stored: decryption offsets and Content-Length must refer to the raw file.
+      'accept-encoding': 'identity',
+    };
+    if (opts.range) headers.range = opts.range;
+    for (let hop = 0; ; hop++) {
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.agent.request({
+          origin: target.url.origin,
+          path: target.url.pathname + target.url.search,
+          method: 'GET',
+          headers,
+          signal: opts.signal,
+        });
+      } catch (err) {
+        throw this.classify(err, target);
+      }
+      // A body we drop must not raise an unhandled AbortError.
+      res.body.on('error', () => {});
+      const location = header(res.headers, 'location');
+      if (res.statusCode >= 300 && res.statusCode < 400 && location) {
+        res.body.destroy();
+        if (hop >= MAX_REDIRECTS) throw new HttpError(502, 'TOO_MANY_REDIRECTS', `more than ${MAX_REDIRECTS} redirects from ${first.hostname}`);
+        target = checkTarget(new URL(location, target.url).href, this.opts.policy, opts.platformOnly);
+        continue;
+      }
+      this.opts.metrics?.upstreamCalls.inc({ upstream: 'media', outcome: res.statusCode < 400 ? 'ok' : `http_${res.statusCode}` });
+      return { status: res.statusCode, headers: res.headers, body: res.body, url: target.url };
+    }
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+
+  private classify(err: unknown, target: Target): HttpError {
+    const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string; name?: string };
+    const code = e?.code ?? '';
+    const blocked = code === 'EFEEDGATE_BLOCKED' ? e : e?.cause?.code === 'EFEEDGATE_BLOCKED' ? e.cause : undefined;
+    if (blocked) return new HttpError(403, 'TARGET_REFUSED', blocked.message ?? 'refused address');
+    let kind = 'unreachable';
+    let out: HttpError;
+    if (e?.name === 'AbortError' || code === 'UND_ERR_ABORTED') {
+      kind = 'aborted';
+      out = new HttpError(499, 'CLIENT_CLOSED', 'the client went away');
+    } else if (TIMEOUT_CODES.has(code) || err instanceof undiciErrors.HeadersTimeoutError) {
+      kind = 'timeout';
+      out = new HttpError(504, 'UPSTREAM_TIMEOUT', `${target.hostname} did not answer in time (PROXY_TIMEOUT ${this.opts.timeoutMs} ms)`);
+    } else {
+      out = new HttpError(502, 'UPSTREAM_UNREACHABLE', `${target.hostname} is unreachable (${code || e?.message || 'unknown error'})`);
+    }
+    this.opts.metrics?.upstreamErrors.inc({ upstream: 'media', kind });
+    return out;
+  }
+}
+
+/** Maps a CDN's error status to ours: gone stays 404, everything else is the CDN's fault (502). */
+export function mediaStatusError(status: number, hostname: string): HttpError {
+  if (status === 404 || status === 410) return new HttpError(404, 'UPSTREAM_NOT_FOUND', `${hostname} has no such file (HTTP ${status})`);
+  return new HttpError(502, 'UPSTREAM_ERROR', `${hostname} answered HTTP ${status}`);
+}

@@ -1,0 +1,200 @@
+import { createHash } from 'node:crypto';
+import type { Context } from 'koa';
+import type { MediaCache, MediaEntry } from '../cache/media-cache.js';
+import { isNotModified } from '../http/conditional.js';
+import { HttpError } from '../http/errors.js';
+import { parseRange, resolveRange } from '../http/range.js';
+import { parseDecodeKey } from './decode-key.js';
+import { header, mediaStatusError, type MediaFetcher, type MediaResponse } from './fetch.js';
+import type { KeystreamCache } from './keystream-cache.js';
+import { mediaCacheControl, mediaRequest, type MediaRequest } from './media-request.js';
+import { cacheIdentity } from './platforms.js';
+import type { TargetPolicy } from './ssrf.js';
+import { streamMedia } from './stream.js';
+import { isIdentity, negotiateFormat, parseTransform, sniffImage, transformImage, type OutputFormat } from './transform.js';
+import { xorBuffer } from './xor-stream.js';
+
+export interface ProxyDeps {
+  fetcher: MediaFetcher;
+  keystreams: KeystreamCache;
+  cache: MediaCache;
+  policy: TargetPolicy;
+  accessTokenConfigured: boolean;
+  maxImageBytes: number;
+}
+
+const GENERIC = new Set(['', 'application/octet-stream', 'binary/octet-stream', 'application/binary']);
+const STREAMABLE = /^(image|video|audio)\/|^application\/(mp4|ogg|vnd\.apple\.mpegurl|x-mpegurl|dash\+xml)$/;
+
+type Loaded = { entry: MediaEntry } | { response: MediaResponse; taken: boolean };
+
+const etagOf = (body: Buffer) => `"${createHash('sha1').update(body).digest('base64url')}"`;
+
+/**
+ * GET|HEAD /proxy?url=<encoded>[&w=&h=&fmt=jpeg|webp|avif|png|auto&q=][&key=<whole-file XOR key>][&p=][&sig=]
+ * Images are fetched once (single-flight), kept in the two-tier media cache, transformed with sharp on
+ * request (results cached too) and served with validators and Range. Other media (video, audio) streams
+ * through untouched, Range included.
+ */
+export function proxyHandler(deps: ProxyDeps) {
+  const inflight = new Map<string, Promise<Loaded>>();
+
+  /** One upstream fetch per original, however many readers ask at once. */
+  function loadOriginal(id: string, req: MediaRequest, key: bigint | undefined): Promise<Loaded> {
+    let p = inflight.get(id);
+    if (!p) {
+      p = fetchOriginal(req, key, id).finally(() => inflight.delete(id));
+      inflight.set(id, p);
+    }
+    return p;
+  }
+
+  async function fetchOriginal(req: MediaRequest, key: bigint | undefined, id: string): Promise<Loaded> {
+    const cached = await deps.cache.get(id);
+    if (cached) return { entry: cached };
+    const up = await deps.fetcher.open(req.target, { platform: req.platform, platformOnly: req.platformOnly });
+    if (up.status !== 200) {
+      up.body.destroy();
+      throw mediaStatusError(up.status, req.target.hostname);
+    }
+    const type = (header(up.headers, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const declared = Number(header(up.headers, 'content-length') ?? NaN);
+    const looksImage = type.startsWith('image/') || key !== undefined || (GENERIC.has(type) && Number.isFinite(declared) && declared <= deps.maxImageBytes);
+    if (!looksImage) {
+      if (!STREAMABLE.test(type) && !GENERIC.has(type)) {
+        up.body.destroy();
+        throw new HttpError(415, 'UNSUPPORTED_MEDIA', `${req.target.hostname} sent ${type || 'no type'}; /proxy serves images, video and audio only`);
+      }
+      return { response: up, taken: false };
+    }
+    if (Number.isFinite(declared) && declared > deps.maxImageBytes) {
+      up.body.destroy();
+      throw tooLarge(deps.maxImageBytes);
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of up.body) {
+      total += (chunk as Buffer).length;
+      if (total > deps.maxImageBytes) {
+        up.body.destroy();
+        throw tooLarge(deps.maxImageBytes);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    let body: Buffer = Buffer.concat(chunks, total);
+    // Whole-file XOR (Moments images, notes/moments.md §2.6): keep the decrypted bytes only if they
+    // are an image; a raw body that already is one was not encrypted.
+    if (key !== undefined && key !== 0n) {
+      const decrypted = xorBuffer(body, key, deps.keystreams);
+      if (sniffImage(decrypted)) body = decrypted;
+      else if (!sniffImage(body)) throw new HttpError(502, 'DECRYPT_FAILED', 'the file is not an image with or without this key');
+    }
+    const sniffed = sniffImage(body);
+    if (!sniffed && !type.startsWith('image/')) {
+      throw new HttpError(415, 'NOT_AN_IMAGE', `${req.target.hostname} sent ${type || 'no type'} that is not an image`);
+    }
+    const lm = Date.parse(header(up.headers, 'last-modified') ?? '');
+    const entry: MediaEntry = { body, contentType: sniffed ?? type, etag: etagOf(body), lastModified: Number.isNaN(lm) ? Date.now() : lm };
+    await deps.cache.set(id, entry);
+    return { entry };
+  }
+
+  const variants = new Map<string, Promise<MediaEntry>>();
+  function transformOnce(id: string, original: MediaEntry, spec: { w?: number; h?: number; q?: number; fmt?: OutputFormat }): Promise<MediaEntry> {
+    let p = variants.get(id);
+    if (!p) {
+      p = (async () => {
+        const cached = await deps.cache.get(id);
+        if (cached) return cached;
+        const out = await transformImage(original.body, spec);
+        const entry: MediaEntry = { body: out.body, contentType: out.contentType, etag: etagOf(out.body), lastModified: original.lastModified };
+        await deps.cache.set(id, entry);
+        return entry;
+      })().finally(() => variants.delete(id));
+      variants.set(id, p);
+    }
+    return p;
+  }
+
+  return async function proxy(ctx: Context): Promise<void> {
+    const req = mediaRequest(ctx, deps.policy, deps.accessTokenConfigured);
+    const spec = parseTransform(ctx.query);
+    const key = parseDecodeKey(ctx.query.key);
+    const fmt = spec.fmt === 'auto' ? negotiateFormat(ctx.get('Accept')) : spec.fmt;
+    if (spec.fmt === 'auto') ctx.vary('Accept');
+    const original = `${cacheIdentity(req.target.url, req.platform)}#key=${key ?? ''}`;
+    const transform = { w: spec.w, h: spec.h, q: spec.q, fmt };
+    const variant = isIdentity(spec) ? original : `${original}#w=${spec.w ?? ''}&h=${spec.h ?? ''}&q=${spec.q ?? ''}&fmt=${fmt}`;
+
+    let entry = await deps.cache.get(variant);
+    if (!entry) {
+      // A ranged request for something not cached (a player seeking in a video): stream it through.
+      if (ctx.get('Range') && isIdentity(spec) && key === undefined) {
+        return streamMedia(ctx, deps.fetcher, deps.keystreams, req, { limit: 0, defaultType: 'application/octet-stream' });
+      }
+      const loaded = await loadOriginal(original, req, key);
+      if ('response' in loaded) {
+        if (!isIdentity(spec)) {
+          if (!loaded.taken) loaded.response.body.destroy();
+          throw new HttpError(415, 'NOT_AN_IMAGE', 'only images can be resized or converted');
+        }
+        if (loaded.taken) return streamMedia(ctx, deps.fetcher, deps.keystreams, req, { limit: 0, defaultType: 'application/octet-stream' });
+        loaded.taken = true;
+        return sendStream(ctx, loaded.response, req.signed);
+      }
+      entry = isIdentity(spec) ? loaded.entry : await transformOnce(variant, loaded.entry, transform);
+    }
+    sendEntry(ctx, entry, req.signed);
+  };
+}
+
+function tooLarge(max: number): HttpError {
+  return new HttpError(413, 'TOO_LARGE', `the image is larger than PROXY_MAX_IMAGE_BYTES (${max} bytes)`);
+}
+
+function commonHeaders(ctx: Context, signed: boolean): void {
+  ctx.set('Cache-Control', mediaCacheControl(signed));
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Access-Control-Allow-Origin', '*');
+  ctx.set('Accept-Ranges', 'bytes');
+}
+
+/** A cached body with validators, 304 and single-range support. */
+function sendEntry(ctx: Context, entry: MediaEntry, signed: boolean): void {
+  commonHeaders(ctx, signed);
+  ctx.set('ETag', entry.etag);
+  ctx.set('Last-Modified', new Date(entry.lastModified).toUTCString());
+  ctx.type = entry.contentType;
+  if (isNotModified(ctx.headers, entry.etag, entry.lastModified)) {
+    ctx.status = 304;
+    return;
+  }
+  const spec = parseRange(ctx.get('Range'));
+  const ifRange = ctx.get('If-Range');
+  if (spec && (!ifRange || ifRange === entry.etag)) {
+    const r = resolveRange(spec, entry.body.length);
+    if (!r) throw new HttpError(416, 'RANGE_NOT_SATISFIABLE', 'the requested range is outside the file', { 'Content-Range': `bytes */${entry.body.length}` });
+    ctx.status = 206;
+    ctx.set('Content-Range', `bytes ${r.start}-${r.end}/${entry.body.length}`);
+    ctx.body = entry.body.subarray(r.start, r.end + 1);
+    return;
+  }
+  ctx.status = 200;
+  ctx.body = entry.body;
+}
+
+/** Media that is not cached (video, audio): straight through with the CDN's length and validators. */
+function sendStream(ctx: Context, up: MediaResponse, signed: boolean): void {
+  ctx.status = 200;
+  if (ctx.method === 'HEAD') up.body.destroy();
+  else ctx.body = up.body;
+  const type = (header(up.headers, 'content-type') ?? '').split(';')[0]!.trim();
+  ctx.type = type || 'application/octet-stream';
+  const len = header(up.headers, 'content-length');
+  if (len) ctx.set('Content-Length', len);
+  for (const name of ['etag', 'last-modified']) {
+    const v = header(up.headers, name);
+    if (v) ctx.set(name, v);
+  }
+  commonHeaders(ctx, signed);
+}

@@ -1,0 +1,102 @@
+import { pipeline, type Readable } from 'node:stream';
+import type { Context } from 'koa';
+import { HttpError } from '../http/errors.js';
+import { parseContentRange, parseRange, rangeHeader, resolveRange, sliceStream } from '../http/range.js';
+import { header, mediaStatusError, type MediaFetcher } from './fetch.js';
+import type { KeystreamCache } from './keystream-cache.js';
+import { mediaCacheControl, type MediaRequest } from './media-request.js';
+import { xorStream } from './xor-stream.js';
+
+const GENERIC_TYPES = new Set(['', 'application/octet-stream', 'binary/octet-stream', 'application/binary', 'application/unknown', 'text/plain']);
+
+export interface StreamOptions {
+  /** XOR with this key's keystream... */
+  key?: bigint;
+  /** ...over absolute offsets below this (131072 for Channels videos, Infinity for whole-file). */
+  limit: number;
+  /** Content-Type when the CDN sends a generic one. */
+  defaultType: string;
+}
+
+/**
+ * Streams a CDN file to the client, end to end: the client's Range goes upstream; the keystream offset
+ * comes from the upstream's Content-Range (not from what we asked), and an upstream that ignores Range
+ * is sliced here. Memory per stream is a few chunks whatever the file size. When the client goes away
+ * the upstream request is aborted.
+ */
+export async function streamMedia(ctx: Context, fetcher: MediaFetcher, keystreams: KeystreamCache, req: MediaRequest, opts: StreamOptions): Promise<void> {
+  const spec = parseRange(ctx.get('Range'));
+  const abort = new AbortController();
+  ctx.res.once('close', () => abort.abort());
+  const up = await fetcher.open(req.target, { platform: req.platform, platformOnly: req.platformOnly, range: spec && rangeHeader(spec), signal: abort.signal });
+  const drop = () => up.body.destroy();
+
+  if (up.status === 416) {
+    drop();
+    const cr = header(up.headers, 'content-range');
+    throw new HttpError(416, 'RANGE_NOT_SATISFIABLE', 'the requested range is outside the file', cr ? { 'Content-Range': cr } : {});
+  }
+  if (up.status !== 200 && up.status !== 206) {
+    drop();
+    throw mediaStatusError(up.status, req.target.hostname);
+  }
+
+  const declared = Number(header(up.headers, 'content-length') ?? NaN);
+  let status: number;
+  let offset = 0;
+  let length: number | undefined;
+  let contentRange: string | undefined;
+  const stages: NodeJS.ReadWriteStream[] = [];
+
+  if (up.status === 206) {
+    const cr = parseContentRange(header(up.headers, 'content-range'));
+    if (!cr) {
+      drop();
+      throw new HttpError(502, 'UPSTREAM_BAD_RANGE', `${req.target.hostname} answered 206 without a readable Content-Range`);
+    }
+    status = 206;
+    offset = cr.start;
+    length = cr.end - cr.start + 1;
+    contentRange = `bytes ${cr.start}-${cr.end}/${cr.total ?? '*'}`;
+  } else if (spec && Number.isFinite(declared)) {
+    // The CDN ignored our Range: cut the answer down to what the client asked for.
+    const r = resolveRange(spec, declared);
+    if (!r) {
+      drop();
+      throw new HttpError(416, 'RANGE_NOT_SATISFIABLE', 'the requested range is outside the file', { 'Content-Range': `bytes */${declared}` });
+    }
+    status = 206;
+    offset = r.start;
+    length = r.end - r.start + 1;
+    contentRange = `bytes ${r.start}-${r.end}/${declared}`;
+    const slicer = sliceStream(r.start, length);
+    // Stop downloading once the slice is complete.
+    slicer.once('end', drop);
+    stages.push(slicer);
+  } else {
+    status = 200;
+    length = Number.isFinite(declared) ? declared : undefined;
+  }
+  if (opts.key !== undefined && offset < opts.limit) stages.push(xorStream({ key: opts.key, offset, limit: opts.limit, keystreams }));
+
+  const upstreamType = (header(up.headers, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  ctx.status = status;
+  if (ctx.method === 'HEAD') {
+    drop();
+  } else {
+    ctx.body = stages.length ? (pipeline([up.body, ...stages] as never, () => {}) as unknown as Readable) : up.body;
+  }
+  // Headers after the body: koa drops Content-Length when a stream body replaces another.
+  ctx.type = GENERIC_TYPES.has(upstreamType) ? opts.defaultType : upstreamType;
+  if (length !== undefined) ctx.set('Content-Length', String(length));
+  if (contentRange) ctx.set('Content-Range', contentRange);
+  ctx.set('Accept-Ranges', 'bytes');
+  for (const name of ['etag', 'last-modified']) {
+    const v = header(up.headers, name);
+    if (v) ctx.set(name, v);
+  }
+  ctx.set('Cache-Control', mediaCacheControl(req.signed));
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Access-Control-Allow-Origin', '*');
+  ctx.set('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges');
+}
