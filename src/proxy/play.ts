@@ -21,10 +21,10 @@ export interface PlayDeps {
  */
 export function playHandler(deps: PlayDeps) {
   return async function play(ctx: Context): Promise<void> {
-    const req = mediaRequest(ctx, deps.policy, deps.accessTokenConfigured);
     const key = parseDecodeKey(ctx.query.key);
     const mode = ctx.query.mode ?? 'prefix';
     if (mode !== 'prefix' && mode !== 'full') throw badRequest('parameter mode must be prefix or full');
+    const req = mediaRequest(ctx, deps.policy, deps.accessTokenConfigured);
     await streamMedia(ctx, deps.fetcher, deps.keystreams, req, { key, limit: mode === 'full' ? Infinity : PREFIX_BYTES, defaultType: 'video/mp4' });
   };
 }

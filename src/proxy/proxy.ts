@@ -117,9 +117,9 @@ export function proxyHandler(deps: ProxyDeps) {
   }
 
   return async function proxy(ctx: Context): Promise<void> {
-    const req = mediaRequest(ctx, deps.policy, deps.accessTokenConfigured);
     const spec = parseTransform(ctx.query);
     const key = parseDecodeKey(ctx.query.key);
+    const req = mediaRequest(ctx, deps.policy, deps.accessTokenConfigured);
     const fmt = spec.fmt === 'auto' ? negotiateFormat(ctx.get('Accept')) : spec.fmt;
     if (spec.fmt === 'auto') ctx.vary('Accept');
     const original = `${cacheIdentity(req.target.url, req.platform)}#key=${key ?? ''}`;
