@@ -19,7 +19,10 @@ function boot(env: Record<string, string>): Promise<{ child: ChildProcess; url: 
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start:\n${out}`));
+    }, 20_000);
     child.stdout!.on('data', () => {
       const m = /listening on (http:\/\/[\d.:]+)/.exec(out);
       if (m) {

@@ -49,6 +49,7 @@ export function sliceStream(skip: number, length: number): Transform {
   let toSkip = skip;
   let left = length;
   return new Transform({
+    highWaterMark: 64 * 1024,
     transform(chunk: Buffer, _enc, done) {
       if (left <= 0) return done();
       let c = chunk;

@@ -67,6 +67,8 @@ export class MediaFetcher {
           method: 'GET',
           headers,
           signal: opts.signal,
+          // Large buffered chunks: far fewer trips through the stream machinery per megabyte relayed.
+          highWaterMark: 64 * 1024,
         });
       } catch (err) {
         throw this.classify(err, target);

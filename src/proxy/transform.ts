@@ -1,9 +1,22 @@
-import sharp from 'sharp';
+import type { Sharp, SharpOptions } from 'sharp';
 import { HttpError, badRequest } from '../http/errors.js';
 
-// libvips keeps its own caches and thread pool; bound them so image work cannot crowd out serving.
-sharp.cache({ memory: 32, files: 0, items: 64 });
-sharp.concurrency(1);
+type SharpFactory = (input?: Buffer, options?: SharpOptions) => Sharp;
+let loading: Promise<SharpFactory> | undefined;
+
+/**
+ * sharp (libvips) is loaded on the first transform, not at start: it adds ~20 MB of resident memory
+ * that a server which never resizes should not carry. Its caches and thread pool are bounded so image
+ * work cannot crowd out serving.
+ */
+function loadSharp(): Promise<SharpFactory> {
+  loading ??= import('sharp').then(({ default: sharp }) => {
+    sharp.cache({ memory: 32, files: 0, items: 64 });
+    sharp.concurrency(1);
+    return sharp as unknown as SharpFactory;
+  });
+  return loading;
+}
 
 /** Guard against decompression bombs (imgproxy's MAX_SRC_RESOLUTION is 16.8 MP; photos can be larger). */
 const MAX_PIXELS = 50_000_000;
@@ -53,6 +66,7 @@ export function negotiateFormat(accept: string): OutputFormat {
 
 /** Fit inside w x h (never upscale), convert, re-encode. Throws 415 when the bytes are not an image. */
 export async function transformImage(input: Buffer, spec: TransformSpec & { fmt?: OutputFormat }): Promise<{ body: Buffer; contentType: string }> {
+  const sharp = await loadSharp();
   try {
     let img = sharp(input, { limitInputPixels: MAX_PIXELS, failOn: 'error' }).rotate();
     if (spec.w || spec.h) img = img.resize({ width: spec.w, height: spec.h, fit: 'inside', withoutEnlargement: true });

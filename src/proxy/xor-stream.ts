@@ -15,6 +15,8 @@ export function xorStream(opts: XorOptions): Transform {
   let pos = opts.offset;
   const cursor = new KeystreamCursor(opts.key, opts.offset, opts.keystreams);
   return new Transform({
+    // Match the upstream body's buffer, so relaying does not stall on a 16 KiB default.
+    highWaterMark: 64 * 1024,
     transform(chunk: Buffer, _enc, done) {
       if (pos < opts.limit) {
         const n = Math.min(chunk.length, opts.limit - pos);
