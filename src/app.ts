@@ -22,7 +22,14 @@ import { MediaFetcher } from './proxy/fetch.js';
 import { KeystreamCache } from './proxy/keystream-cache.js';
 import { MediaLinks } from './proxy/links.js';
 import { perClientLimit } from './proxy/media-request.js';
-import { playHandler } from './proxy/play.js';
+import { playHandler, resolvedPlayHandler } from './proxy/play.js';
+import { EcloudProvider } from './feeds/channels/ecloud-client.js';
+import { channelsFeed, resolveChannelsMedia, searchAccounts } from './feeds/channels/feed.js';
+import type { ChannelsProvider } from './feeds/channels/provider.js';
+import { WxcdProvider } from './feeds/channels/wxcd-client.js';
+import { publicBase } from './http/base-url.js';
+import { badRequest } from './http/errors.js';
+import { isStaleable } from './upstream/errors.js';
 import { proxyHandler } from './proxy/proxy.js';
 import { UrlSigner, loadProxySecret, verifySignedMedia } from './proxy/sign.js';
 import { parseAllowHosts } from './proxy/ssrf.js';
@@ -86,6 +93,14 @@ export function createApp({ config, logger, db }: AppDeps): App {
   const mediaCache = new MediaCache({ memoryBytes: config.MEDIA_CACHE_MEMORY_BYTES, diskBytes: config.MEDIA_CACHE_DISK_BYTES, dir: join(config.DATA_DIR, 'media') });
   const isMediaPath = (path: string) => path === '/proxy' || path === '/play' || path.startsWith('/play/');
 
+  const channelsHttp =
+    config.CHANNELS_PROVIDER === 'ecloud' ? upstream('ecloud', config.ECLOUD_API_URL) : upstream('wxcd', config.WXCD_API_URL);
+  const channelsProvider: ChannelsProvider =
+    config.CHANNELS_PROVIDER === 'ecloud'
+      ? new EcloudProvider(channelsHttp, { auth: config.ECLOUD_AUTH, wid: config.ECLOUD_WID, resolvePages: config.CHANNELS_MAX_PAGES })
+      : new WxcdProvider(channelsHttp);
+  const channels = { provider: channelsProvider, links, maxPages: config.CHANNELS_MAX_PAGES };
+
   const router = new Router();
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
@@ -98,6 +113,25 @@ export function createApp({ config, logger, db }: AppDeps): App {
   });
   router.get('/proxy', proxyHandler({ ...media, cache: mediaCache, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES }));
   router.get('/play', playHandler(media));
+  router.get('/play/channels/:oid/:nid', resolvedPlayHandler(media, async (ctx, fresh) => {
+    const { oid = '', nid = '' } = ctx.params as Record<string, string>;
+    const quality = typeof ctx.query.q === 'string' ? ctx.query.q : 'original';
+    const username = typeof ctx.query.u === 'string' ? ctx.query.u : undefined;
+    const key = `channels:play:${channelsProvider.name}:${oid}:${nid}:${quality}`;
+    if (fresh) cache.invalidate(key);
+    const r = await cache.get(key, config.CHANNELS_PLAY_TTL, () => resolveChannelsMedia(channelsProvider, oid, nid, quality, username), isStaleable);
+    return { ...r.value, platform: 'channels' };
+  }));
+  router.get('/feeds/channels/:username', feedRoute(channelsFeed(channels), feed));
+  router.get('/rss/channels', feedRoute(channelsFeed(channels, 'compat'), feed, { defaultFormat: 'atom' }));
+  router.get('/api/channels/search', async (ctx) => {
+    const keyword = ctx.query.keyword;
+    if (typeof keyword !== 'string' || !keyword.trim() || keyword.length > 100) throw badRequest('parameter keyword must be 1 to 100 characters');
+    const r = await cache.get(`channels:search:${channelsProvider.name}:${keyword.trim()}`, config.CACHE_TTL, () => searchAccounts(channelsProvider, links, keyword.trim()), isStaleable);
+    const abs = (u: string | undefined) => u && publicBase(ctx, config.PUBLIC_URL) + u;
+    ctx.set('Cache-Control', `private, max-age=${Math.round(config.CACHE_TTL / 1000)}`);
+    ctx.body = { accounts: r.value.map((a) => ({ ...a, avatar: abs(a.avatar), feed: abs(a.feed) })) };
+  });
   router.get('/feeds/hdhive/shares', feedRoute(hdhiveShares(hdhive), feed));
   router.get('/feeds/hdhive/:type/:tmdbId', feedRoute(hdhiveResources(hdhive), feed));
 
@@ -117,7 +151,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
     koa,
     links,
     async close() {
-      await Promise.all([hdhiveHttp.close(), fetcher.close()]);
+      await Promise.all([hdhiveHttp.close(), channelsHttp.close(), fetcher.close()]);
     },
   };
 }

@@ -76,6 +76,13 @@ const schema = z.object({
   HDHIVE_API_KEY: text,
   HDHIVE_ACCESS_TOKEN: text,
   HDHIVE_HIDE_INVALID: bool,
+  CHANNELS_PROVIDER: z.enum(['wxcd', 'ecloud']),
+  WXCD_API_URL: httpUrl.transform((v) => v.replace(/\/+$/, '')),
+  ECLOUD_API_URL: optionalHttpUrl.transform((v) => v.replace(/\/+$/, '')),
+  ECLOUD_AUTH: text,
+  ECLOUD_WID: text,
+  CHANNELS_MAX_PAGES: int(1, 20),
+  CHANNELS_PLAY_TTL: duration.pipe(z.number().min(1000, 'must be at least 1s')),
   PROXY_SECRET: text,
   PROXY_ALLOW_HOSTS: text.refine(
     (v) => v.split(',').every((h) => h.trim() === '' || /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/i.test(h.trim())),
@@ -87,6 +94,12 @@ const schema = z.object({
   MEDIA_CACHE_MEMORY_BYTES: size.pipe(z.number().min(1024 * 1024, 'must be at least 1MB')),
   MEDIA_CACHE_DISK_BYTES: size,
   KEYSTREAM_CACHE_KEYS: int(1, 100_000),
+});
+
+const checked = schema.superRefine((c, ctx) => {
+  if (c.CHANNELS_PROVIDER === 'ecloud' && !c.ECLOUD_API_URL) {
+    ctx.addIssue({ code: 'custom', path: ['ECLOUD_API_URL'], message: 'is required when CHANNELS_PROVIDER is ecloud' });
+  }
 });
 
 export type Config = z.output<typeof schema>;
@@ -129,7 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     if (v !== undefined) raw[key] = v;
   }
   Object.assign(raw, overrides);
-  const result = schema.safeParse(raw);
+  const result = checked.safeParse(raw);
   if (!result.success) {
     for (const issue of result.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }

@@ -97,6 +97,12 @@ export class FeedCache {
     throw err;
   }
 
+  /** Forgets a key (memory, failure memo); the next get() loads it again. */
+  invalidate(key: string): void {
+    this.lru.delete(key);
+    this.failures.delete(key);
+  }
+
   private async load<T>(key: string, ttlMs: number, load: () => Promise<T>, failureTtlMs: number): Promise<Entry> {
     let value: T;
     try {

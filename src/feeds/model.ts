@@ -63,6 +63,8 @@ export interface FeedData {
   authors?: Person[];
   /** Used as the feed's update time when it has no dated items. Never "now": bytes must be stable. */
   updated?: number;
+  /** Query parameters that fetch the next (older) page, when there is one: the route makes the link. */
+  nextQuery?: Record<string, string>;
   items: FeedItem[];
 }
 

@@ -67,15 +67,15 @@ function regex(query: Query, name: string, caseSensitive: boolean): RE2JS | unde
   }
 }
 
-export function parseFormat(value: string | undefined, fromSuffix: Format | undefined): Format {
-  if (value === undefined) return fromSuffix ?? 'rss';
+export function parseFormat(value: string | undefined, fromSuffix: Format | undefined, fallback: Format = 'rss'): Format {
+  if (value === undefined) return fromSuffix ?? fallback;
   if (!(FORMATS as readonly string[]).includes(value)) throw badRequest(`parameter format must be one of ${FORMATS.join(', ')}, got "${value}"`);
   if (fromSuffix && fromSuffix !== value) throw badRequest(`the path asks for ${fromSuffix} but format asks for ${value}`);
   return value as Format;
 }
 
-export function parseFeedParams(query: Query, opts: { maxLimit: number; formatFromPath?: Format }): FeedParams {
-  const format = parseFormat(single(query, 'format'), opts.formatFromPath);
+export function parseFeedParams(query: Query, opts: { maxLimit: number; formatFromPath?: Format; defaultFormat?: Format }): FeedParams {
+  const format = parseFormat(single(query, 'format'), opts.formatFromPath, opts.defaultFormat);
   const caseSensitive = bool(query, 'filter_case_sensitive', true);
   const sorted = bool(query, 'sorted', true);
   const limit = positiveInt(query, 'limit', opts.maxLimit);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { FeedCache } from '../cache/feed-cache.js';
+import { publicBase } from '../http/base-url.js';
 import { isNotModified } from '../http/conditional.js';
 import { isStaleable } from '../upstream/errors.js';
 import { absolutize } from './absolute.js';
@@ -45,7 +46,13 @@ const MEMO_PER_DATA = 64;
 
 function render(data: FeedData, format: Format, base: string, selfUrl: string, ttlSeconds: number, items: FeedData['items']): Rendered {
   const feed = absolutize(data, items, base);
-  const body = Buffer.from(formats[format].render(feed, { selfUrl, ttlSeconds }), 'utf8');
+  let nextUrl: string | undefined;
+  if (data.nextQuery) {
+    const next = new URL(selfUrl);
+    for (const [k, v] of Object.entries(data.nextQuery)) next.searchParams.set(k, v);
+    nextUrl = next.href;
+  }
+  const body = Buffer.from(formats[format].render(feed, { selfUrl, ttlSeconds, nextUrl }), 'utf8');
   const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
   return { body, etag, lastModified: feedUpdated(feed) };
 }
@@ -54,15 +61,15 @@ function render(data: FeedData, format: Format, base: string, selfUrl: string, t
  * The one way a feed is served: parse parameters -> source data through the cache (single-flight,
  * stale on upstream failure) -> filters and limit -> render -> ETag / Last-Modified / 304.
  */
-export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps) {
+export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: { defaultFormat?: Format } = {}) {
   const ttlSeconds = Math.round(deps.ttlMs / 1000);
   return async function serveFeed(ctx: Context): Promise<void> {
-    const params = parseFeedParams(ctx.query, { maxLimit: deps.maxLimit, formatFromPath: ctx.state.formatFromPath as Format | undefined });
+    const params = parseFeedParams(ctx.query, { maxLimit: deps.maxLimit, formatFromPath: ctx.state.formatFromPath as Format | undefined, defaultFormat: opts.defaultFormat });
     const p = source.parse(ctx.params as Record<string, string>, ctx.query);
     const key = source.key(p);
     const result = await deps.cache.get(key, deps.ttlMs, () => source.fetch(p), isStaleable);
 
-    const base = deps.publicUrl || `${ctx.protocol}://${ctx.host}`;
+    const base = publicBase(ctx, deps.publicUrl);
     const selfUrl = base + ctx.originalUrl;
     const memoKey = `${params.format}\n${selfUrl}\n${params.canonical}`;
     let perData = memo.get(result.value as object);

@@ -1,9 +1,11 @@
 import type { Context } from 'koa';
-import { badRequest } from '../http/errors.js';
+import { HttpError, badRequest } from '../http/errors.js';
 import { parseDecodeKey } from './decode-key.js';
 import type { MediaFetcher } from './fetch.js';
 import { PREFIX_BYTES, type KeystreamCache } from './keystream-cache.js';
-import { mediaRequest } from './media-request.js';
+import { mediaRequest, type MediaRequest } from './media-request.js';
+import type { Platform } from './platforms.js';
+import { checkTarget } from './ssrf.js';
 import { streamMedia } from './stream.js';
 import type { TargetPolicy } from './ssrf.js';
 
@@ -26,5 +28,43 @@ export function playHandler(deps: PlayDeps) {
     if (mode !== 'prefix' && mode !== 'full') throw badRequest('parameter mode must be prefix or full');
     const req = mediaRequest(ctx, deps.policy, deps.accessTokenConfigured);
     await streamMedia(ctx, deps.fetcher, deps.keystreams, req, { key, limit: mode === 'full' ? Infinity : PREFIX_BYTES, defaultType: 'video/mp4' });
+  };
+}
+
+export interface ResolvedMedia {
+  url: string;
+  /** decodeKey as the upstream gave it. */
+  key?: string;
+  platform: Platform;
+}
+
+/** `fresh` asks for a new resolution, skipping any cached one (the CDN refused the last). */
+export type MediaResolver = (ctx: Context, fresh: boolean) => Promise<ResolvedMedia>;
+
+/**
+ * GET|HEAD /play/<source>/… : stable play URLs for feeds. The current media URL, token and decodeKey
+ * are resolved when the video is requested (upstream URLs expire; enclosures in readers must not), then
+ * streamed like /play. When the CDN refuses a resolved URL, it is resolved once more, fresh.
+ */
+export function resolvedPlayHandler(deps: PlayDeps, resolve: MediaResolver) {
+  return async function resolvedPlay(ctx: Context): Promise<void> {
+    let media = await resolve(ctx, false);
+    for (let attempt = 0; ; attempt++) {
+      let key: bigint | undefined;
+      try {
+        key = parseDecodeKey(media.key);
+      } catch {
+        throw new HttpError(502, 'UPSTREAM_BAD_KEY', 'the upstream gave a decodeKey that is not a 64-bit number');
+      }
+      const req: MediaRequest = { target: checkTarget(media.url, deps.policy), platform: media.platform, signed: ctx.state.signed === true, platformOnly: false };
+      try {
+        await streamMedia(ctx, deps.fetcher, deps.keystreams, req, { key, limit: PREFIX_BYTES, defaultType: 'video/mp4' });
+        return;
+      } catch (err) {
+        const refused = err instanceof HttpError && (err.code === 'UPSTREAM_NOT_FOUND' || err.code === 'UPSTREAM_ERROR');
+        if (attempt > 0 || !refused) throw err;
+        media = await resolve(ctx, true);
+      }
+    }
   };
 }

@@ -21,6 +21,8 @@ export interface FakeFile {
   headers?: Record<string, string>;
   /** Send no Content-Length (chunked). */
   chunked?: boolean;
+  /** Signed-URL check (e.g. a token that rotates): false answers 403 like an expired CDN link. */
+  validate?: (url: URL) => boolean;
 }
 
 export interface FakeCdn {
@@ -32,6 +34,7 @@ export interface FakeCdn {
   /** Responses the client abandoned before the end. */
   aborted: number;
   lastHeaders: IncomingMessage['headers'] | undefined;
+  lastUrl: URL | undefined;
   total(): number;
   close(): Promise<void>;
 }
@@ -44,6 +47,7 @@ export async function startFakeCdn(): Promise<FakeCdn> {
     hits: new Map(),
     aborted: 0,
     lastHeaders: undefined,
+    lastUrl: undefined,
     total: () => [...cdn.hits.values()].reduce((a, b) => a + b, 0),
     close: async () => {},
   };
@@ -52,6 +56,7 @@ export async function startFakeCdn(): Promise<FakeCdn> {
     const url = new URL(req.url ?? '/', 'http://cdn');
     cdn.hits.set(url.pathname, (cdn.hits.get(url.pathname) ?? 0) + 1);
     cdn.lastHeaders = req.headers;
+    cdn.lastUrl = url;
 
     if (url.pathname === '/redirect') {
       const hops = Number(url.searchParams.get('hops') ?? 0);
@@ -62,6 +67,10 @@ export async function startFakeCdn(): Promise<FakeCdn> {
     const file = cdn.files.get(url.pathname);
     if (!file) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    if (file.validate && !file.validate(url)) {
+      res.writeHead(403, { 'content-type': 'text/plain' }).end('token expired');
       return;
     }
     if (file.rule === 'no-referer' && req.headers.referer) {

@@ -32,6 +32,7 @@ export async function startApp(overrides: Partial<Record<keyof Config, unknown>>
     const s = app.koa.listen(0, '127.0.0.1', () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let closed = false;
   return {
     url,
     config,
@@ -39,6 +40,8 @@ export async function startApp(overrides: Partial<Record<keyof Config, unknown>>
     db,
     dataDir,
     async close(wipe = true) {
+      if (closed) return;
+      closed = true;
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await app.close();

@@ -17,6 +17,7 @@ export const renderAtom: Renderer = (feed: FeedData, opts) => {
   t(root, 'updated', rfc3339(updated));
   root.ele('link', { rel: 'self', type: 'application/atom+xml', href: opts.selfUrl });
   root.ele('link', { rel: 'alternate', type: 'text/html', href: feed.link });
+  if (opts.nextUrl) root.ele('link', { rel: 'next', type: 'application/atom+xml', href: opts.nextUrl });
   for (const a of feedAuthors) {
     const el = root.ele('author');
     t(el, 'name', a.name);

@@ -5,6 +5,8 @@ export interface RenderOptions {
   selfUrl: string;
   /** Cache lifetime in seconds; RSS <ttl> is in minutes. */
   ttlSeconds: number;
+  /** The next (older) page, when the source has one. */
+  nextUrl?: string;
 }
 
 export type Renderer = (feed: FeedData, opts: RenderOptions) => string;

@@ -28,6 +28,7 @@ export const renderRss: Renderer = (feed: FeedData, opts) => {
   t(channel, 'link', feed.link);
   t(channel, 'description', feed.description || feed.title);
   channel.ele('atom:link', { href: opts.selfUrl, rel: 'self', type: 'application/rss+xml' });
+  if (opts.nextUrl) channel.ele('atom:link', { href: opts.nextUrl, rel: 'next', type: 'application/rss+xml' });
   if (feed.language) t(channel, 'language', feed.language);
   const updated = feedUpdated(feed);
   if (updated > 0) t(channel, 'lastBuildDate', rfc822(updated));

@@ -1,0 +1,190 @@
+import { HttpError, badRequest } from '../../http/errors.js';
+import type { MediaLinks } from '../../proxy/links.js';
+import { escapeHtml, textToHtml } from '../html.js';
+import type { Enclosure, FeedData, FeedItem } from '../model.js';
+import type { FeedSource } from '../source.js';
+import { U64, feedPageUrl } from './ids.js';
+import { finderName, type ChannelsAccount, type ChannelsObject, type ChannelsProvider } from './provider.js';
+
+export interface ChannelsFeedOptions {
+  provider: ChannelsProvider;
+  links: MediaLinks;
+  maxPages: number;
+}
+
+export interface ChannelsParams {
+  username: string;
+  pages: number;
+  /** "original" or a spec fileFormat such as xWT111. */
+  quality: string;
+  /** Start page marker (the downloader-compatible route's next_marker). */
+  marker?: string;
+}
+
+const USERNAME = /^[A-Za-z0-9_.-]{1,120}(@finder)?$/;
+const QUALITY = /^(original|[A-Za-z0-9]{1,16})$/;
+const HASHTAG = /#([^\s#＃]+)/gu;
+const MEDIA_VIDEO = 4;
+const MEDIA_ALBUM = 2;
+const MEDIA_LIVE = 9;
+
+function one(query: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = query[name];
+  if (Array.isArray(v)) throw badRequest(`parameter ${name} was given more than once`);
+  return v === '' ? undefined : v;
+}
+
+export function parseChannelsParams(username: string | undefined, query: Record<string, string | string[] | undefined>, maxPages: number): ChannelsParams {
+  if (!username || !USERNAME.test(username)) throw badRequest(`username must be a Channels account id such as v2_…@finder, got "${(username ?? '').slice(0, 60)}"`);
+  const pagesRaw = one(query, 'pages') ?? '1';
+  if (!/^\d{1,3}$/.test(pagesRaw) || Number(pagesRaw) < 1 || Number(pagesRaw) > maxPages) throw badRequest(`pages must be a whole number from 1 to ${maxPages}`);
+  const quality = one(query, 'quality') ?? 'original';
+  if (!QUALITY.test(quality)) throw badRequest('quality must be original or a spec fileFormat such as xWT111');
+  const marker = one(query, 'next_marker');
+  if (marker !== undefined && marker.length > 4096) throw badRequest('next_marker is too long');
+  return { username: finderName(username), pages: Number(pagesRaw), quality, marker };
+}
+
+/** The first line of the description, or the date when there is none. */
+function titleOf(o: ChannelsObject): string {
+  const line = o.description
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .find(Boolean);
+  const live = o.mediaType === MEDIA_LIVE ? '[Live] ' : '';
+  if (line) return live + (line.length > 140 ? `${line.slice(0, 139)}…` : line);
+  const date = o.createtime ? new Date(o.createtime * 1000).toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' }) : 'undated';
+  return `${live}${o.mediaType === MEDIA_ALBUM ? 'Pictures' : o.mediaType === MEDIA_LIVE ? 'Live' : 'Video'} of ${date}`;
+}
+
+const hashtags = (text: string) => [...new Set([...text.matchAll(HASHTAG)].map((m) => m[1]!))];
+
+function playLink(links: MediaLinks, o: ChannelsObject, p: ChannelsParams): string {
+  return links.route(`/play/channels/${o.id}/${o.nonce || '0'}`, { q: p.quality === 'original' ? undefined : p.quality, u: p.username });
+}
+
+function toItem(o: ChannelsObject, p: ChannelsParams, opts: ChannelsFeedOptions): FeedItem {
+  const m = o.media[0];
+  const cover = m?.coverUrl ? opts.links.image(m.coverUrl, 'channels') : undefined;
+  const parts: string[] = [];
+  const enclosures: Enclosure[] = [];
+  if (o.mediaType === MEDIA_ALBUM) {
+    for (const pic of o.media) parts.push(`<p><img src="${escapeHtml(opts.links.image(pic.url, 'channels'))}" alt="" referrerpolicy="no-referrer"></p>`);
+  } else if (o.mediaType === MEDIA_LIVE) {
+    if (cover) parts.push(`<p><img src="${escapeHtml(cover)}" alt="" referrerpolicy="no-referrer"></p>`);
+    parts.push('<p><strong>Live stream</strong>: open it in WeChat to watch.</p>');
+  } else if (m) {
+    const play = playLink(opts.links, o, p);
+    const spec = p.quality === 'original' ? undefined : m.spec.find((s) => s.fileFormat === p.quality);
+    if (cover) parts.push(`<p><img src="${escapeHtml(cover)}" alt="" referrerpolicy="no-referrer"></p>`);
+    parts.push(`<video controls preload="none"${cover ? ` poster="${escapeHtml(cover)}"` : ''}><source src="${escapeHtml(play)}" type="video/mp4"></video>`);
+    enclosures.push({
+      url: play,
+      type: 'video/mp4',
+      // The size is known for the original only; a spec variant's is not reported.
+      length: spec ? undefined : m.fileSize,
+      duration: m.duration ?? (spec?.durationMs ? spec.durationMs / 1000 : undefined),
+      width: spec?.width ?? m.width,
+      height: spec?.height ?? m.height,
+    });
+  }
+  if (o.description.trim()) parts.push(`<p>${textToHtml(o.description.trim())}</p>`);
+  const item: FeedItem = {
+    guid: o.id,
+    title: titleOf(o),
+    summary: o.description.trim() ? o.description.trim().slice(0, 300) : undefined,
+    link: o.nonce ? feedPageUrl(o.id, o.nonce) : 'https://channels.weixin.qq.com/',
+    contentHtml: parts.join(''),
+    authors: o.author ? [{ name: o.author.nickname }] : undefined,
+    published: o.createtime ? o.createtime * 1000 : undefined,
+    categories: hashtags(o.description),
+  };
+  if (cover) {
+    item.image = cover;
+    item.thumbnails = [{ url: cover }];
+  }
+  if (enclosures.length) item.enclosures = enclosures;
+  return item;
+}
+
+/** GET /feeds/channels/:username (and the downloader-compatible /rss/channels). */
+export function channelsFeed(opts: ChannelsFeedOptions, route: 'feeds' | 'compat' = 'feeds'): FeedSource<ChannelsParams> {
+  return {
+    parse(params, query) {
+      const username = route === 'feeds' ? params.username : one(query, 'username');
+      return parseChannelsParams(username, query, opts.maxPages);
+    },
+    key: (p) => `channels:${opts.provider.name}:${p.username}:${p.pages}:${p.quality}:${p.marker ?? ''}`,
+    async fetch(p, signal) {
+      const objects: ChannelsObject[] = [];
+      let account: ChannelsAccount | undefined;
+      let marker = p.marker;
+      let next: string | undefined;
+      for (let page = 0; page < p.pages; page++) {
+        const res = await opts.provider.feedList(p.username, marker, signal);
+        account ??= res.account;
+        objects.push(...res.objects);
+        next = res.next;
+        if (!next) break;
+        marker = next;
+      }
+      const seen = new Set<string>();
+      const unique = objects.filter((o) => !seen.has(o.id) && seen.add(o.id));
+      const nickname = account?.nickname ?? p.username;
+      const feed: FeedData = {
+        id: `channels:${p.username}`,
+        title: `${nickname} (WeChat Channels)`,
+        link: 'https://channels.weixin.qq.com/',
+        description: account?.signature ?? `Posts of ${nickname} on WeChat Channels`,
+        language: 'zh-CN',
+        image: account?.headUrl ? opts.links.image(account.headUrl, 'wechat') : undefined,
+        authors: [{ name: nickname }],
+        items: unique.map((o) => toItem(o, p, opts)),
+      };
+      if (next) feed.nextQuery = { next_marker: next };
+      return feed;
+    },
+  };
+}
+
+export interface PlayTarget {
+  url: string;
+  key?: string;
+}
+
+function keepOnly(url: string, params: string[]): string {
+  const u = new URL(url);
+  const kept = new URLSearchParams();
+  for (const p of params) {
+    const v = u.searchParams.get(p);
+    if (v !== null) kept.set(p, v);
+  }
+  u.search = kept.toString();
+  return u.href;
+}
+
+/** The current media URL and decodeKey for an object, in the asked quality, from the provider's profile call. */
+export async function resolveChannelsMedia(provider: ChannelsProvider, oid: string, nid: string, quality: string, username?: string, signal?: AbortSignal): Promise<PlayTarget> {
+  if (!U64.test(oid) || !U64.test(nid)) throw badRequest('oid and nid must be decimal object ids');
+  if (!QUALITY.test(quality)) throw badRequest('q must be original or a spec fileFormat');
+  const o = await provider.profile(oid, nid, username, signal);
+  const m = o.media[0];
+  if (!m || o.mediaType === MEDIA_LIVE || o.mediaType === MEDIA_ALBUM) throw new HttpError(404, 'NO_VIDEO', `Channels object ${oid} has no video`);
+  let url: string;
+  if (quality !== 'original' && m.spec.some((s) => s.fileFormat === quality)) url = `${m.url}&X-snsvideoflag=${encodeURIComponent(quality)}`;
+  // "Original" keeps only the parameters that address the file (notes/channels-mp.md §2.2).
+  else url = keepOnly(m.url, ['encfilekey', 'token', 'basedata', 'sign']);
+  return { url, key: m.decodeKey };
+}
+
+/** GET /api/channels/search: accounts and the feed URL of each. */
+export async function searchAccounts(provider: ChannelsProvider, links: MediaLinks, keyword: string, signal?: AbortSignal) {
+  const accounts = await provider.search(keyword, signal);
+  return accounts.map((a) => ({
+    username: a.username,
+    nickname: a.nickname,
+    signature: a.signature ?? '',
+    avatar: a.headUrl ? links.image(a.headUrl, 'wechat') : undefined,
+    feed: `/feeds/channels/${encodeURIComponent(a.username)}`,
+  }));
+}
