@@ -1,6 +1,6 @@
 import { create } from 'xmlbuilder2';
 import { feedUpdated, type FeedData } from '../model.js';
-import { atomId, feedUrn, rfc3339, xmlSafe, type Renderer } from './common.js';
+import { atomId, feedUrn, rfc3339, thumbnailAttrs, xmlSafe, type Renderer } from './common.js';
 
 /** Atom 1.0 (RFC 4287). Every entry gets an author (the feed's when it has none) and an updated time. */
 export const renderAtom: Renderer = (feed: FeedData, opts) => {
@@ -47,12 +47,7 @@ export const renderAtom: Renderer = (feed: FeedData, opts) => {
       if (e.title) attrs.title = xmlSafe(e.title);
       entry.ele('link', attrs);
     }
-    for (const th of item.thumbnails ?? []) {
-      const attrs: Record<string, string> = { url: th.url };
-      if (th.width !== undefined) attrs.width = String(th.width);
-      if (th.height !== undefined) attrs.height = String(th.height);
-      entry.ele('media:thumbnail', attrs);
-    }
+    for (const th of item.thumbnails ?? []) entry.ele('media:thumbnail', thumbnailAttrs(th));
   }
   return doc.end({ prettyPrint: false });
 };

@@ -1,4 +1,4 @@
-import type { FeedData } from '../model.js';
+import type { FeedData, Thumbnail } from '../model.js';
 
 export interface RenderOptions {
   /** The exact URL the reader fetched (atom:link rel="self", JSON Feed feed_url). */
@@ -32,4 +32,12 @@ export const feedUrn = (feedId: string) => `urn:feedgate:${nss(feedId)}`;
 export function atomId(feedId: string, guid: string): string {
   if (/^(https?|urn|tag):/i.test(guid) && URL.canParse(guid)) return guid;
   return `${feedUrn(feedId)}:${nss(guid)}`;
+}
+
+/** media:thumbnail attributes (Media RSS), the same in RSS and Atom. */
+export function thumbnailAttrs(th: Thumbnail): Record<string, string> {
+  const attrs: Record<string, string> = { url: th.url };
+  if (th.width !== undefined) attrs.width = String(th.width);
+  if (th.height !== undefined) attrs.height = String(th.height);
+  return attrs;
 }

@@ -1,6 +1,6 @@
 import { create } from 'xmlbuilder2';
 import { feedUpdated, type FeedData } from '../model.js';
-import { rfc822, xmlSafe, type Renderer } from './common.js';
+import { rfc822, thumbnailAttrs, xmlSafe, type Renderer } from './common.js';
 
 const NS = {
   'xmlns:atom': 'http://www.w3.org/2005/Atom',
@@ -64,12 +64,7 @@ export const renderRss: Renderer = (feed: FeedData, opts) => {
       if (e.height !== undefined) attrs.height = String(e.height);
       el.ele('media:content', attrs);
     }
-    for (const th of item.thumbnails ?? []) {
-      const attrs: Record<string, string> = { url: th.url };
-      if (th.width !== undefined) attrs.width = String(th.width);
-      if (th.height !== undefined) attrs.height = String(th.height);
-      el.ele('media:thumbnail', attrs);
-    }
+    for (const th of item.thumbnails ?? []) el.ele('media:thumbnail', thumbnailAttrs(th));
   }
   return doc.end({ prettyPrint: false });
 };
