@@ -45,6 +45,7 @@ export class FeedCache {
   /** Recent failed refreshes: within a TTL a failure is answered from memory, not by calling upstream again. */
   private readonly failures: LRUCache<string, { error: unknown }>;
   private readonly now: () => number;
+  private puts = 0;
 
   constructor(private readonly opts: FeedCacheOptions) {
     this.now = opts.now ?? Date.now;
@@ -116,7 +117,11 @@ export class FeedCache {
     const json = JSON.stringify(value);
     const entry: Entry = { value, storedAt, freshUntil: storedAt + ttlMs };
     this.lru.set(key, entry, { size: Buffer.byteLength(json), ttl: ttlMs + this.opts.staleMs });
-    this.opts.snapshots?.put(key, json, storedAt);
+    if (this.opts.snapshots) {
+      this.opts.snapshots.put(key, json, storedAt);
+      // Copies too old to be served stale are dead weight; sweep now and then.
+      if (++this.puts % 200 === 0) this.opts.snapshots.prune(storedAt - ttlMs - this.opts.staleMs);
+    }
     return entry;
   }
 
