@@ -105,6 +105,16 @@ describe('formats and headers', () => {
     expect(xml).toContain('<link rel="self" type="application/atom+xml" href="https://feeds.example.org/feeds/hdhive/tv/101172.atom?limit=1"/>');
   });
 
+  it('honours X-Forwarded-Proto/-Host for the self link only with TRUST_PROXY', async () => {
+    const fwd = { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'feeds.lan' };
+    let xml = await (await fetch(`${app.url}/feeds/hdhive/tv/101172.atom`, { headers: fwd })).text();
+    expect(xml).toContain(`href="${app.url}/feeds/hdhive/tv/101172.atom"`);
+    await app.close();
+    app = await start({ TRUST_PROXY: 'true' });
+    xml = await (await fetch(`${app.url}/feeds/hdhive/tv/101172.atom`, { headers: fwd })).text();
+    expect(xml).toContain('<link rel="self" type="application/atom+xml" href="https://feeds.lan/feeds/hdhive/tv/101172.atom"/>');
+  });
+
   it('unknown routes and methods are JSON errors', async () => {
     let res = await fetch(`${app.url}/feeds/nothing/here`);
     expect(res.status).toBe(404);
