@@ -67,7 +67,7 @@ export class MediaFetcher {
           method: 'GET',
           headers,
           signal: opts.signal,
-          // Large buffered chunks: far fewer trips through the stream machinery per megabyte relayed.
+          // Every stage of a relay buffers the same 64 KiB, so no stage stalls the others.
           highWaterMark: 64 * 1024,
         });
       } catch (err) {
