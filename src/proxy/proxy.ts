@@ -13,6 +13,7 @@ import type { TargetPolicy } from './ssrf.js';
 import { streamMedia } from './stream.js';
 import { isIdentity, negotiateFormat, parseTransform, sniffImage, transformImage, type OutputFormat } from './transform.js';
 import { xorBuffer } from './xor-stream.js';
+import { readCapped } from '../upstream/read-body.js';
 
 export interface ProxyDeps {
   fetcher: MediaFetcher;
@@ -67,21 +68,9 @@ export function proxyHandler(deps: ProxyDeps) {
       }
       return { response: up, taken: false };
     }
-    if (Number.isFinite(declared) && declared > deps.maxImageBytes) {
-      up.body.destroy();
-      throw tooLarge(deps.maxImageBytes);
-    }
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of up.body) {
-      total += (chunk as Buffer).length;
-      if (total > deps.maxImageBytes) {
-        up.body.destroy();
-        throw tooLarge(deps.maxImageBytes);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    let body: Buffer = Buffer.concat(chunks, total);
+    const raw = await readCapped(up.body, header(up.headers, 'content-length'), deps.maxImageBytes);
+    if (!raw) throw new HttpError(413, 'TOO_LARGE', `the image is larger than PROXY_MAX_IMAGE_BYTES (${deps.maxImageBytes} bytes)`);
+    let body: Buffer = raw;
     // Whole-file XOR (Moments images, notes/moments.md §2.6): keep the decrypted bytes only if they
     // are an image; a raw body that already is one was not encrypted.
     if (key !== undefined && key !== 0n) {
@@ -146,10 +135,6 @@ export function proxyHandler(deps: ProxyDeps) {
     }
     sendEntry(ctx, entry, req.signed);
   };
-}
-
-function tooLarge(max: number): HttpError {
-  return new HttpError(413, 'TOO_LARGE', `the image is larger than PROXY_MAX_IMAGE_BYTES (${max} bytes)`);
 }
 
 function commonHeaders(ctx: Context, signed: boolean): void {

@@ -3,6 +3,7 @@ import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { Metrics } from '../metrics.js';
 import { UpstreamError } from './errors.js';
 import { parseJson } from './json.js';
+import { readCapped } from './read-body.js';
 import { Limiter } from './limiter.js';
 
 export interface UpstreamClientOptions {
@@ -128,22 +129,9 @@ export class UpstreamClient {
     });
     // Destroying an undici body emits an AbortError; without a listener that would crash the process.
     res.body.on('error', () => {});
-    const declared = Number(res.headers['content-length']);
-    if (Number.isFinite(declared) && declared > this.opts.maxBytes) {
-      res.body.destroy();
-      throw this.tooLarge();
-    }
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of res.body) {
-      total += (chunk as Buffer).length;
-      if (total > this.opts.maxBytes) {
-        res.body.destroy();
-        throw this.tooLarge();
-      }
-      chunks.push(chunk as Buffer);
-    }
-    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks, total) };
+    const body = await readCapped(res.body, res.headers['content-length'], this.opts.maxBytes);
+    if (!body) throw this.tooLarge();
+    return { status: res.statusCode, headers: res.headers, body };
   }
 
   private tooLarge(): UpstreamError {
