@@ -29,6 +29,9 @@ export const header = (h: MediaResponse['headers'], name: string): string | unde
   return Array.isArray(v) ? v[0] : v;
 };
 
+/** The CDN's media type, lower case, without parameters ("" when it sent none). */
+export const mediaType = (h: MediaResponse['headers']): string => (header(h, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+
 /**
  * Opens media on CDNs for /proxy and /play: the platform's headers, redirects followed by hand with
  * every hop checked again, and connections pinned to checked addresses. Bodies are streams; nothing is

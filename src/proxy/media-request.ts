@@ -36,6 +36,23 @@ export function mediaCacheControl(signed: boolean): string {
   return signed ? 'public, max-age=31536000, immutable' : 'private, max-age=3600';
 }
 
+/** Headers every media response carries; validators come from the CDN via copyValidators. */
+export function mediaHeaders(ctx: Context, signed: boolean): void {
+  ctx.set('Cache-Control', mediaCacheControl(signed));
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Access-Control-Allow-Origin', '*');
+  ctx.set('Accept-Ranges', 'bytes');
+}
+
+/** Passes the CDN's ETag and Last-Modified on. */
+export function copyValidators(ctx: Context, headers: Record<string, string | string[] | undefined>): void {
+  for (const name of ['etag', 'last-modified']) {
+    const v = headers[name];
+    const value = Array.isArray(v) ? v[0] : v;
+    if (value) ctx.set(name, value);
+  }
+}
+
 /** At most `limit` media requests in flight per client address; the rest get 429. */
 export function perClientLimit(limit: number, isMediaPath: (path: string) => boolean) {
   const active = new Map<string, number>();

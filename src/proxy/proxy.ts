@@ -5,9 +5,9 @@ import { isNotModified } from '../http/conditional.js';
 import { HttpError } from '../http/errors.js';
 import { parseRange, resolveRange } from '../http/range.js';
 import { parseDecodeKey } from './decode-key.js';
-import { header, mediaStatusError, type MediaFetcher, type MediaResponse } from './fetch.js';
+import { header, mediaStatusError, mediaType, type MediaFetcher, type MediaResponse } from './fetch.js';
 import type { KeystreamCache } from './keystream-cache.js';
-import { mediaCacheControl, mediaRequest, type MediaRequest } from './media-request.js';
+import { copyValidators, mediaHeaders, mediaRequest, type MediaRequest } from './media-request.js';
 import { cacheIdentity } from './platforms.js';
 import type { TargetPolicy } from './ssrf.js';
 import { streamMedia } from './stream.js';
@@ -58,7 +58,7 @@ export function proxyHandler(deps: ProxyDeps) {
       up.body.destroy();
       throw mediaStatusError(up.status, req.target.hostname);
     }
-    const type = (header(up.headers, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const type = mediaType(up.headers);
     const declared = Number(header(up.headers, 'content-length') ?? NaN);
     const looksImage = type.startsWith('image/') || key !== undefined || (GENERIC.has(type) && Number.isFinite(declared) && declared <= deps.maxImageBytes);
     if (!looksImage) {
@@ -137,16 +137,9 @@ export function proxyHandler(deps: ProxyDeps) {
   };
 }
 
-function commonHeaders(ctx: Context, signed: boolean): void {
-  ctx.set('Cache-Control', mediaCacheControl(signed));
-  ctx.set('X-Content-Type-Options', 'nosniff');
-  ctx.set('Access-Control-Allow-Origin', '*');
-  ctx.set('Accept-Ranges', 'bytes');
-}
-
 /** A cached body with validators, 304 and single-range support. */
 function sendEntry(ctx: Context, entry: MediaEntry, signed: boolean): void {
-  commonHeaders(ctx, signed);
+  mediaHeaders(ctx, signed);
   ctx.set('ETag', entry.etag);
   ctx.set('Last-Modified', new Date(entry.lastModified).toUTCString());
   ctx.type = entry.contentType;
@@ -173,13 +166,9 @@ function sendStream(ctx: Context, up: MediaResponse, signed: boolean): void {
   ctx.status = 200;
   if (ctx.method === 'HEAD') up.body.destroy();
   else ctx.body = up.body;
-  const type = (header(up.headers, 'content-type') ?? '').split(';')[0]!.trim();
-  ctx.type = type || 'application/octet-stream';
+  ctx.type = mediaType(up.headers) || 'application/octet-stream';
   const len = header(up.headers, 'content-length');
   if (len) ctx.set('Content-Length', len);
-  for (const name of ['etag', 'last-modified']) {
-    const v = header(up.headers, name);
-    if (v) ctx.set(name, v);
-  }
-  commonHeaders(ctx, signed);
+  copyValidators(ctx, up.headers);
+  mediaHeaders(ctx, signed);
 }

@@ -2,9 +2,9 @@ import { pipeline, type Readable } from 'node:stream';
 import type { Context } from 'koa';
 import { HttpError } from '../http/errors.js';
 import { parseContentRange, parseRange, rangeHeader, resolveRange, sliceStream } from '../http/range.js';
-import { header, mediaStatusError, type MediaFetcher } from './fetch.js';
+import { header, mediaStatusError, mediaType, type MediaFetcher } from './fetch.js';
 import type { KeystreamCache } from './keystream-cache.js';
-import { mediaCacheControl, type MediaRequest } from './media-request.js';
+import { copyValidators, mediaHeaders, type MediaRequest } from './media-request.js';
 import { xorStream } from './xor-stream.js';
 
 const GENERIC_TYPES = new Set(['', 'application/octet-stream', 'binary/octet-stream', 'application/binary', 'application/unknown', 'text/plain']);
@@ -79,7 +79,7 @@ export async function streamMedia(ctx: Context, fetcher: MediaFetcher, keystream
   }
   if (opts.key !== undefined && offset < opts.limit) stages.push(xorStream({ key: opts.key, offset, limit: opts.limit, keystreams }));
 
-  const upstreamType = (header(up.headers, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  const upstreamType = mediaType(up.headers);
   ctx.status = status;
   if (ctx.method === 'HEAD') {
     drop();
@@ -90,13 +90,7 @@ export async function streamMedia(ctx: Context, fetcher: MediaFetcher, keystream
   ctx.type = GENERIC_TYPES.has(upstreamType) ? opts.defaultType : upstreamType;
   if (length !== undefined) ctx.set('Content-Length', String(length));
   if (contentRange) ctx.set('Content-Range', contentRange);
-  ctx.set('Accept-Ranges', 'bytes');
-  for (const name of ['etag', 'last-modified']) {
-    const v = header(up.headers, name);
-    if (v) ctx.set(name, v);
-  }
-  ctx.set('Cache-Control', mediaCacheControl(req.signed));
-  ctx.set('X-Content-Type-Options', 'nosniff');
-  ctx.set('Access-Control-Allow-Origin', '*');
+  copyValidators(ctx, up.headers);
+  mediaHeaders(ctx, req.signed);
   ctx.set('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges');
 }
