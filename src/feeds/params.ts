@@ -31,9 +31,10 @@ interface Matchers {
 const FIELDS = ['title', 'description', 'author', 'category'] as const;
 const MAX_PATTERN = 1000;
 
-type Query = Record<string, string | string[] | undefined>;
+export type Query = Record<string, string | string[] | undefined>;
 
-function single(query: Query, name: string): string | undefined {
+/** One query parameter: a repeated one is a 400, an empty one counts as absent. */
+export function single(query: Query, name: string): string | undefined {
   const v = query[name];
   if (Array.isArray(v)) throw badRequest(`parameter ${name} was given more than once`);
   return v === undefined || v === '' ? undefined : v;

@@ -2,6 +2,7 @@ import { HttpError, badRequest } from '../../http/errors.js';
 import type { MediaLinks } from '../../proxy/links.js';
 import { escapeHtml, textToHtml } from '../html.js';
 import type { Enclosure, FeedData, FeedItem } from '../model.js';
+import { single, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
 import { U64, feedPageUrl } from './ids.js';
 import { finderName, type ChannelsAccount, type ChannelsObject, type ChannelsProvider } from './provider.js';
@@ -28,19 +29,13 @@ const MEDIA_VIDEO = 4;
 const MEDIA_ALBUM = 2;
 const MEDIA_LIVE = 9;
 
-function one(query: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const v = query[name];
-  if (Array.isArray(v)) throw badRequest(`parameter ${name} was given more than once`);
-  return v === '' ? undefined : v;
-}
-
-export function parseChannelsParams(username: string | undefined, query: Record<string, string | string[] | undefined>, maxPages: number): ChannelsParams {
+export function parseChannelsParams(username: string | undefined, query: Query, maxPages: number): ChannelsParams {
   if (!username || !USERNAME.test(username)) throw badRequest(`username must be a Channels account id such as v2_…@finder, got "${(username ?? '').slice(0, 60)}"`);
-  const pagesRaw = one(query, 'pages') ?? '1';
+  const pagesRaw = single(query, 'pages') ?? '1';
   if (!/^\d{1,3}$/.test(pagesRaw) || Number(pagesRaw) < 1 || Number(pagesRaw) > maxPages) throw badRequest(`pages must be a whole number from 1 to ${maxPages}`);
-  const quality = one(query, 'quality') ?? 'original';
+  const quality = single(query, 'quality') ?? 'original';
   if (!QUALITY.test(quality)) throw badRequest('quality must be original or a spec fileFormat such as xWT111');
-  const marker = one(query, 'next_marker');
+  const marker = single(query, 'next_marker');
   if (marker !== undefined && marker.length > 4096) throw badRequest('next_marker is too long');
   return { username: finderName(username), pages: Number(pagesRaw), quality, marker };
 }
@@ -111,7 +106,7 @@ function toItem(o: ChannelsObject, p: ChannelsParams, opts: ChannelsFeedOptions)
 export function channelsFeed(opts: ChannelsFeedOptions, route: 'feeds' | 'compat' = 'feeds'): FeedSource<ChannelsParams> {
   return {
     parse(params, query) {
-      const username = route === 'feeds' ? params.username : one(query, 'username');
+      const username = route === 'feeds' ? params.username : single(query, 'username');
       return parseChannelsParams(username, query, opts.maxPages);
     },
     key: (p) => `channels:${opts.provider.name}:${p.username}:${p.pages}:${p.quality}:${p.marker ?? ''}`,
