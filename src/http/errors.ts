@@ -15,7 +15,6 @@ export class HttpError extends Error {
 }
 
 export const badRequest = (message: string, code = 'BAD_REQUEST') => new HttpError(400, code, message);
-export const notFound = (message: string, code = 'NOT_FOUND') => new HttpError(404, code, message);
 
 export interface ErrorBody {
   error: { code: string; message: string };

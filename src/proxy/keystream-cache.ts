@@ -25,12 +25,6 @@ export class KeystreamCache {
     }
     return ks;
   }
-
-  /** `length` bytes of keystream from absolute `offset`. */
-  slice(key: bigint, offset: number, length: number): Buffer {
-    if (offset + length <= PREFIX_BYTES) return this.prefix(key).subarray(offset, offset + length);
-    return keystream(key, offset, length);
-  }
 }
 
 /** Hands out consecutive keystream bytes from any starting offset. */

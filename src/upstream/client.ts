@@ -67,10 +67,6 @@ export class UpstreamClient {
     this.limiter = new Limiter(opts.concurrency);
   }
 
-  get name(): string {
-    return this.opts.name;
-  }
-
   async request(req: UpstreamRequest): Promise<UpstreamResponse> {
     const method = req.method ?? 'GET';
     const retries = IDEMPOTENT.has(method) ? this.opts.retries : 0;

@@ -15,8 +15,4 @@ export class Limiter {
       this.queue.shift()?.();
     }
   }
-
-  get pending(): number {
-    return this.queue.length;
-  }
 }

@@ -14,11 +14,6 @@ export function base64ToId(b64: string): string {
   return buf.readBigUInt64BE().toString();
 }
 
-/** "9100000000000000002_0_146_0_0" -> "9100000000000000002": the numeric nonce is the first segment. */
-export function numericNonce(objectNonceId: string): string {
-  return objectNonceId.split('_')[0] ?? '';
-}
-
 export const U64 = /^\d{1,20}$/;
 
 export function feedPageUrl(id: string, nonce: string): string {
