@@ -54,7 +54,10 @@ describe('the server process', () => {
     try {
       expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: 'ok' });
       expect(existsSync(join(dataDir, 'feedgate.db'))).toBe(true);
-      const line = output().split('\n').find((l) => l.includes('"msg":"request"'));
+      // The log line travels on another pipe than the response: it may arrive a moment later.
+      const requestLine = () => output().split('\n').find((l) => l.includes('"msg":"request"'));
+      for (let i = 0; i < 100 && !requestLine(); i++) await new Promise((r) => setTimeout(r, 20));
+      const line = requestLine();
       expect(JSON.parse(line!)).toMatchObject({ level: 30, method: 'GET', url: '/healthz', status: 200 });
     } finally {
       child.kill('SIGTERM');
