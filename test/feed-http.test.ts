@@ -1,27 +1,14 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeHdhive, type FakeHdhive } from './fakes/hdhive.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { useFakeHdhive } from './fakes/hdhive.js';
 import { startApp, tempDir, type RunningApp } from './helpers/app.js';
 
-let fake: FakeHdhive;
+const hd = useFakeHdhive();
 let app: RunningApp;
-
-beforeAll(async () => {
-  fake = await startFakeHdhive();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  fake.mode = 'ok';
-  fake.delayMs = 0;
-  fake.calls.clear();
-});
 afterEach(async () => {
   await app?.close();
 });
 
-const start = (extra: Record<string, unknown> = {}) =>
-  startApp({ HDHIVE_API_URL: fake.url, HDHIVE_API_KEY: fake.apiKey, HDHIVE_ACCESS_TOKEN: fake.userToken, ...extra });
+const start = (extra: Record<string, unknown> = {}) => startApp(hd.config(extra));
 
 describe('formats and headers', () => {
   beforeEach(async () => {
@@ -46,7 +33,7 @@ describe('formats and headers', () => {
       expect(await res.text(), path).toContain(marker);
     }
     // One upstream call served every format of the same title.
-    expect(fake.calls.get('/api/open/resources/tv/101172')).toBe(1);
+    expect(hd.fake.calls.get('/api/open/resources/tv/101172')).toBe(1);
   });
 
   it('rejects an unknown format and a suffix that contradicts ?format=', async () => {
@@ -177,7 +164,7 @@ describe('common query parameters over HTTP', () => {
 
   it('a catastrophic-backtracking pattern answers quickly instead of hanging the server', async () => {
     const evil = encodeURIComponent('^(a+)+$');
-    fake.resources.set('movie/77', [{ slug: 'x'.repeat(32), title: `${'a'.repeat(5000)}!`, video_resolution: [], source: [] }]);
+    hd.fake.resources.set('movie/77', [{ slug: 'x'.repeat(32), title: `${'a'.repeat(5000)}!`, video_resolution: [], source: [] }]);
     const res = await fetch(`${app.url}/feeds/hdhive/movie/77.json?filter=${evil}&filter_title=${evil}`, { signal: AbortSignal.timeout(10_000) });
     expect(res.status).toBe(200);
     expect((await res.json() as any).items).toEqual([]);
@@ -189,10 +176,10 @@ describe('common query parameters over HTTP', () => {
 describe('cache', () => {
   it('N concurrent cold requests make one upstream call', async () => {
     app = await start();
-    fake.delayMs = 300;
+    hd.fake.delayMs = 300;
     const responses = await Promise.all(Array.from({ length: 25 }, (_, i) => fetch(`${app.url}/feeds/hdhive/tv/101172${['', '.atom', '.json'][i % 3]}`)));
     expect(responses.every((r) => r.status === 200)).toBe(true);
-    expect(fake.calls.get('/api/open/resources/tv/101172')).toBe(1);
+    expect(hd.fake.calls.get('/api/open/resources/tv/101172')).toBe(1);
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
     expect(metrics).toMatch(/feedgate_cache_events_total\{result="miss"\} 1/);
     expect(metrics).toMatch(/feedgate_cache_events_total\{result="coalesced"\} 24/);
@@ -208,20 +195,20 @@ describe('cache', () => {
     expect((await fetch(url)).headers.get('x-cache')).toBe('HIT');
 
     await new Promise((r) => setTimeout(r, 1100));
-    fake.mode = 'error500';
+    hd.fake.mode = 'error500';
     const stale = await fetch(url);
     expect(stale.status).toBe(200);
     expect(stale.headers.get('x-feed-stale')).toBe('1');
     expect(stale.headers.get('x-cache')).toBe('STALE');
     expect(await stale.text()).toBe(goodBody);
-    const callsAfterFailure = fake.totalCalls();
+    const callsAfterFailure = hd.fake.totalCalls();
     // Within the TTL the failure is remembered: readers still get the stale copy, HDHive gets no new call.
     const again = await fetch(url);
     expect(again.headers.get('x-feed-stale')).toBe('1');
-    expect(fake.totalCalls()).toBe(callsAfterFailure);
+    expect(hd.fake.totalCalls()).toBe(callsAfterFailure);
 
     await new Promise((r) => setTimeout(r, 1100));
-    fake.mode = 'ok';
+    hd.fake.mode = 'ok';
     const fresh = await fetch(url);
     expect(fresh.headers.get('x-feed-stale')).toBeNull();
     expect(fresh.headers.get('x-cache')).toBe('MISS');
@@ -232,7 +219,7 @@ describe('cache', () => {
     app = await start({ DATA_DIR: dataDir, CACHE_TTL: '1s' });
     const items = (await (await fetch(`${app.url}/feeds/hdhive/tv/101172.json`)).json() as any).items;
     await app.close(false);
-    fake.mode = 'error500';
+    hd.fake.mode = 'error500';
     app = await start({ DATA_DIR: dataDir, CACHE_TTL: '1s' });
     const res = await fetch(`${app.url}/feeds/hdhive/tv/101172.json`);
     expect(res.status).toBe(200);
@@ -242,7 +229,7 @@ describe('cache', () => {
 
   it('without a last good copy an upstream failure is an error, and bad input is never covered by stale data', async () => {
     app = await start();
-    fake.mode = 'error500';
+    hd.fake.mode = 'error500';
     expect((await fetch(`${app.url}/feeds/hdhive/tv/4242`)).status).toBe(502);
   });
 });

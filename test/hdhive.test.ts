@@ -1,34 +1,16 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatShareSize } from '../src/feeds/hdhive/feed.js';
-import { startFakeHdhive, type FakeHdhive } from './fakes/hdhive.js';
+import { useFakeHdhive } from './fakes/hdhive.js';
 import { startApp, tempDir, type RunningApp } from './helpers/app.js';
 import { feedparser, jsonFeedErrors } from './helpers/validate.js';
 
-let fake: FakeHdhive;
+const hd = useFakeHdhive();
 let app: RunningApp;
 
-beforeAll(async () => {
-  fake = await startFakeHdhive();
-});
-afterAll(async () => {
-  await fake.close();
-});
-beforeEach(() => {
-  fake.mode = 'ok';
-  fake.delayMs = 0;
-  fake.calls.clear();
-});
-
-const hdhiveConfig = (extra: Record<string, unknown> = {}) => ({
-  HDHIVE_API_URL: fake.url,
-  HDHIVE_API_KEY: fake.apiKey,
-  HDHIVE_ACCESS_TOKEN: fake.userToken,
-  ...extra,
-});
 
 describe('HDHive resources feed', () => {
   beforeEach(async () => {
-    app = await startApp(hdhiveConfig());
+    app = await startApp(hd.config());
   });
   afterEach(async () => {
     await app.close();
@@ -43,7 +25,7 @@ describe('HDHive resources feed', () => {
     const [a, b] = p.entries;
     expect(a!.title).toBe('吞噬星空 (2020) [4K · WEB-DL/WEBRip · 228.75 GB · 115 · 6 points]');
     expect(b!.title).toBe('吞噬星空 (2020) [4K · WEB-DL/WEBRip · 1.07 GB · 115 · 2 points]');
-    expect(a!.link).toBe(`${fake.url}/resource/115/74366deefd1544c1905ab0f58ee4c9f8`);
+    expect(a!.link).toBe(`${hd.fake.url}/resource/115/74366deefd1544c1905ab0f58ee4c9f8`);
     // "2026-03-12 17:40:15" has no zone; HDHive speaks Beijing time (UTC+8).
     expect(a!.published).toBe('2026-03-12T09:40:15Z');
     expect(a!.author).toBe('开心超人');
@@ -53,7 +35,7 @@ describe('HDHive resources feed', () => {
     for (const part of ['228.75 GB', '6 points', '15 users', '已整理命名，S01E01-E215，持续更新', 'Open on HDHive', 'https://hdhive.com/tv/44267f43fbd611edb16e0242c0a81003']) {
       expect(body).toContain(part);
     }
-    expect(fake.calls.get('/api/open/resources/tv/101172')).toBe(1);
+    expect(hd.fake.calls.get('/api/open/resources/tv/101172')).toBe(1);
   });
 
   it('escapes upstream text in every format', async () => {
@@ -92,13 +74,13 @@ describe('HDHive resources feed', () => {
       expect(body.error.code).toBe('BAD_REQUEST');
       expect(body.error.message).toContain(text);
     }
-    expect(fake.totalCalls()).toBe(0);
+    expect(hd.fake.totalCalls()).toBe(0);
   });
 
   it('never calls the unlock endpoint', async () => {
     await fetch(`${app.url}/feeds/hdhive/tv/101172`);
     await fetch(`${app.url}/feeds/hdhive/shares`);
-    expect([...fake.calls.keys()].some((p) => p.includes('unlock'))).toBe(false);
+    expect([...hd.fake.calls.keys()].some((p) => p.includes('unlock'))).toBe(false);
   });
 
   it('my shares need the user token and list the shares', async () => {
@@ -112,7 +94,7 @@ describe('HDHive resources feed', () => {
 describe('HDHive first-seen dates', () => {
   it('items without created_at get the time feedgate first saw them, kept across restarts', async () => {
     const dataDir = tempDir();
-    const first = await startApp(hdhiveConfig({ DATA_DIR: dataDir, CACHE_TTL: '1s' }));
+    const first = await startApp(hd.config({ DATA_DIR: dataDir, CACHE_TTL: '1s' }));
     const before = Date.now();
     const a = await (await fetch(`${first.url}/feeds/hdhive/movie/550.json`)).json() as any;
     const seen = a.items.find((i: { id: string }) => i.id === 'd2a0e7b1c4f54d7e9a8b6c5d4e3f2a1b').date_published;
@@ -122,16 +104,16 @@ describe('HDHive first-seen dates', () => {
     await first.close(false);
 
     await new Promise((r) => setTimeout(r, 1100));
-    const second = await startApp(hdhiveConfig({ DATA_DIR: dataDir, CACHE_TTL: '1s' }));
+    const second = await startApp(hd.config({ DATA_DIR: dataDir, CACHE_TTL: '1s' }));
     // A new resource appears after the restart: it is newer, so it sorts first.
-    fake.resources.get('movie/550')!.push({ slug: 'ffff0000ffff0000ffff0000ffff0000', title: '搏击俱乐部 (1999)', pan_type: 'baidu', share_size: null, video_resolution: [], source: [] });
+    hd.fake.resources.get('movie/550')!.push({ slug: 'ffff0000ffff0000ffff0000ffff0000', title: '搏击俱乐部 (1999)', pan_type: 'baidu', share_size: null, video_resolution: [], source: [] });
     try {
       const b = await (await fetch(`${second.url}/feeds/hdhive/movie/550.json`)).json() as any;
       expect(b.items.find((i: { id: string }) => i.id === 'd2a0e7b1c4f54d7e9a8b6c5d4e3f2a1b').date_published).toBe(seen);
       expect(b.items[0].id).toBe('ffff0000ffff0000ffff0000ffff0000');
       expect(Date.parse(b.items[0].date_published)).toBeGreaterThan(Date.parse(seen));
     } finally {
-      fake.resources.get('movie/550')!.pop();
+      hd.fake.resources.get('movie/550')!.pop();
       await second.close();
     }
   });
@@ -148,7 +130,7 @@ describe('HDHive failures', () => {
   }
 
   it('a wrong API key is a 502 that names HDHIVE_API_KEY', async () => {
-    app = await startApp(hdhiveConfig({ HDHIVE_API_KEY: 'wrong' }));
+    app = await startApp(hd.config({ HDHIVE_API_KEY: 'wrong' }));
     const e = await errorOf('/feeds/hdhive/movie/550');
     expect(e.status).toBe(502);
     expect(e.body.error.code).toBe('UPSTREAM_AUTH');
@@ -157,20 +139,20 @@ describe('HDHive failures', () => {
   });
 
   it('a missing API key is reported before any call', async () => {
-    app = await startApp(hdhiveConfig({ HDHIVE_API_KEY: '' }));
+    app = await startApp(hd.config({ HDHIVE_API_KEY: '' }));
     const e = await errorOf('/feeds/hdhive/movie/550');
     expect(e.status).toBe(502);
     expect(e.body.error.message).toContain('set HDHIVE_API_KEY');
-    expect(fake.totalCalls()).toBe(0);
+    expect(hd.fake.totalCalls()).toBe(0);
   });
 
   it('shares without a user token: 502 naming HDHIVE_ACCESS_TOKEN; a bad token too', async () => {
-    app = await startApp(hdhiveConfig({ HDHIVE_ACCESS_TOKEN: '' }));
+    app = await startApp(hd.config({ HDHIVE_ACCESS_TOKEN: '' }));
     let e = await errorOf('/feeds/hdhive/shares');
     expect(e.status).toBe(502);
     expect(e.body.error.message).toContain('HDHIVE_ACCESS_TOKEN');
     await app.close();
-    app = await startApp(hdhiveConfig({ HDHIVE_ACCESS_TOKEN: 'expired' }));
+    app = await startApp(hd.config({ HDHIVE_ACCESS_TOKEN: 'expired' }));
     e = await errorOf('/feeds/hdhive/shares');
     expect(e.status).toBe(502);
     expect(e.body.error.message).toContain('INVALID_OPENAPI_USER_TOKEN');
@@ -179,39 +161,39 @@ describe('HDHive failures', () => {
 
   it('OPENAPI_USER_REQUIRED (403) names the user token setting', async () => {
     // Without a configured token the resources call goes out with the key alone; the fake demands a user for this title.
-    app = await startApp(hdhiveConfig({ HDHIVE_ACCESS_TOKEN: '' }));
+    app = await startApp(hd.config({ HDHIVE_ACCESS_TOKEN: '' }));
     const e = await errorOf('/feeds/hdhive/movie/403');
     expect(e.status).toBe(502);
     expect(e.body.error.message).toContain('OPENAPI_USER_REQUIRED');
     expect(e.body.error.message).toContain('HDHIVE_ACCESS_TOKEN');
-    expect(fake.calls.get('/api/open/resources/movie/403')).toBe(1);
+    expect(hd.fake.calls.get('/api/open/resources/movie/403')).toBe(1);
   });
 
   it('429 passes through with Retry-After, and no call goes out during the cooldown', async () => {
-    app = await startApp(hdhiveConfig({ CACHE_TTL: '1s' }));
-    fake.mode = 'rate_limited';
-    fake.retryAfter = 30;
+    app = await startApp(hd.config({ CACHE_TTL: '1s' }));
+    hd.fake.mode = 'rate_limited';
+    hd.fake.retryAfter = 30;
     const e = await errorOf('/feeds/hdhive/movie/550');
     expect(e.status).toBe(429);
     expect(e.retryAfter).toBe('30');
     expect(e.body.error.code).toBe('UPSTREAM_RATE_LIMITED');
     expect(e.body.error.message).toContain('RATE_LIMIT_EXCEEDED');
-    fake.mode = 'ok';
+    hd.fake.mode = 'ok';
     const other = await errorOf('/feeds/hdhive/tv/101172');
     expect(other.status).toBe(429);
     expect(Number(other.retryAfter)).toBeGreaterThan(25);
-    expect(fake.totalCalls()).toBe(1);
+    expect(hd.fake.totalCalls()).toBe(1);
   });
 
   it('5xx is a 502; a Cloudflare page or garbage JSON is a 502; a reset connection is a 502', async () => {
-    app = await startApp(hdhiveConfig());
+    app = await startApp(hd.config());
     for (const [mode, code, tmdb] of [
       ['error500', 'UPSTREAM_ERROR', 1],
       ['cloudflare', 'UPSTREAM_BAD_RESPONSE', 2],
       ['garbage', 'UPSTREAM_BAD_RESPONSE', 3],
       ['reset', 'UPSTREAM_UNREACHABLE', 4],
     ] as const) {
-      fake.mode = mode;
+      hd.fake.mode = mode;
       const e = await errorOf(`/feeds/hdhive/movie/${tmdb}`);
       expect(e.status, mode).toBe(502);
       expect(e.body.error.code, mode).toBe(code);
@@ -220,24 +202,24 @@ describe('HDHive failures', () => {
   });
 
   it('a slow upstream is a 504', async () => {
-    app = await startApp(hdhiveConfig({ UPSTREAM_TIMEOUT: '300ms' }));
-    fake.mode = 'slow';
-    fake.delayMs = 1500;
+    app = await startApp(hd.config({ UPSTREAM_TIMEOUT: '300ms' }));
+    hd.fake.mode = 'slow';
+    hd.fake.delayMs = 1500;
     const e = await errorOf('/feeds/hdhive/movie/550');
     expect(e.status).toBe(504);
     expect(e.body.error.code).toBe('UPSTREAM_TIMEOUT');
   });
 
   it('a huge body is cut off at UPSTREAM_MAX_BYTES with a 502', async () => {
-    app = await startApp(hdhiveConfig({ UPSTREAM_MAX_BYTES: '256KB' }));
-    fake.mode = 'huge';
+    app = await startApp(hd.config({ UPSTREAM_MAX_BYTES: '256KB' }));
+    hd.fake.mode = 'huge';
     const e = await errorOf('/feeds/hdhive/movie/550');
     expect(e.status).toBe(502);
     expect(e.body.error.code).toBe('UPSTREAM_TOO_LARGE');
   });
 
   it('an upstream that is not there at all is a 502', async () => {
-    app = await startApp(hdhiveConfig({ HDHIVE_API_URL: 'http://127.0.0.1:9' }));
+    app = await startApp(hd.config({ HDHIVE_API_URL: 'http://127.0.0.1:9' }));
     const e = await errorOf('/feeds/hdhive/movie/550');
     expect(e.status).toBe(502);
     expect(e.body.error.code).toBe('UPSTREAM_UNREACHABLE');

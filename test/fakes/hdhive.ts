@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 
 /**
  * A fake HDHive OpenAPI on an ephemeral loopback port, speaking seed 004: X-API-Key plus optional
@@ -221,4 +222,29 @@ export async function startFakeHdhive(opts: { apiKey?: string; userToken?: strin
       server.close(() => resolve());
     });
   return fake;
+}
+
+/**
+ * One fake HDHive for a test file, reset before each test, and the settings that point feedgate at it.
+ * Call at the top level of a test file.
+ */
+export function useFakeHdhive() {
+  let fake: FakeHdhive | undefined;
+  beforeAll(async () => {
+    fake = await startFakeHdhive();
+  });
+  afterAll(async () => {
+    await fake?.close();
+  });
+  beforeEach(() => {
+    fake!.mode = 'ok';
+    fake!.delayMs = 0;
+    fake!.calls.clear();
+  });
+  return {
+    get fake(): FakeHdhive {
+      return fake!;
+    },
+    config: (extra: Record<string, unknown> = {}) => ({ HDHIVE_API_URL: fake!.url, HDHIVE_API_KEY: fake!.apiKey, HDHIVE_ACCESS_TOKEN: fake!.userToken, ...extra }),
+  };
 }
