@@ -55,6 +55,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
     maxBytes: config.CACHE_MAX_BYTES,
     staleMs: config.STALE_TTL,
     failureTtlMs: config.CACHE_TTL,
+    isStaleable,
     metrics,
     snapshots: sqliteSnapshots(db),
   });
@@ -119,7 +120,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
     const username = typeof ctx.query.u === 'string' ? ctx.query.u : undefined;
     const key = `channels:play:${channelsProvider.name}:${oid}:${nid}:${quality}`;
     if (fresh) cache.invalidate(key);
-    const r = await cache.get(key, config.CHANNELS_PLAY_TTL, () => resolveChannelsMedia(channelsProvider, oid, nid, quality, username), isStaleable);
+    const r = await cache.get(key, config.CHANNELS_PLAY_TTL, () => resolveChannelsMedia(channelsProvider, oid, nid, quality, username));
     return { ...r.value, platform: 'channels' };
   }));
   router.get('/feeds/channels/:username', feedRoute(channelsFeed(channels), feed));
@@ -127,7 +128,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
   router.get('/api/channels/search', async (ctx) => {
     const keyword = ctx.query.keyword;
     if (typeof keyword !== 'string' || !keyword.trim() || keyword.length > 100) throw badRequest('parameter keyword must be 1 to 100 characters');
-    const r = await cache.get(`channels:search:${channelsProvider.name}:${keyword.trim()}`, config.CACHE_TTL, () => searchAccounts(channelsProvider, links, keyword.trim()), isStaleable);
+    const r = await cache.get(`channels:search:${channelsProvider.name}:${keyword.trim()}`, config.CACHE_TTL, () => searchAccounts(channelsProvider, links, keyword.trim()));
     const abs = (u: string | undefined) => u && publicBase(ctx, config.PUBLIC_URL) + u;
     ctx.set('Cache-Control', `private, max-age=${Math.round(config.CACHE_TTL / 1000)}`);
     ctx.body = { accounts: r.value.map((a) => ({ ...a, avatar: abs(a.avatar), feed: abs(a.feed) })) };

@@ -35,21 +35,21 @@ describe('FeedCache', () => {
 
   it('serves the last good copy within the stale window, and not after it', async () => {
     let now = 1_000_000;
-    const cache = new FeedCache({ maxBytes: 1 << 20, staleMs: 10_000, now: () => now });
+    const cache = new FeedCache({ maxBytes: 1 << 20, staleMs: 10_000, isStaleable, now: () => now });
     await cache.get('k', 1000, async () => 'good');
     now += 1500;
-    const r = await cache.get('k', 1000, async () => Promise.reject(upstreamDown()), isStaleable);
+    const r = await cache.get('k', 1000, async () => Promise.reject(upstreamDown()));
     expect(r).toMatchObject({ value: 'good', state: 'stale' });
     now += 20_000;
-    await expect(cache.get('k', 1000, async () => Promise.reject(upstreamDown()), isStaleable)).rejects.toThrow('down');
+    await expect(cache.get('k', 1000, async () => Promise.reject(upstreamDown()))).rejects.toThrow('down');
   });
 
   it('errors that are not upstream failures are never covered by a stale copy', async () => {
     let now = 0;
-    const cache = new FeedCache({ maxBytes: 1 << 20, staleMs: 10_000, now: () => now });
+    const cache = new FeedCache({ maxBytes: 1 << 20, staleMs: 10_000, isStaleable, now: () => now });
     await cache.get('k', 1000, async () => 'good');
     now += 1500;
-    await expect(cache.get('k', 1000, async () => Promise.reject(new HttpError(404, 'NOT_FOUND', 'gone')), isStaleable)).rejects.toThrow('gone');
+    await expect(cache.get('k', 1000, async () => Promise.reject(new HttpError(404, 'NOT_FOUND', 'gone')))).rejects.toThrow('gone');
   });
 
   it('remembers a failure for failureTtlMs instead of calling again', async () => {

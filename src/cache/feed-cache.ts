@@ -31,6 +31,8 @@ export interface FeedCacheOptions {
    * too, so by default the app remembers a failure as long as a success.
    */
   failureTtlMs?: number;
+  /** Which failures a last good copy may cover (default: all). The app lets only upstream failures through. */
+  isStaleable?: (err: unknown) => boolean;
   now?: () => number;
 }
 
@@ -58,7 +60,7 @@ export class FeedCache {
   }
 
   /** Returns the cached value, loading it (once, however many callers ask at the same time) when missing or expired. */
-  async get<T>(key: string, ttlMs: number, load: () => Promise<T>, isStaleable: (err: unknown) => boolean = () => true): Promise<CacheResult<T>> {
+  async get<T>(key: string, ttlMs: number, load: () => Promise<T>): Promise<CacheResult<T>> {
     const now = this.now();
     const cached = this.lru.get(key);
     if (cached && now < cached.freshUntil) {
@@ -66,7 +68,7 @@ export class FeedCache {
       return { value: cached.value as T, state: 'hit', storedAt: cached.storedAt };
     }
     const failed = this.failures.get(key);
-    if (failed) return this.staleOr(key, ttlMs, cached, failed.error, isStaleable);
+    if (failed) return this.staleOr(key, ttlMs, cached, failed.error);
     let pending = this.inflight.get(key);
     if (pending) {
       this.count('coalesced');
@@ -84,14 +86,14 @@ export class FeedCache {
       const entry = await pending;
       return { value: entry.value as T, state: 'miss', storedAt: entry.storedAt };
     } catch (err) {
-      return this.staleOr(key, ttlMs, cached, err, isStaleable);
+      return this.staleOr(key, ttlMs, cached, err);
     }
   }
 
   /** The last good copy when there is one young enough and the error allows it; the error otherwise. */
-  private staleOr<T>(key: string, ttlMs: number, cached: Entry | undefined, err: unknown, isStaleable: (err: unknown) => boolean): CacheResult<T> {
+  private staleOr<T>(key: string, ttlMs: number, cached: Entry | undefined, err: unknown): CacheResult<T> {
     const last = cached ?? this.fromSnapshot(key, ttlMs);
-    if (last && isStaleable(err) && this.now() <= last.freshUntil + this.opts.staleMs) {
+    if (last && (this.opts.isStaleable?.(err) ?? true) && this.now() <= last.freshUntil + this.opts.staleMs) {
       this.count('stale');
       return { value: last.value as T, state: 'stale', storedAt: last.storedAt, error: err };
     }

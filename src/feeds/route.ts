@@ -3,7 +3,6 @@ import type { Context, Next } from 'koa';
 import type { FeedCache } from '../cache/feed-cache.js';
 import { publicBase } from '../http/base-url.js';
 import { isNotModified } from '../http/conditional.js';
-import { isStaleable } from '../upstream/errors.js';
 import { absolutize } from './absolute.js';
 import { feedUpdated, type FeedData } from './model.js';
 import { applyFeedParams, parseFeedParams } from './params.js';
@@ -67,7 +66,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const params = parseFeedParams(ctx.query, { maxLimit: deps.maxLimit, formatFromPath: ctx.state.formatFromPath as Format | undefined, defaultFormat: opts.defaultFormat });
     const p = source.parse(ctx.params as Record<string, string>, ctx.query);
     const key = source.key(p);
-    const result = await deps.cache.get(key, deps.ttlMs, () => source.fetch(p), isStaleable);
+    const result = await deps.cache.get(key, deps.ttlMs, () => source.fetch(p));
 
     const base = publicBase(ctx, deps.publicUrl);
     const selfUrl = base + ctx.originalUrl;
