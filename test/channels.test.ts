@@ -5,6 +5,7 @@ import { ACCOUNT, DECODE_KEY, PAGE2_MARKER, VIDEO_ID, VIDEO_NONCE, startFakeChan
 import { startApp, type RunningApp } from './helpers/app.js';
 import { encrypt, sampleJpeg, sampleMp4 } from './helpers/media.js';
 import { feedparser, jsonFeedErrors } from './helpers/validate.js';
+import { itFeedparser } from './helpers/tools.js';
 
 let cdn: FakeCdn;
 let fake: FakeChannels;
@@ -55,7 +56,7 @@ describe.each([
     app = await start();
   });
 
-  it('maps every object to an item: guid, title, page link, author, date, hashtags, enclosure, media', async () => {
+  itFeedparser('maps every object to an item: guid, title, page link, author, date, hashtags, enclosure, media', async () => {
     const p = await feedparser({ url: `${app.url}/feeds/channels/${ACCOUNT}` });
     expect(p.bozo_exception).toBeNull();
     expect(p.feed.title).toBe('示例频道 (WeChat Channels)');
@@ -100,7 +101,7 @@ describe.each([
     expect((await fetch(src)).status).toBe(200);
   });
 
-  it('an enclosure plays the decrypted video, byte for byte, after the upstream rotated URL and token', async () => {
+  itFeedparser('an enclosure plays the decrypted video, byte for byte, after the upstream rotated URL and token', async () => {
     const p = await feedparser({ url: `${app.url}/feeds/channels/${ACCOUNT}.atom` });
     const enclosure = p.entries.find((e) => e.id.endsWith(VIDEO_ID))!.enclosures[0]!.href;
     fake.rotate();
@@ -167,7 +168,7 @@ describe('Channels upstream failures (wxcd)', () => {
     expect(res.headers.get('retry-after')).toBe('30');
   });
 
-  it('errCode, timeouts and garbage map to 502/504; an empty account is an empty feed', async () => {
+  itFeedparser('errCode, timeouts and garbage map to 502/504; an empty account is an empty feed', async () => {
     app = await wxcd();
     fake.mode = 'errcode';
     expect((await json(`${app.url}/feeds/channels/v2_a@finder`)).res.status).toBe(502);
@@ -225,7 +226,7 @@ describe('Channels upstream failures (E云)', () => {
 });
 
 describe('downloader-compatible /rss/channels', () => {
-  it('answers Atom by default with a next link carrying the percent-encoded marker, and pages on', async () => {
+  itFeedparser('answers Atom by default with a next link carrying the percent-encoded marker, and pages on', async () => {
     app = await wxcd();
     const res = await fetch(`${app.url}/rss/channels?username=${encodeURIComponent(ACCOUNT)}`);
     expect(res.headers.get('content-type')).toBe('application/atom+xml; charset=utf-8');

@@ -3,6 +3,7 @@ import { formatShareSize } from '../src/feeds/hdhive/feed.js';
 import { useFakeHdhive } from './fakes/hdhive.js';
 import { startApp, tempDir, type RunningApp } from './helpers/app.js';
 import { feedparser, jsonFeedErrors } from './helpers/validate.js';
+import { itFeedparser } from './helpers/tools.js';
 
 const hd = useFakeHdhive();
 let app: RunningApp;
@@ -16,7 +17,7 @@ describe('HDHive resources feed', () => {
     await app.close();
   });
 
-  it('lists every resource as an item: slug guid, descriptive title, HDHive link, Beijing time as UTC', async () => {
+  itFeedparser('lists every resource as an item: slug guid, descriptive title, HDHive link, Beijing time as UTC', async () => {
     const p = await feedparser({ url: `${app.url}/feeds/hdhive/tv/101172` });
     expect(p.bozo).toBeFalsy();
     expect(p.feed.title).toBe('HDHive: 吞噬星空 (2020)');
@@ -38,7 +39,7 @@ describe('HDHive resources feed', () => {
     expect(hd.fake.calls.get('/api/open/resources/tv/101172')).toBe(1);
   });
 
-  it('escapes upstream text in every format', async () => {
+  itFeedparser('escapes upstream text in every format', async () => {
     const atom = await feedparser({ url: `${app.url}/feeds/hdhive/movie/550.atom` });
     expect(atom.bozo).toBeFalsy();
     const invalid = atom.entries.find((e) => e.id.endsWith('d2a0e7b1c4f54d7e9a8b6c5d4e3f2a1b'))!;
@@ -53,7 +54,7 @@ describe('HDHive resources feed', () => {
     expect(html).toContain('<p>Fight Club &lt;1080p&gt; &amp; extras</p>');
   });
 
-  it('an unknown title is an empty but valid feed', async () => {
+  itFeedparser('an unknown title is an empty but valid feed', async () => {
     const p = await feedparser({ url: `${app.url}/feeds/hdhive/movie/999999` });
     expect(p.bozo).toBeFalsy();
     expect(p.entries).toEqual([]);
@@ -83,7 +84,7 @@ describe('HDHive resources feed', () => {
     expect([...hd.fake.calls.keys()].some((p) => p.includes('unlock'))).toBe(false);
   });
 
-  it('my shares need the user token and list the shares', async () => {
+  itFeedparser('my shares need the user token and list the shares', async () => {
     const p = await feedparser({ url: `${app.url}/feeds/hdhive/shares` });
     expect(p.bozo).toBeFalsy();
     expect(p.entries.map((e) => e.id)).toEqual(['aaaabbbbccccddddeeeeffff00001111']);

@@ -1,25 +1,18 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { keystream } from '../../src/proxy/isaac64.js';
 
-const FIXTURES = join(tmpdir(), 'feedgate-fixtures');
+const FIXTURE = fileURLToPath(new URL('../fixtures/sample.mp4', import.meta.url));
 
 /**
- * A real H.264 MP4 of ~600 KB (well past the 128 KiB encrypted prefix), made once per machine with
- * Debian's ffmpeg (.ci/run installs it) and reused by every suite.
+ * A real H.264 + AAC MP4, 320x240, 4 s, ~450 KiB (three times the 128 KiB encrypted prefix), committed so tests need no
+ * ffmpeg. Made with: ffmpeg -f lavfi -i 'testsrc=duration=4:size=320x240:rate=15,noise=alls=30:allf=t'
+ * -f lavfi -i 'sine=frequency=440:duration=4' -c:v libx264 -b:v 750k -pix_fmt yuv420p -c:a aac -b:a 48k
+ * -shortest -movflags +faststart sample.mp4
  */
 export function sampleMp4(): Buffer {
-  mkdirSync(FIXTURES, { recursive: true });
-  const file = join(FIXTURES, 'sample-v2.mp4');
-  if (!existsSync(file)) {
-    const tmp = `${file}.${process.pid}.mp4`;
-    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=duration=4:size=320x240:rate=25,noise=alls=30:allf=t', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=4', '-c:v', 'libx264', '-b:v', '1500k', '-maxrate', '1500k', '-bufsize', '3000k', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', '-movflags', '+faststart', tmp]);
-    execFileSync('mv', [tmp, file]);
-  }
-  return readFileSync(file);
+  return readFileSync(FIXTURE);
 }
 
 /** What the CDN stores: the first `limit` bytes XORed with the key's keystream (checked against the notes' vectors elsewhere). */

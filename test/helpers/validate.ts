@@ -17,6 +17,8 @@ export interface Parsed {
   entries: Array<{
     id: string;
     title: string;
+    /** How feedparser read the title: RSS leaves it open, so it guesses text/plain or text/html. */
+    title_type: string;
     link: string;
     published: string | null;
     updated: string | null;

@@ -34,6 +34,7 @@ out = {
         {
             'id': e.get('id'),
             'title': e.get('title'),
+            'title_type': e.get('title_detail', {}).get('type'),
             'link': e.get('link'),
             'published': when(e.get('published_parsed')),
             'updated': when(e.get('updated_parsed')),

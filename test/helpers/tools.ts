@@ -1,0 +1,32 @@
+import { spawnSync } from 'node:child_process';
+import { it } from 'vitest';
+
+export interface Tool {
+  ok: boolean;
+  /** For test names: what to install where the tool is missing. */
+  hint: string;
+}
+
+/**
+ * Whether a system tool a suite needs is here. Where it is not, its tests are skipped and the install
+ * command is printed; under CI=true a missing tool is a failure, so CI always runs those tests.
+ */
+function tool(name: string, cmd: string, args: string[], install: string): Tool {
+  const hint = `needs ${name}: ${install}`;
+  if (spawnSync(cmd, args, { stdio: 'ignore', timeout: 10_000 }).status === 0) return { ok: true, hint };
+  if (process.env.CI === 'true') throw new Error(`CI=true and ${name} is missing (${install})`);
+  console.warn(`skipping the tests that need ${name}; install it with: ${install}`);
+  return { ok: false, hint };
+}
+
+const memo = new Map<string, Tool>();
+const once = (name: string, make: () => Tool) => memo.get(name) ?? memo.set(name, make()).get(name)!;
+
+/** Debian's python3-feedparser, run by /usr/bin/python3 (FEEDCHECK_PYTHON overrides). */
+export const feedparserTool = () =>
+  once('feedparser', () => tool('python3-feedparser', process.env.FEEDCHECK_PYTHON ?? '/usr/bin/python3', ['-c', 'import feedparser'], 'apt-get install python3-feedparser'));
+
+export const ffprobeTool = () => once('ffprobe', () => tool('ffprobe', 'ffprobe', ['-version'], 'apt-get install ffmpeg'));
+
+/** A test that reads feeds through feedparser: skipped (with the install hint printed) where it is missing. */
+export const itFeedparser = it.skipIf(!feedparserTool().ok);
