@@ -40,8 +40,27 @@ const bool = z.union([z.boolean(), z.string()]).transform((v, ctx) => {
   return z.NEVER;
 });
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A whole number in [min, max]; the message says what is allowed and what was given. */
+const int = (min: number, max: number) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const s = String(v).trim();
+    const n = Number(s);
+    if (!/^-?\d+$/.test(s) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}, got "${v}"` });
+      return z.NEVER;
+    }
+    return n;
+  });
 const text = z.union([z.string(), z.number()]).transform((v) => String(v).trim());
+const nonEmpty = text.refine((v) => v !== '', 'must not be empty');
+const oneOf = <T extends string>(values: readonly [T, ...T[]]) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const s = String(v).trim() as T;
+    if (values.includes(s)) return s;
+    ctx.addIssue({ code: 'custom', message: `expected one of ${values.join(', ')}, got "${v}"` });
+    return z.NEVER;
+  });
+
 
 const httpUrl = text.refine((v) => {
   try {
@@ -55,28 +74,30 @@ const httpUrl = text.refine((v) => {
 const optionalHttpUrl = text.refine((v) => v === '' || httpUrl.safeParse(v).success, 'expected an http(s) URL or nothing');
 
 const schema = z.object({
-  HOST: text.pipe(z.string().min(1)),
+  HOST: nonEmpty,
   PORT: int(0, 65535),
   PUBLIC_URL: optionalHttpUrl.transform((v) => v.replace(/\/+$/, '')),
   TRUST_PROXY: bool,
   ACCESS_TOKEN: text,
-  DATA_DIR: text.pipe(z.string().min(1)),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  DATA_DIR: nonEmpty,
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   SHUTDOWN_TIMEOUT: duration,
   CACHE_TTL: duration.pipe(z.number().min(1000, 'must be at least 1s')),
   CACHE_MAX_BYTES: size.pipe(z.number().min(1024 * 1024, 'must be at least 1MB')),
   STALE_TTL: duration,
   FEED_MAX_LIMIT: int(1, 100_000),
-  UPSTREAM_CONNECT_TIMEOUT: duration.pipe(z.number().min(1)),
-  UPSTREAM_TIMEOUT: duration.pipe(z.number().min(1)),
+  UPSTREAM_CONNECT_TIMEOUT: duration.pipe(z.number().min(1, 'must be more than 0')),
+  UPSTREAM_TIMEOUT: duration.pipe(z.number().min(1, 'must be more than 0')),
+  UPSTREAM_DEADLINE: duration.pipe(z.number().min(1, 'must be more than 0')),
+  FEED_DEADLINE: duration.pipe(z.number().min(1, 'must be more than 0')),
   UPSTREAM_RETRIES: int(0, 10),
-  UPSTREAM_MAX_BYTES: size.pipe(z.number().min(1024)),
+  UPSTREAM_MAX_BYTES: size.pipe(z.number().min(1024, 'must be at least 1KB')),
   UPSTREAM_CONCURRENCY: int(1, 1000),
   HDHIVE_API_URL: httpUrl.transform((v) => v.replace(/\/+$/, '')),
   HDHIVE_API_KEY: text,
   HDHIVE_ACCESS_TOKEN: text,
   HDHIVE_HIDE_INVALID: bool,
-  CHANNELS_PROVIDER: z.enum(['wxcd', 'ecloud']),
+  CHANNELS_PROVIDER: oneOf(['wxcd', 'ecloud']),
   WXCD_API_URL: httpUrl.transform((v) => v.replace(/\/+$/, '')),
   ECLOUD_API_URL: optionalHttpUrl.transform((v) => v.replace(/\/+$/, '')),
   ECLOUD_AUTH: text,
@@ -88,8 +109,8 @@ const schema = z.object({
     (v) => v.split(',').every((h) => h.trim() === '' || /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/i.test(h.trim())),
     'expected comma-separated host or host:port entries',
   ),
-  PROXY_MAX_IMAGE_BYTES: size.pipe(z.number().min(1024)),
-  PROXY_TIMEOUT: duration.pipe(z.number().min(1)),
+  PROXY_MAX_IMAGE_BYTES: size.pipe(z.number().min(1024, 'must be at least 1KB')),
+  PROXY_TIMEOUT: duration.pipe(z.number().min(1, 'must be more than 0')),
   PROXY_CLIENT_CONCURRENCY: int(1, 10_000),
   MEDIA_CACHE_MEMORY_BYTES: size.pipe(z.number().min(1024 * 1024, 'must be at least 1MB')),
   MEDIA_CACHE_DISK_BYTES: size,
@@ -144,7 +165,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   Object.assign(raw, overrides);
   const result = checked.safeParse(raw);
   if (!result.success) {
-    for (const issue of result.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    for (const issue of result.error.issues) {
+      const key = issue.path.join('.');
+      // Every problem names the setting, what is allowed, and the value given (when the message has not yet).
+      const given = key && raw[key] !== undefined && !issue.message.includes('got "') ? `, got "${String(raw[key])}"` : '';
+      problems.push(`${key || '(root)'}: ${issue.message}${given}`);
+    }
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;

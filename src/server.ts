@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -6,6 +7,14 @@ import { openDb } from './store/db.js';
 
 let config: Config;
 try {
+  // .env in the working directory, below real environment variables (loadEnvFile never overrides them).
+  if (existsSync('.env')) {
+    try {
+      process.loadEnvFile('.env');
+    } catch (err) {
+      throw new ConfigError([`.env: ${(err as Error).message}`]);
+    }
+  }
   config = loadConfig();
 } catch (err) {
   if (err instanceof ConfigError) {
@@ -21,29 +30,46 @@ const app = createApp({ config, logger, db });
 const server = app.koa.listen(config.PORT, config.HOST, () => {
   const { address, port } = server.address() as AddressInfo;
   logger.info({ address, port, dataDir: config.DATA_DIR }, `feedgate listening on http://${address.includes(':') ? `[${address}]` : address}:${port}`);
+  if (!isLoopback(config.HOST) && !config.ACCESS_TOKEN) {
+    logger.warn({ host: config.HOST }, `HOST ${config.HOST} accepts connections from other machines and ACCESS_TOKEN is not set: every feed and the media proxy are open to the network. Set ACCESS_TOKEN, or HOST=127.0.0.1 behind a reverse proxy.`);
+  }
 });
 server.on('error', (err) => {
   logger.fatal({ err }, 'cannot listen');
   process.exit(1);
 });
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
+  // Requests get half the time to finish on their own; then upstream calls and media streams still
+  // running are aborted, which ends their requests (a stale copy or an error) well before the limit.
+  const abort = setTimeout(() => {
+    logger.warn('aborting upstream calls still in flight');
+    void app.close();
+  }, config.SHUTDOWN_TIMEOUT / 2);
   const force = setTimeout(() => {
-    logger.warn('requests still in flight after SHUTDOWN_TIMEOUT; exiting anyway');
-    process.exit(1);
+    logger.warn('connections still open after SHUTDOWN_TIMEOUT; closing them');
+    server.closeAllConnections();
   }, config.SHUTDOWN_TIMEOUT);
+  abort.unref();
   force.unref();
   // Keep-alive connections turn idle as their last response ends; close them as they do.
   const reaper = setInterval(() => server.closeIdleConnections(), 100);
   await new Promise<void>((resolve) => server.close(() => resolve()));
   clearInterval(reaper);
+  clearTimeout(abort);
+  clearTimeout(force);
   await app.close();
   db.close();
   logger.info('stopped');
+  logger.flush?.();
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

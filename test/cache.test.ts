@@ -54,7 +54,7 @@ describe('FeedCache', () => {
 
   it('remembers a failure for failureTtlMs instead of calling again', async () => {
     let now = 0;
-    const cache = new FeedCache({ maxBytes: 1 << 20, staleMs: 0, failureTtlMs: 1000, now: () => now });
+    const cache = new FeedCache({ maxBytes: 1 << 20, staleMs: 0, failureTtl: () => 1000, now: () => now });
     let calls = 0;
     const failing = async () => (calls++, Promise.reject(upstreamDown()));
     await expect(cache.get('k', 1000, failing)).rejects.toThrow('down');

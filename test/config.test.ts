@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { CONFIG_KEYS, ConfigError, loadConfig } from '../src/config.js';
 import { tempDir } from './helpers/app.js';
 
 describe('config', () => {
@@ -57,5 +57,31 @@ describe('config', () => {
     const file = join(tempDir(), 'typo.yaml');
     writeFileSync(file, 'CACHE_TTLL: 5m\n');
     expect(() => loadConfig({ CONFIG_FILE: file })).toThrow(/unknown setting CACHE_TTLL/);
+  });
+});
+
+describe('config messages', () => {
+  it('every bad setting gets a sentence naming the setting, the value and what is allowed', () => {
+    let checked = 0;
+    for (const key of CONFIG_KEYS) {
+      for (const bad of ['%%bad%%', '-5']) {
+        try {
+          loadConfig({ [key]: bad });
+        } catch (err) {
+          expect(err).toBeInstanceOf(ConfigError);
+          const line = (err as ConfigError).problems.find((p) => p.startsWith(`${key}:`));
+          expect(line, `${key}=${bad}`).toBeDefined();
+          expect(line).toContain(`"${bad}"`);
+          expect(line).toMatch(/expected|must/);
+          expect(line).not.toMatch(/NaN|received|Invalid input/);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(40);
+  });
+
+  it('PORT=abc says what a port is', () => {
+    expect(() => loadConfig({ PORT: 'abc' })).toThrow('PORT: expected a whole number from 0 to 65535, got "abc"');
   });
 });

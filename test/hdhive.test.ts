@@ -130,6 +130,65 @@ describe('HDHive failures', () => {
     return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json() as any) as { error: { code: string; message: string } } };
   }
 
+  // Every documented error (notes/peers.md §3.3), with the envelope whole, stripped to its code, without
+  // `data`, and replaced by an HTML page or an empty body: the HTTP status decides first, the code refines.
+  const DOCUMENTED: Array<[number, string, number, string, string]> = [
+    [401, 'MISSING_API_KEY', 502, 'UPSTREAM_AUTH', 'HDHIVE_API_KEY'],
+    [401, 'INVALID_API_KEY', 502, 'UPSTREAM_AUTH', 'HDHIVE_API_KEY'],
+    [401, 'DISABLED_API_KEY', 502, 'UPSTREAM_AUTH', 'HDHIVE_API_KEY'],
+    [401, 'EXPIRED_API_KEY', 502, 'UPSTREAM_AUTH', 'HDHIVE_API_KEY'],
+    [401, 'INVALID_OPENAPI_USER_TOKEN', 502, 'UPSTREAM_AUTH', 'HDHIVE_ACCESS_TOKEN'],
+    [401, 'OPENAPI_REFRESH_REQUIRED', 502, 'UPSTREAM_AUTH', 'HDHIVE_ACCESS_TOKEN'],
+    [401, 'OPENAPI_REAUTH_REQUIRED', 502, 'UPSTREAM_AUTH', 'HDHIVE_ACCESS_TOKEN'],
+    [403, 'OPENAPI_USER_REQUIRED', 502, 'UPSTREAM_AUTH', 'HDHIVE_ACCESS_TOKEN'],
+    [403, 'SCOPE_NOT_ALLOWED', 502, 'UPSTREAM_AUTH', 'scopes'],
+    [403, 'USER_SCOPE_NOT_ALLOWED', 502, 'UPSTREAM_AUTH', 'scopes'],
+    [403, 'VIP_REQUIRED', 502, 'UPSTREAM_AUTH', 'scopes'],
+    [403, 'ENDPOINT_DISABLED', 502, 'UPSTREAM_AUTH', 'scopes'],
+    [402, 'INSUFFICIENT_POINTS', 502, 'UPSTREAM_ERROR', 'INSUFFICIENT_POINTS'],
+    [404, '404', 404, 'NOT_FOUND', 'no such item'],
+    [400, '400', 502, 'UPSTREAM_ERROR', 'HTTP 400'],
+    [429, 'RATE_LIMIT_EXCEEDED', 429, 'UPSTREAM_RATE_LIMITED', 'retry after'],
+    [429, 'ENDPOINT_QUOTA_EXCEEDED', 429, 'UPSTREAM_RATE_LIMITED', 'retry after'],
+    [429, 'GLOBAL_RATE_LIMIT_EXCEEDED', 429, 'UPSTREAM_RATE_LIMITED', 'retry after'],
+    [429, 'APP_RATE_LIMIT_EXCEEDED', 429, 'UPSTREAM_RATE_LIMITED', 'retry after'],
+    [429, 'USER_RATE_LIMIT_EXCEEDED', 429, 'UPSTREAM_RATE_LIMITED', 'retry after'],
+    [429, 'OPENAPI_COOLDOWN', 429, 'UPSTREAM_RATE_LIMITED', 'retry after'],
+    [500, '500', 502, 'UPSTREAM_ERROR', 'HTTP 500'],
+  ];
+  const SHAPES: Array<[string, (code: string) => string]> = [
+    ['full envelope', (code) => JSON.stringify({ success: false, code, message: 'msg', data: null, limit_scope: 'user' })],
+    ['code only', (code) => JSON.stringify({ code })],
+    ['no data key', (code) => JSON.stringify({ success: false, code, message: 'msg' })],
+    ['numeric code', (code) => JSON.stringify({ success: false, code: /^\d+$/.test(code) ? Number(code) : code })],
+  ];
+
+  it.each(DOCUMENTED)('HTTP %i %s maps to %i %s in every envelope shape', async (http, code, status, ourCode, names) => {
+    app = await startApp(hd.config({ UPSTREAM_RETRIES: 0 }));
+    let tmdb = 1000;
+    for (const [shape, body] of SHAPES) {
+      hd.fake.scripted = { status: http, body: body(code), headers: http === 429 ? { 'retry-after': '7' } : {} };
+      const e = await errorOf(`/feeds/hdhive/movie/${tmdb++}`);
+      expect(e.status, shape).toBe(status);
+      expect(e.body.error.code, shape).toBe(ourCode);
+      expect(e.body.error.message, shape).toContain(names);
+      if (status === 429) expect(e.retryAfter, shape).toBe('7');
+      // A rate limit stops every call until it has passed: no later shape reaches the fake.
+      if (status === 429) break;
+    }
+  });
+
+  it.each([401, 403, 429, 500, 502, 200])('HTTP %i with an HTML page or an empty body is never taken for data', async (http) => {
+    app = await startApp(hd.config({ UPSTREAM_RETRIES: 0 }));
+    for (const [i, body] of ['<!DOCTYPE html><title>Just a moment...</title>', ''].entries()) {
+      hd.fake.scripted = { status: http, body, headers: { 'content-type': 'text/html' } };
+      const e = await errorOf(`/feeds/hdhive/movie/${2000 + i}`);
+      expect(e.status).toBe(http === 429 ? 429 : 502);
+      expect(e.body.error.code).toBe(http === 429 ? 'UPSTREAM_RATE_LIMITED' : http === 401 || http === 403 ? 'UPSTREAM_BLOCKED' : http === 200 ? 'UPSTREAM_BAD_RESPONSE' : 'UPSTREAM_ERROR');
+      if (http === 429) break;
+    }
+  });
+
   it('a wrong API key is a 502 that names HDHIVE_API_KEY', async () => {
     app = await startApp(hd.config({ HDHIVE_API_KEY: 'wrong' }));
     const e = await errorOf('/feeds/hdhive/movie/550');
@@ -139,19 +198,26 @@ describe('HDHive failures', () => {
     expect(e.body.error.message).toContain('HDHIVE_API_KEY');
   });
 
-  it('a missing API key is reported before any call', async () => {
-    app = await startApp(hd.config({ HDHIVE_API_KEY: '' }));
-    const e = await errorOf('/feeds/hdhive/movie/550');
-    expect(e.status).toBe(502);
+  it('a missing API key is 503 SOURCE_NOT_CONFIGURED before any call, on every route; shares name both settings', async () => {
+    app = await startApp(hd.config({ HDHIVE_API_KEY: '', HDHIVE_ACCESS_TOKEN: '' }));
+    let e = await errorOf('/feeds/hdhive/movie/550');
+    expect(e.status).toBe(503);
+    expect(e.body.error.code).toBe('SOURCE_NOT_CONFIGURED');
     expect(e.body.error.message).toContain('set HDHIVE_API_KEY');
+    expect(e.body.error.message).not.toContain('HDHIVE_ACCESS_TOKEN');
+    e = await errorOf('/feeds/hdhive/shares');
+    expect(e.status).toBe(503);
+    expect(e.body.error.message).toContain('HDHIVE_API_KEY, HDHIVE_ACCESS_TOKEN');
     expect(hd.fake.totalCalls()).toBe(0);
   });
 
-  it('shares without a user token: 502 naming HDHIVE_ACCESS_TOKEN; a bad token too', async () => {
+  it('shares without a user token: 503 naming HDHIVE_ACCESS_TOKEN; a bad token 502', async () => {
     app = await startApp(hd.config({ HDHIVE_ACCESS_TOKEN: '' }));
     let e = await errorOf('/feeds/hdhive/shares');
-    expect(e.status).toBe(502);
-    expect(e.body.error.message).toContain('HDHIVE_ACCESS_TOKEN');
+    expect(e.status).toBe(503);
+    expect(e.body.error.code).toBe('SOURCE_NOT_CONFIGURED');
+    expect(e.body.error.message).toContain('set HDHIVE_ACCESS_TOKEN');
+    expect(e.body.error.message).not.toContain('HDHIVE_API_KEY');
     await app.close();
     app = await startApp(hd.config({ HDHIVE_ACCESS_TOKEN: 'expired' }));
     e = await errorOf('/feeds/hdhive/shares');
@@ -190,7 +256,7 @@ describe('HDHive failures', () => {
     app = await startApp(hd.config());
     for (const [mode, code, tmdb] of [
       ['error500', 'UPSTREAM_ERROR', 1],
-      ['cloudflare', 'UPSTREAM_BAD_RESPONSE', 2],
+      ['cloudflare', 'UPSTREAM_BLOCKED', 2],
       ['garbage', 'UPSTREAM_BAD_RESPONSE', 3],
       ['reset', 'UPSTREAM_UNREACHABLE', 4],
     ] as const) {

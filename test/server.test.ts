@@ -1,17 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeHdhive, type FakeHdhive } from './fakes/hdhive.js';
 import { tempDir } from './helpers/app.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+// Absolute, so the server can run from another working directory.
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /** Runs src/server.ts as `npm start` would run the build: a real process with only environment settings. */
-function boot(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/server.ts')], {
-    cwd: ROOT,
+function boot(env: Record<string, string>, cwd = ROOT, cmd: [string, string[]] = [process.execPath, ['--import', TSX, join(ROOT, 'src/server.ts')]]): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(cmd[0], cmd[1], {
+    cwd,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -78,6 +81,59 @@ describe('the server process', () => {
     expect(err).toContain('CACHE_TTL');
     expect(err).not.toMatch(/\n\s+at /);
   });
+
+  it('reads .env from the working directory, below real environment variables', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, '.env'), '# comment\nACCESS_TOKEN=from-dotenv\nHDHIVE_API_KEY="quoted key"\n');
+    let { child, url } = await boot({}, dir);
+    try {
+      expect((await fetch(`${url}/api/sources`)).status).toBe(401);
+      const res = await fetch(`${url}/api/sources`, { headers: { authorization: 'Bearer from-dotenv' } });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as any).sources.find((s: any) => s.name === 'hdhive').configured).toBe(true);
+    } finally {
+      child.kill('SIGTERM');
+      await exitOf(child);
+    }
+    ({ child, url } = await boot({ ACCESS_TOKEN: 'from-env' }, dir));
+    try {
+      expect((await fetch(`${url}/api/sources`, { headers: { authorization: 'Bearer from-dotenv' } })).status).toBe(401);
+      expect((await fetch(`${url}/api/sources`, { headers: { authorization: 'Bearer from-env' } })).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      await exitOf(child);
+    }
+  });
+
+  it('warns when it listens beyond loopback without ACCESS_TOKEN', async () => {
+    const { child, output } = await boot({ HOST: '0.0.0.0', DATA_DIR: tempDir() });
+    try {
+      for (let i = 0; i < 100 && !output().includes('open to the network'); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(output()).toContain('ACCESS_TOKEN is not set: every feed and the media proxy are open to the network');
+    } finally {
+      child.kill('SIGTERM');
+      await exitOf(child);
+    }
+    const quiet = await boot({ HOST: '127.0.0.1', DATA_DIR: tempDir() });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(quiet.output()).not.toContain('open to the network');
+    quiet.child.kill('SIGTERM');
+    await exitOf(quiet.child);
+  });
+
+  it('`npm start` stops when npm itself is signalled: no orphan keeps serving', async () => {
+    const { child, url } = await boot({ DATA_DIR: tempDir() }, ROOT, ['npm', ['start', '--silent']]);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const exited = exitOf(child);
+    child.kill('SIGTERM');
+    await exited;
+    let refused = false;
+    for (let i = 0; i < 100 && !refused; i++) {
+      refused = await fetch(`${url}/healthz`).then(() => false, () => true);
+      if (!refused) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(refused).toBe(true);
+  }, 120_000);
 
   it('on SIGTERM stops accepting, finishes the request in flight, then exits 0', async () => {
     fake.delayMs = 1000;

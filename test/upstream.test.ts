@@ -19,7 +19,7 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
 }
 
 const client = (baseUrl: string, extra: Partial<ConstructorParameters<typeof UpstreamClient>[0]> = {}) =>
-  new UpstreamClient({ name: 't', baseUrl, connectTimeoutMs: 1000, timeoutMs: 1000, retries: 2, maxBytes: 1 << 20, concurrency: 4, backoffMs: 5, ...extra });
+  new UpstreamClient({ name: 't', baseUrl, connectTimeoutMs: 1000, timeoutMs: 1000, retries: 2, maxBytes: 1 << 20, concurrency: 4, backoffMs: 5, deadlineMs: 10_000, ...extra });
 
 describe('lossless JSON', () => {
   it('keeps integers beyond 2^53 exact as strings and leaves the rest as numbers', () => {

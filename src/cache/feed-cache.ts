@@ -9,7 +9,7 @@ export interface CacheResult<T> {
   state: CacheState;
   /** When the value was fetched from upstream (ms). */
   storedAt: number;
-  /** Set when state is "stale": why the refresh failed. */
+  /** Set when state is "stale": why the refresh failed (or that it is still running). */
   error?: unknown;
 }
 
@@ -17,6 +17,25 @@ interface Entry {
   value: unknown;
   storedAt: number;
   freshUntil: number;
+}
+
+/** A load in flight and who waits for it. */
+interface Flight {
+  promise: Promise<Entry>;
+  controller: AbortController;
+  waiters: number;
+  /** Someone was answered with a stale copy while this ran: let it finish, it will refresh the cache. */
+  keep: boolean;
+}
+
+export interface GetOptions {
+  /**
+   * The caller's interest (its client connection), asked for only when it has to wait: when every
+   * waiter has gone, the load is aborted.
+   */
+  signal?: () => AbortSignal;
+  /** Answer with the last good copy once a refresh has taken this long; the refresh goes on in the background. */
+  staleAfterMs?: number;
 }
 
 export interface FeedCacheOptions {
@@ -27,24 +46,31 @@ export interface FeedCacheOptions {
   /** Durable last-good copies, so a restart does not lose them. */
   snapshots?: SnapshotStore;
   /**
-   * How long a failed refresh is remembered (0: not at all). Upstreams with quotas count failed calls
-   * too, so by default the app remembers a failure as long as a success.
+   * How long a failed refresh is remembered, by error (0: not at all). Within that time the failure is
+   * answered from memory and the upstream is not called again.
    */
-  failureTtlMs?: number;
+  failureTtl?: (err: unknown) => number;
   /** Which failures a last good copy may cover (default: all). The app lets only upstream failures through. */
   isStaleable?: (err: unknown) => boolean;
   now?: () => number;
 }
 
+/** The error a waiter gets when its refresh outlived staleAfterMs and a last good copy stood in. */
+export class RefreshPending extends Error {
+  constructor(ms: number) {
+    super(`the upstream did not answer within ${ms} ms; the refresh goes on in the background`);
+  }
+}
+
 /**
  * Feed data cache: memory bounded in bytes (JSON size), per-entry TTL, one upstream call per key at a
- * time (single-flight), and the last good copy served when a refresh fails.
+ * time (single-flight), and the last good copy served when a refresh fails or is slow.
  * It caches data, not rendered bytes, so filters and formats stay cheap and independent.
  */
 export class FeedCache {
   private readonly lru: LRUCache<string, Entry>;
-  private readonly inflight = new Map<string, Promise<Entry>>();
-  /** Recent failed refreshes: within a TTL a failure is answered from memory, not by calling upstream again. */
+  private readonly inflight = new Map<string, Flight>();
+  /** Recent failed refreshes: within their memo a failure is answered from memory, not by calling upstream again. */
   private readonly failures: LRUCache<string, { error: unknown }>;
   private readonly now: () => number;
   private puts = 0;
@@ -60,7 +86,7 @@ export class FeedCache {
   }
 
   /** Returns the cached value, loading it (once, however many callers ask at the same time) when missing or expired. */
-  async get<T>(key: string, ttlMs: number, load: () => Promise<T>): Promise<CacheResult<T>> {
+  async get<T>(key: string, ttlMs: number, load: (signal: AbortSignal) => Promise<T>, opts: GetOptions = {}): Promise<CacheResult<T>> {
     const now = this.now();
     const cached = this.lru.get(key);
     if (cached && now < cached.freshUntil) {
@@ -69,31 +95,71 @@ export class FeedCache {
     }
     const failed = this.failures.get(key);
     if (failed) return this.staleOr(key, ttlMs, cached, failed.error);
-    let pending = this.inflight.get(key);
-    if (pending) {
+    let flight = this.inflight.get(key);
+    if (flight) {
       this.count('coalesced');
     } else {
-      pending = this.load(key, ttlMs, load, this.opts.failureTtlMs ?? 0);
-      this.inflight.set(key, pending);
+      const controller = new AbortController();
+      flight = { promise: this.load(key, ttlMs, () => load(controller.signal)), controller, waiters: 0, keep: false };
+      const f = flight;
+      this.inflight.set(key, f);
       // Release the slot whatever happens, so the next request after a failure tries again.
-      pending.then(
-        () => this.inflight.delete(key),
-        () => this.inflight.delete(key),
-      );
+      const release = () => this.inflight.get(key) === f && this.inflight.delete(key);
+      f.promise.then(release, release);
       this.count('miss');
     }
     try {
-      const entry = await pending;
+      const entry = await this.wait(key, ttlMs, flight, cached, opts);
+      if (entry === undefined) return this.staleOr(key, ttlMs, cached, new RefreshPending(opts.staleAfterMs!));
       return { value: entry.value as T, state: 'miss', storedAt: entry.storedAt };
     } catch (err) {
       return this.staleOr(key, ttlMs, cached, err);
     }
   }
 
+  /** The load's entry; undefined when staleAfterMs passed first and a last good copy can stand in. */
+  private wait(key: string, ttlMs: number, flight: Flight, cached: Entry | undefined, opts: GetOptions): Promise<Entry | undefined> {
+    flight.waiters++;
+    const signal = opts.signal?.();
+    const last = opts.staleAfterMs !== undefined ? (cached ?? this.fromSnapshot(key, ttlMs)) : undefined;
+    return new Promise<Entry | undefined>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      let left = false;
+      // Each waiter leaves once, by whichever comes first: the load, the stale deadline, or its client going.
+      const leave = () => {
+        if (left) return false;
+        left = true;
+        flight.waiters--;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        return true;
+      };
+      const onAbort = () => {
+        if (!leave()) return;
+        if (flight.waiters === 0 && !flight.keep) flight.controller.abort(new Error('every client waiting for this feed has gone'));
+        reject(signal!.reason);
+      };
+      if (last && this.now() <= last.freshUntil + this.opts.staleMs) {
+        timer = setTimeout(() => {
+          if (!leave()) return;
+          flight.keep = true;
+          resolve(undefined);
+        }, opts.staleAfterMs);
+      }
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      flight.promise.then(
+        (e) => leave() && resolve(e),
+        (err) => leave() && reject(err),
+      );
+    });
+  }
+
   /** The last good copy when there is one young enough and the error allows it; the error otherwise. */
   private staleOr<T>(key: string, ttlMs: number, cached: Entry | undefined, err: unknown): CacheResult<T> {
     const last = cached ?? this.fromSnapshot(key, ttlMs);
-    if (last && (this.opts.isStaleable?.(err) ?? true) && this.now() <= last.freshUntil + this.opts.staleMs) {
+    const staleable = err instanceof RefreshPending || (this.opts.isStaleable?.(err) ?? true);
+    if (last && staleable && this.now() <= last.freshUntil + this.opts.staleMs) {
       this.count('stale');
       return { value: last.value as T, state: 'stale', storedAt: last.storedAt, error: err };
     }
@@ -106,12 +172,13 @@ export class FeedCache {
     this.failures.delete(key);
   }
 
-  private async load<T>(key: string, ttlMs: number, load: () => Promise<T>, failureTtlMs: number): Promise<Entry> {
+  private async load<T>(key: string, ttlMs: number, load: () => Promise<T>): Promise<Entry> {
     let value: T;
     try {
       value = await load();
     } catch (err) {
-      if (failureTtlMs > 0) this.failures.set(key, { error: err }, { ttl: failureTtlMs });
+      const memo = this.opts.failureTtl?.(err) ?? 0;
+      if (memo > 0) this.failures.set(key, { error: err }, { ttl: memo });
       throw err;
     }
     this.failures.delete(key);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { FeedCache } from '../cache/feed-cache.js';
 import { publicBase } from '../http/base-url.js';
+import { clientSignal } from '../http/client-signal.js';
 import { isNotModified } from '../http/conditional.js';
 import { absolutize } from './absolute.js';
 import { feedUpdated, type FeedData } from './model.js';
@@ -15,6 +16,8 @@ export interface FeedRouteDeps {
   maxLimit: number;
   /** Base URL readers reach us at ("" = the request's own origin). */
   publicUrl: string;
+  /** A refresh slower than this is answered with the last good copy, when there is one (FEED_DEADLINE). */
+  staleAfterMs: number;
 }
 
 interface Rendered {
@@ -66,7 +69,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const params = parseFeedParams(ctx.query, { maxLimit: deps.maxLimit, formatFromPath: ctx.state.formatFromPath as Format | undefined, defaultFormat: opts.defaultFormat });
     const p = source.parse(ctx.params as Record<string, string>, ctx.query);
     const key = source.key(p);
-    const result = await deps.cache.get(key, deps.ttlMs, () => source.fetch(p));
+    const result = await deps.cache.get(key, deps.ttlMs, (signal) => source.fetch(p, signal), { signal: () => clientSignal(ctx), staleAfterMs: deps.staleAfterMs });
 
     const base = publicBase(ctx, deps.publicUrl);
     const selfUrl = base + ctx.originalUrl;
@@ -84,7 +87,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
 
     if (result.state === 'stale') {
       ctx.set('X-Feed-Stale', '1');
-      ctx.log.warn({ key, err: (result.error as Error)?.message }, 'upstream failed; serving the last good copy');
+      ctx.log.warn({ key, err: (result.error as Error)?.message }, 'upstream failed or is slow; serving the last good copy');
     }
     ctx.set('X-Cache', result.state.toUpperCase());
     ctx.set('Cache-Control', `public, max-age=${result.state === 'stale' ? Math.min(60, ttlSeconds) : ttlSeconds}`);

@@ -90,8 +90,9 @@ export class MediaFetcher {
     }
   }
 
+  /** Ends media downloads in flight too: a video stream would otherwise hold shutdown for its whole length. */
   close(): Promise<void> {
-    return this.agent.close();
+    return this.agent.destroy();
   }
 
   private classify(err: unknown, target: Target): HttpError {

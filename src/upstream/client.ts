@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { Metrics } from '../metrics.js';
-import { UpstreamError } from './errors.js';
+import { UpstreamError, parseRetryAfter } from './errors.js';
+import type { HealthBook } from './health.js';
 import { parseJson } from './json.js';
 import { readCapped } from './read-body.js';
 import { Limiter } from './limiter.js';
@@ -13,6 +14,13 @@ export interface UpstreamClientOptions {
   connectTimeoutMs: number;
   /** Until headers arrive, and between body chunks. */
   timeoutMs: number;
+  /** The whole call, queueing and retries included: a drip-feeding upstream cannot hold a request longer. */
+  deadlineMs: number;
+  /** The setting that points at this upstream, named in errors (e.g. WXCD_API_URL). */
+  setting?: string;
+  /** What must run there, said when it cannot be reached. */
+  hint?: string;
+  health?: HealthBook;
   retries: number;
   maxBytes: number;
   concurrency: number;
@@ -52,6 +60,8 @@ export class UpstreamClient {
   private readonly limiter: Limiter;
   private readonly origin: string;
   private readonly basePath: string;
+  /** Aborted by close(): shutdown does not wait on stuck calls. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly opts: UpstreamClientOptions) {
     const base = new URL(opts.baseUrl);
@@ -67,45 +77,67 @@ export class UpstreamClient {
     this.limiter = new Limiter(opts.concurrency);
   }
 
+  get name(): string {
+    return this.opts.name;
+  }
+
   async request(req: UpstreamRequest): Promise<UpstreamResponse> {
     const method = req.method ?? 'GET';
     const retries = IDEMPOTENT.has(method) ? this.opts.retries : 0;
+    const deadline = AbortSignal.timeout(this.opts.deadlineMs);
+    const signal = AbortSignal.any([deadline, this.closing.signal, ...(req.signal ? [req.signal] : [])]);
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await this.limiter.run(() => this.once(method, req));
+        const res = await this.limiter.run(() => this.once(method, { ...req, signal }), signal);
         if (RETRY_STATUS.has(res.status) && attempt < retries) {
           this.count(`http_${res.status}`);
-          await this.backoff(attempt, req.signal);
+          await this.backoff(attempt, signal);
           continue;
         }
         this.count(res.status < 400 ? 'ok' : `http_${res.status}`);
+        if (res.status < 500) this.opts.health?.ok(this.opts.name);
+        else this.opts.health?.fail(this.opts.name, `HTTP ${res.status}`);
         return res;
       } catch (err) {
-        const e = this.classify(err);
+        const e = this.classify(err, deadline, req.signal);
         this.count(e.kind);
-        if (e.kind === 'unreachable' && attempt < retries && !req.signal?.aborted) {
-          await this.backoff(attempt, req.signal);
+        if (e.kind === 'unreachable' && attempt < retries && !signal.aborted) {
+          await this.backoff(attempt, signal);
           continue;
         }
         this.opts.metrics?.upstreamErrors.inc({ upstream: this.opts.name, kind: e.kind });
+        if (e.kind !== 'aborted') this.opts.health?.fail(this.opts.name, e.message);
         throw e;
       }
     }
   }
 
-  /** request() plus lossless JSON parsing of the body; garbage bodies fail as 502. */
+  /**
+   * request() plus lossless JSON parsing of the body. The HTTP status is read first: a 429 is a rate
+   * limit (with its Retry-After) and a 5xx an upstream error whatever the body says; a body that is not
+   * JSON otherwise fails as 502.
+   */
   async json(req: UpstreamRequest): Promise<{ status: number; headers: UpstreamResponse['headers']; data: unknown }> {
     const res = await this.request({ ...req, headers: { accept: 'application/json', ...req.headers } });
+    const name = this.opts.name;
+    if (res.status === 429) {
+      const seconds = parseRetryAfter(res.headers['retry-after']) ?? 60;
+      throw new UpstreamError(name, 'rate_limited', 429, 'UPSTREAM_RATE_LIMITED', `${name} asked us to slow down; retry after ${seconds} s`, { 'Retry-After': String(seconds) });
+    }
     try {
       return { status: res.status, headers: res.headers, data: parseJson(res.body.toString('utf8')) };
     } catch {
-      this.opts.metrics?.upstreamErrors.inc({ upstream: this.opts.name, kind: 'bad_response' });
-      throw new UpstreamError(this.opts.name, 'bad_response', 502, 'UPSTREAM_BAD_RESPONSE', `${this.opts.name} answered HTTP ${res.status} with a body that is not JSON`);
+      this.opts.metrics?.upstreamErrors.inc({ upstream: name, kind: 'bad_response' });
+      if (res.status >= 500) throw new UpstreamError(name, 'status', 502, 'UPSTREAM_ERROR', `${name} answered HTTP ${res.status}`);
+      throw new UpstreamError(name, 'bad_response', 502, 'UPSTREAM_BAD_RESPONSE', `${name} answered HTTP ${res.status} with a body that is not JSON`);
     }
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  /** Aborts calls in flight (shutdown must not wait on a stuck upstream) and releases the pool. */
+  async close(): Promise<void> {
+    if (this.closing.signal.aborted) return;
+    this.closing.abort(new Error('shutting down'));
+    await this.pool.destroy();
   }
 
   private async once(method: string, req: UpstreamRequest): Promise<UpstreamResponse> {
@@ -134,14 +166,22 @@ export class UpstreamClient {
     return new UpstreamError(this.opts.name, 'too_large', 502, 'UPSTREAM_TOO_LARGE', `${this.opts.name} sent a response larger than UPSTREAM_MAX_BYTES (${this.opts.maxBytes} bytes)`);
   }
 
-  private classify(err: unknown): UpstreamError {
+  private classify(err: unknown, deadline: AbortSignal, callerSignal?: AbortSignal): UpstreamError {
     if (err instanceof UpstreamError) return err;
+    const name = this.opts.name;
+    if (deadline.aborted) {
+      return new UpstreamError(name, 'timeout', 504, 'UPSTREAM_TIMEOUT', `${name} did not finish answering within UPSTREAM_DEADLINE (${this.opts.deadlineMs} ms)`);
+    }
+    if (this.closing.signal.aborted || callerSignal?.aborted) {
+      return new UpstreamError(name, 'aborted', 503, 'UPSTREAM_ABORTED', `the call to ${name} was abandoned (${this.closing.signal.aborted ? 'shutting down' : 'nobody waits for it'})`);
+    }
     const code = (err as { code?: string })?.code ?? '';
     if (TIMEOUT_CODES.has(code) || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
-      return new UpstreamError(this.opts.name, 'timeout', 504, 'UPSTREAM_TIMEOUT', `${this.opts.name} did not answer in time (UPSTREAM_TIMEOUT ${this.opts.timeoutMs} ms)`);
+      return new UpstreamError(name, 'timeout', 504, 'UPSTREAM_TIMEOUT', `${name} did not answer in time (UPSTREAM_TIMEOUT ${this.opts.timeoutMs} ms)`);
     }
     const reason = code || (err as Error)?.message || 'unknown error';
-    return new UpstreamError(this.opts.name, 'unreachable', 502, 'UPSTREAM_UNREACHABLE', `${this.opts.name} is unreachable at ${this.origin} (${reason})`);
+    const fix = this.opts.setting ? `; check ${this.opts.setting}${this.opts.hint ? ` (${this.opts.hint})` : ''}` : '';
+    return new UpstreamError(name, 'unreachable', 502, 'UPSTREAM_UNREACHABLE', `${name} is unreachable at ${this.origin} (${reason})${fix}`);
   }
 
   private async backoff(attempt: number, signal?: AbortSignal): Promise<void> {

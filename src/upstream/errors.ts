@@ -1,6 +1,6 @@
 import { HttpError } from '../http/errors.js';
 
-export type UpstreamErrorKind = 'unreachable' | 'timeout' | 'too_large' | 'bad_response' | 'status' | 'auth' | 'rate_limited' | 'unavailable';
+export type UpstreamErrorKind = 'unreachable' | 'timeout' | 'too_large' | 'bad_response' | 'status' | 'auth' | 'rate_limited' | 'unavailable' | 'aborted';
 
 /**
  * An upstream failed. Its status is what our client gets: 502 unreachable/5xx/garbage/auth,
@@ -32,4 +32,30 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   if (/^\d+$/.test(v.trim())) return Number(v.trim());
   const t = Date.parse(v);
   return Number.isNaN(t) ? undefined : Math.max(0, Math.ceil((t - now) / 1000));
+}
+
+/**
+ * How long a failed refresh is remembered before the upstream is asked again: what the upstream said
+ * (Retry-After) first, else by kind. A configuration mistake will not fix itself within seconds, a
+ * timeout may; a rate limit is remembered longest. Abandoned calls are not failures of the upstream.
+ */
+export function failureMemoMs(err: unknown, maxMs: number): number {
+  if (err instanceof UpstreamError) {
+    const retryAfter = parseRetryAfter(err.headers['Retry-After']);
+    if (retryAfter !== undefined) return retryAfter * 1000;
+    switch (err.kind) {
+      case 'aborted':
+        return 0;
+      case 'rate_limited':
+        return maxMs;
+      case 'auth':
+      case 'bad_response':
+      case 'too_large':
+        return Math.min(maxMs, 60_000);
+      default:
+        return Math.min(maxMs, 30_000);
+    }
+  }
+  // An upstream's "no such item" counts against quotas like any call.
+  return err instanceof HttpError && err.status === 404 ? maxMs : 0;
 }

@@ -17,7 +17,11 @@ export const DECODE_KEY = '7886446226772543123';
 /** Contains + / = so that a marker that is not percent-encoded breaks. */
 export const PAGE2_MARKER = 'CAE+SBg/gAEAAYAA==';
 
-export type ChannelsMode = 'ok' | 'closed' | 'errcode' | 'garbage' | 'timeout' | 'ecloud-fail';
+/**
+ * empty: `{"code":0,"data":{}}` (seen when the page is half loaded); rate429: HTTP 429 with Retry-After 1;
+ * drip: headers at once, then one byte of JSON every 100 ms, for ever.
+ */
+export type ChannelsMode = 'ok' | 'closed' | 'errcode' | 'garbage' | 'timeout' | 'ecloud-fail' | 'empty' | 'rate429' | 'drip';
 
 export interface FakeChannels {
   wxcdUrl: string;
@@ -28,6 +32,10 @@ export interface FakeChannels {
   token: string;
   rotate(): void;
   calls: Map<string, number>;
+  /** Delay before every downloader answer, in ms. */
+  delayMs: number;
+  /** Requests whose connection the client closed before the answer was complete. */
+  abandoned: number;
   close(): Promise<void>;
 }
 
@@ -45,6 +53,8 @@ export async function startFakeChannels(cdn: FakeCdn, video: { encrypted: Buffer
       fake.token = `TOKEN${generation}`;
     },
     calls: new Map(),
+    abandoned: 0,
+    delayMs: 0,
     close: async () => {},
   };
 
@@ -138,12 +148,30 @@ export async function startFakeChannels(cdn: FakeCdn, video: { encrypted: Buffer
   // --- the downloader's API ---
   const wxcdOk = (inner: unknown, payload: unknown = {}) => ({ code: 0, msg: '成功', data: { errCode: 0, errMsg: 'ok', data: { BaseResponse: { Ret: 0, ErrMsg: { String: '' } }, ...(inner as object) }, payload } });
   const wxcd = createServer((req: IncomingMessage, res: ServerResponse) => {
+    count(`wxcd ${new URL(req.url ?? '/', 'http://wxcd').pathname}`);
+    if (fake.delayMs > 0) setTimeout(() => answerWxcd(req, res), fake.delayMs);
+    else answerWxcd(req, res);
+  });
+  const answerWxcd = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://wxcd');
-    count(`wxcd ${url.pathname}`);
     if (fake.mode === 'closed') return send(res, 200, { code: 400, msg: 'please initialize the client socket connection first' });
     if (fake.mode === 'timeout') return send(res, 200, { code: 400, msg: 'request timed out' });
     if (fake.mode === 'garbage') return send(res, 200, '{"code":0,"data":{');
     if (fake.mode === 'errcode') return send(res, 200, { code: 0, msg: '成功', data: { errCode: 1011, errMsg: 'feed not found', payload: {} } });
+    if (fake.mode === 'empty') return send(res, 200, { code: 0, data: {} });
+    if (fake.mode === 'rate429') {
+      res.writeHead(429, { 'content-type': 'text/plain', 'retry-after': '1' });
+      return res.end('too many requests');
+    }
+    if (fake.mode === 'drip') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const timer = setInterval(() => res.write(' '), 100);
+      res.on('close', () => {
+        clearInterval(timer);
+        if (!res.writableFinished) fake.abandoned++;
+      });
+      return res.write('{"code":0,');
+    }
     if (url.pathname === '/api/channels/contact/feed/list') {
       const username = url.searchParams.get('username') ?? '';
       if (!username.endsWith('@finder')) return send(res, 200, { code: 400, msg: 'bad username' });
@@ -163,7 +191,7 @@ export async function startFakeChannels(cdn: FakeCdn, video: { encrypted: Buffer
       return send(res, 200, wxcdOk({ infoList, continueFlag: 0, lastBuff: '' }, { query: keyword }));
     }
     send(res, 200, { code: 404, msg: 'not found' });
-  });
+  };
 
   // --- E云 ---
   const ecloud = createServer((req: IncomingMessage, res: ServerResponse) => {

@@ -18,6 +18,8 @@ export interface FakeHdhive {
   /** Delay before answering, in ms (used with mode "slow"). */
   delayMs: number;
   retryAfter: number;
+  /** When set, every call is answered with exactly this (status, headers, raw body). */
+  scripted?: { status: number; headers?: Record<string, string>; body: string };
   /** Calls per path. */
   calls: Map<string, number>;
   /** Resource lists by "type/tmdbId"; tests may edit them between refreshes. */
@@ -157,6 +159,10 @@ export async function startFakeHdhive(opts: { apiKey?: string; userToken?: strin
     const url = new URL(req.url ?? '/', 'http://fake');
     fake.calls.set(url.pathname, (fake.calls.get(url.pathname) ?? 0) + 1);
     if (fake.delayMs > 0) await new Promise((r) => setTimeout(r, fake.delayMs));
+    if (fake.scripted) {
+      res.writeHead(fake.scripted.status, { 'content-type': 'application/json', ...fake.scripted.headers });
+      return res.end(fake.scripted.body);
+    }
     const quota = { 'x-endpoint-limit': '1000', 'x-endpoint-remaining': String(1000 - fake.totalCalls()), 'x-ratelimit-reset': '1795536000' };
 
     switch (fake.mode) {
@@ -239,6 +245,7 @@ export function useFakeHdhive() {
   beforeEach(() => {
     fake!.mode = 'ok';
     fake!.delayMs = 0;
+    fake!.scripted = undefined;
     fake!.calls.clear();
   });
   return {

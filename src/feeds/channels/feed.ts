@@ -22,8 +22,8 @@ export interface ChannelsParams {
   marker?: string;
 }
 
-const USERNAME = /^[A-Za-z0-9_.-]{1,120}(@finder)?$/;
-const QUALITY = /^(original|[A-Za-z0-9]{1,16})$/;
+const USERNAME = /^v2_[A-Za-z0-9_-]{1,200}(@finder)?$/;
+export const QUALITY = /^(original|[A-Za-z0-9]{1,16})$/;
 const HASHTAG = /#([^\s#＃]+)/gu;
 const MEDIA_VIDEO = 4;
 const MEDIA_ALBUM = 2;

@@ -44,6 +44,10 @@ export class WxcdProvider implements ChannelsProvider {
 
   async feedList(username: string, marker?: string, signal?: AbortSignal): Promise<ChannelsPage> {
     const inner = await this.call('/api/channels/contact/feed/list', { username: finderName(username), next_marker: marker ?? '' }, signal);
+    // `{"code":0,"data":{}}` happens (a half-loaded page): that is no answer, not an empty account.
+    if (!Array.isArray(inner.object) && !inner.contact) {
+      throw new UpstreamError(NAME, 'bad_response', 502, 'UPSTREAM_BAD_RESPONSE', 'the Channels downloader answered without a feed list; refresh the Channels page in desktop WeChat if this persists');
+    }
     const objects = arr(inner.object).map(readObject).filter((o): o is ChannelsObject => !!o);
     const account = readAccount(inner.contact) ?? objects[0]?.author;
     if (!account && objects.length === 0) throw new HttpError(404, 'NOT_FOUND', `no Channels account ${finderName(username)}`);

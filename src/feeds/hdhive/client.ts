@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { HttpError } from '../../http/errors.js';
 import type { Metrics } from '../../metrics.js';
 import type { UpstreamClient, UpstreamRequest } from '../../upstream/client.js';
+import { parseJson } from '../../upstream/json.js';
 import { UpstreamError, parseRetryAfter } from '../../upstream/errors.js';
 
 /**
@@ -41,13 +42,33 @@ const resourceSchema = z.object({
 
 export type HdhiveResource = z.output<typeof resourceSchema>;
 
-const envelopeSchema = z.object({
-  success: z.boolean().optional(),
-  code: z.union([z.string(), z.number()]).transform(String).optional(),
-  message: z.string().nullish(),
-  data: z.unknown(),
-  meta: z.record(z.string(), z.unknown()).nullish(),
-});
+interface Envelope {
+  success?: boolean;
+  code?: string;
+  message?: string;
+  data?: unknown;
+  meta?: Record<string, unknown>;
+}
+
+/** The {success, code, message, data, meta} envelope, each field optional; undefined when the body is not a JSON object (an HTML challenge page, an empty body). */
+function readEnvelope(body: Buffer): Envelope | undefined {
+  let v: unknown;
+  try {
+    v = parseJson(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  const str = (x: unknown) => (typeof x === 'string' || typeof x === 'number' ? String(x) : undefined);
+  return {
+    success: typeof o.success === 'boolean' ? o.success : undefined,
+    code: str(o.code),
+    message: str(o.message),
+    data: o.data,
+    meta: o.meta && typeof o.meta === 'object' && !Array.isArray(o.meta) ? (o.meta as Record<string, unknown>) : undefined,
+  };
+}
 
 export interface HdhiveList {
   items: HdhiveResource[];
@@ -107,7 +128,8 @@ export class HdhiveClient {
     return { items, skipped, total };
   }
 
-  private async call(req: UpstreamRequest, withUser: boolean): Promise<z.output<typeof envelopeSchema>> {
+  /** Maps by HTTP status first, then by the envelope's code when the body has one: an error's shape never decides its status. */
+  private async call(req: UpstreamRequest, withUser: boolean): Promise<Envelope> {
     if (!this.opts.apiKey) {
       throw new UpstreamError(NAME, 'auth', 502, 'HDHIVE_KEY_MISSING', 'HDHive needs an API key: set HDHIVE_API_KEY');
     }
@@ -116,16 +138,12 @@ export class HdhiveClient {
 
     const headers: Record<string, string> = { 'x-api-key': this.opts.apiKey };
     if (withUser && this.opts.accessToken) headers.authorization = `Bearer ${this.opts.accessToken}`;
-    const res = await this.http.json({ ...req, headers });
+    const res = await this.http.request({ ...req, headers: { ...headers, accept: 'application/json' } });
     this.recordQuota(res.headers);
 
-    const env = envelopeSchema.safeParse(res.data);
-    if (!env.success) {
-      throw new UpstreamError(NAME, 'bad_response', 502, 'UPSTREAM_BAD_RESPONSE', `HDHive answered HTTP ${res.status} with an unexpected body`);
-    }
-    const body = env.data;
-    const code = body.code ?? '';
-    const detail = `${code}${body.message ? `: ${body.message}` : ''}`;
+    const body = readEnvelope(res.body);
+    const code = body?.code ?? '';
+    const detail = body ? `${code}${body.message ? `: ${body.message}` : ''}` : 'a body that is not JSON';
 
     if (res.status === 429 || /RATE_LIMIT|QUOTA_EXCEEDED|COOLDOWN/.test(code)) {
       const retryAfter = parseRetryAfter(res.headers['retry-after'], this.now()) ?? 60;
@@ -138,15 +156,19 @@ export class HdhiveClient {
     if (USER_CODES.has(code)) {
       throw new UpstreamError(NAME, 'auth', 502, 'UPSTREAM_AUTH', `HDHive refused the user token (${detail}); check HDHIVE_ACCESS_TOKEN`);
     }
+    if ((res.status === 401 || res.status === 403) && !body) {
+      throw new UpstreamError(NAME, 'auth', 502, 'UPSTREAM_BLOCKED', `HDHive answered HTTP ${res.status} with a page instead of JSON (a Cloudflare challenge?); try again later, or check HDHIVE_API_URL`);
+    }
     if (res.status === 401 || res.status === 403) {
       throw new UpstreamError(NAME, 'auth', 502, 'UPSTREAM_AUTH', `HDHive refused access (HTTP ${res.status} ${detail}); check the scopes of HDHIVE_API_KEY and HDHIVE_ACCESS_TOKEN`);
     }
     if (res.status === 404) {
-      throw new HttpError(404, 'NOT_FOUND', `HDHive has no such item (${detail || 'HTTP 404'})`);
+      throw new HttpError(404, 'NOT_FOUND', `HDHive has no such item (${body ? detail || 'HTTP 404' : 'HTTP 404'})`);
     }
-    if (res.status >= 400 || body.success === false) {
+    if (res.status >= 400 || body?.success === false) {
       throw new UpstreamError(NAME, 'status', 502, 'UPSTREAM_ERROR', `HDHive answered HTTP ${res.status} (${detail || 'no detail'})`);
     }
+    if (!body) throw new UpstreamError(NAME, 'bad_response', 502, 'UPSTREAM_BAD_RESPONSE', `HDHive answered HTTP ${res.status} with ${detail}`);
     return body;
   }
 

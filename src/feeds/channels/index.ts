@@ -1,0 +1,82 @@
+import type { Context } from 'koa';
+import { badRequest } from '../../http/errors.js';
+import { setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
+import { EcloudProvider } from './ecloud-client.js';
+import { QUALITY, channelsFeed, resolveChannelsMedia, searchAccounts } from './feed.js';
+import { U64 } from './ids.js';
+import type { ChannelsProvider } from './provider.js';
+import { WxcdProvider } from './wxcd-client.js';
+
+const param = (ctx: Context, name: string) => (typeof ctx.query[name] === 'string' ? (ctx.query[name] as string) : undefined);
+
+/** WeChat Channels (视频号) accounts, from the downloader's local API (seed 000) or E云 (seed 003). */
+export function channelsSource(ctx: SourceContext): SourceDescriptor {
+  const { config } = ctx;
+  const ecloud = config.CHANNELS_PROVIDER === 'ecloud';
+  const http = ecloud
+    ? ctx.upstream('ecloud', config.ECLOUD_API_URL, { setting: 'ECLOUD_API_URL', hint: 'your E云 instance must be logged in' })
+    : ctx.upstream('wxcd', config.WXCD_API_URL, {
+        setting: 'WXCD_API_URL',
+        hint: 'the Channels downloader must run there, with a Channels page open in desktop WeChat',
+      });
+  const provider: ChannelsProvider = ecloud
+    ? new EcloudProvider(http, { auth: config.ECLOUD_AUTH, wid: config.ECLOUD_WID, resolvePages: config.CHANNELS_MAX_PAGES })
+    : new WxcdProvider(http);
+  const opts = { provider, links: ctx.links, maxPages: config.CHANNELS_MAX_PAGES };
+
+  return {
+    name: 'channels',
+    title: 'WeChat Channels',
+    description: 'Videos of a WeChat Channels (视频号) account, with enclosures that play through feedgate and never expire.',
+    settings: ecloud
+      ? [
+          setting(config, 'ECLOUD_API_URL', true, 'base URL of your E云 instance'),
+          setting(config, 'ECLOUD_AUTH', true, 'the Authorization value from E云 login'),
+          setting(config, 'ECLOUD_WID', true, 'the E云 instance id (wId; changes at every re-login)'),
+        ]
+      : [setting(config, 'WXCD_API_URL', true, 'the Channels downloader local API')],
+    upstreams: [http],
+    routes: [
+      { kind: 'feed', path: '/feeds/channels/:username', summary: 'one account (v2_…@finder)', source: channelsFeed(opts) },
+      { kind: 'feed', path: '/rss/channels', summary: "the downloader's own feed route (?username=&next_marker=)", source: channelsFeed(opts, 'compat'), defaultFormat: 'atom' },
+      {
+        kind: 'play',
+        path: '/play/channels/:oid/:nid',
+        summary: 'a video, resolved to its current URL and key when played',
+        ttlMs: config.CHANNELS_PLAY_TTL,
+        key(c) {
+          const { oid = '', nid = '' } = c.params as Record<string, string>;
+          if (!U64.test(oid) || !U64.test(nid)) throw badRequest('oid and nid must be decimal object ids');
+          const quality = param(c, 'q') ?? 'original';
+          if (!QUALITY.test(quality)) throw badRequest('q must be original or a spec fileFormat');
+          return `channels:play:${provider.name}:${oid}:${nid}:${quality}`;
+        },
+        async resolve(c, signal) {
+          const { oid = '', nid = '' } = c.params as Record<string, string>;
+          const r = await resolveChannelsMedia(provider, oid, nid, param(c, 'q') ?? 'original', param(c, 'u'), signal);
+          return { ...r, platform: 'channels' };
+        },
+      },
+      {
+        kind: 'api',
+        path: '/api/channels/search',
+        summary: 'find accounts and their feed URLs (?keyword=)',
+        async handler(c, api) {
+          const keyword = param(c, 'keyword')?.trim();
+          if (!keyword || keyword.length > 100) throw badRequest('parameter keyword must be 1 to 100 characters');
+          const accounts = await api.cached(`channels:search:${provider.name}:${keyword}`, config.CACHE_TTL, (signal) => searchAccounts(provider, ctx.links, keyword, signal));
+          c.set('Cache-Control', `private, max-age=${Math.round(config.CACHE_TTL / 1000)}`);
+          c.body = { accounts: accounts.map((a) => ({ ...a, avatar: a.avatar && api.absolute(a.avatar), feed: api.absolute(a.feed) })) };
+        },
+      },
+    ],
+    form: {
+      path: '/feeds/channels/:username',
+      fields: [
+        { name: 'username', label: 'Account', in: 'path', example: 'v2_060000231003b20faec8c4e48e1dc3ddcd03ec3cb077bb11b3c6c9a42ee3cea8073a64e6e2bd@finder', helper: '/api/channels/search?keyword=', required: true },
+        { name: 'pages', label: 'Pages of history', in: 'query', example: '1', required: false },
+        { name: 'quality', label: 'Quality (original or a spec such as xWT111)', in: 'query', example: 'original', required: false },
+      ],
+    },
+  };
+}

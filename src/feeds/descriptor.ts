@@ -1,0 +1,103 @@
+import type { Context } from 'koa';
+import type { FeedCache } from '../cache/feed-cache.js';
+import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import type { ResolvedMedia } from '../proxy/play.js';
+import type { MediaLinks } from '../proxy/links.js';
+import type { FirstSeen } from '../store/first-seen.js';
+import type { UpstreamClient } from '../upstream/client.js';
+import type { UpstreamHealth } from '../upstream/health.js';
+import type { Format } from './render/index.js';
+import type { FeedSource } from './source.js';
+
+/**
+ * What a source declares about itself, in its folder's index.ts (RSSHub's route metadata, in spirit):
+ * the app mounts its routes, checks its settings before any call, and lists it at /api/sources.
+ */
+export interface SourceDescriptor {
+  /** Short name, the first path segment of its feeds: /feeds/<name>/… */
+  name: string;
+  /** Human title for the start page. */
+  title: string;
+  description: string;
+  settings: SettingState[];
+  routes: SourceRoute[];
+  /** The upstreams it calls, by client name; health is read from what they did last, never probed. */
+  upstreams: UpstreamClient[];
+  form: SubscriptionForm;
+}
+
+export interface SettingState {
+  name: keyof Config & string;
+  /** Whether it has a value (the value itself is never shown). */
+  set: boolean;
+  /** Needed for every route of the source (else only for the routes that list it in `needs`). */
+  required: boolean;
+  help: string;
+}
+
+export interface SubscriptionField {
+  name: string;
+  label: string;
+  example?: string;
+  /** Where the value goes: a path parameter (`:name` in the feed path) or a query parameter. */
+  in: 'path' | 'query';
+  options?: string[];
+  /** A helper API that finds values for this field, e.g. /api/channels/search?keyword= */
+  helper?: string;
+  required: boolean;
+}
+
+export interface SubscriptionForm {
+  /** Feed path template with :params, e.g. /feeds/hdhive/:type/:tmdbId */
+  path: string;
+  fields: SubscriptionField[];
+}
+
+interface RouteBase {
+  path: string;
+  /** Settings this route needs besides the source's required ones (503 SOURCE_NOT_CONFIGURED names them). */
+  needs?: Array<keyof Config & string>;
+  summary: string;
+}
+
+export type SourceRoute =
+  | (RouteBase & { kind: 'feed'; source: FeedSource<any>; defaultFormat?: Format })
+  | (RouteBase & PlayRoute)
+  | (RouteBase & { kind: 'api'; method?: 'GET' | 'POST'; handler: (ctx: Context, api: ApiTools) => Promise<void> });
+
+/**
+ * A stable, signed play path (/play/<source>/…) resolved to the current media URL when it is played.
+ * The app caches resolutions for `ttlMs` (single-flight) and resolves afresh once when the CDN refuses one.
+ */
+export interface PlayRoute {
+  kind: 'play';
+  /** Validates the path and query (400 on bad input) and names the resolution in the cache. */
+  key(ctx: Context): string;
+  ttlMs: number;
+  resolve(ctx: Context, signal: AbortSignal): Promise<ResolvedMedia>;
+}
+
+/** What helper APIs get from the app: the shared cache (single-flight, stale on failure) and our public base URL. */
+export interface ApiTools {
+  cached<T>(key: string, ttlMs: number, load: (signal: AbortSignal) => Promise<T>): Promise<T>;
+  /** Makes a root-relative link of ours absolute. */
+  absolute(path: string): string;
+}
+
+/** What every source is built from: configuration and the shared parts, nothing platform-specific. */
+export interface SourceContext {
+  config: Config;
+  cache: FeedCache;
+  links: MediaLinks;
+  firstSeen: FirstSeen;
+  metrics: Metrics;
+  /** A pooled upstream client with the app's timeouts; `setting` and `hint` are named when it cannot be reached. */
+  upstream(name: string, baseUrl: string, where: { setting: keyof Config & string; hint?: string }): UpstreamClient;
+  health(upstream: string): UpstreamHealth;
+}
+
+/** A setting's state from the config: set when it is not empty. */
+export function setting(config: Config, name: keyof Config & string, required: boolean, help: string): SettingState {
+  return { name, set: String(config[name] ?? '') !== '', required, help };
+}

@@ -1,0 +1,37 @@
+import { setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
+import { HdhiveClient } from './client.js';
+import { hdhiveResources, hdhiveShares } from './feed.js';
+
+/** HDHive OpenAPI (seed 004): resources per TMDB title and the user's own shares. Read-only. */
+export function hdhiveSource(ctx: SourceContext): SourceDescriptor {
+  const { config } = ctx;
+  const http = ctx.upstream('hdhive', config.HDHIVE_API_URL, { setting: 'HDHIVE_API_URL' });
+  const opts = {
+    client: new HdhiveClient(http, { apiKey: config.HDHIVE_API_KEY, accessToken: config.HDHIVE_ACCESS_TOKEN, metrics: ctx.metrics }),
+    firstSeen: ctx.firstSeen,
+    siteUrl: config.HDHIVE_API_URL,
+    hideInvalid: config.HDHIVE_HIDE_INVALID,
+  };
+  return {
+    name: 'hdhive',
+    title: 'HDHive',
+    description: 'Resources HDHive lists for a movie or TV show (by TMDB id), and your own shares. Never unlocks anything.',
+    settings: [
+      setting(config, 'HDHIVE_API_KEY', true, 'API key or OpenAPI app secret, sent as X-API-Key'),
+      setting(config, 'HDHIVE_ACCESS_TOKEN', false, 'user access token; needed for your own shares'),
+      setting(config, 'HDHIVE_API_URL', true, 'base URL of HDHive'),
+    ],
+    upstreams: [http],
+    routes: [
+      { kind: 'feed', path: '/feeds/hdhive/shares', needs: ['HDHIVE_ACCESS_TOKEN'], summary: 'your own shares', source: hdhiveShares(opts) },
+      { kind: 'feed', path: '/feeds/hdhive/:type/:tmdbId', summary: 'resources for one TMDB title', source: hdhiveResources(opts) },
+    ],
+    form: {
+      path: '/feeds/hdhive/:type/:tmdbId',
+      fields: [
+        { name: 'type', label: 'Type', in: 'path', options: ['movie', 'tv'], required: true },
+        { name: 'tmdbId', label: 'TMDB id', in: 'path', example: '550', required: true },
+      ],
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import type Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import type { FeedCache } from '../cache/feed-cache.js';
+import { publicBase } from '../http/base-url.js';
+import { clientSignal } from '../http/client-signal.js';
+import { HttpError } from '../http/errors.js';
+import { resolvedPlayHandler, type PlayDeps } from '../proxy/play.js';
+import { UpstreamError } from '../upstream/errors.js';
+import type { HealthBook } from '../upstream/health.js';
+import type { SourceDescriptor, SourceRoute } from './descriptor.js';
+import { feedRoute, type FeedRouteDeps } from './route.js';
+
+export interface MountDeps {
+  cache: FeedCache;
+  feed: FeedRouteDeps;
+  play: PlayDeps;
+  health: HealthBook;
+  publicUrl: string;
+}
+
+/** Settings a route still lacks: the source's required ones and the route's own. */
+export function missingSettings(source: SourceDescriptor, route?: SourceRoute): string[] {
+  const needed = new Set([...source.settings.filter((s) => s.required).map((s) => s.name), ...(route?.needs ?? [])]);
+  return source.settings.filter((s) => needed.has(s.name) && !s.set).map((s) => s.name);
+}
+
+/** 503 before any upstream call when a setting the route needs is empty, naming each one. */
+function configured(source: SourceDescriptor, route: SourceRoute) {
+  const missing = missingSettings(source, route);
+  return async function sourceConfigured(_ctx: Context, next: Next): Promise<void> {
+    if (missing.length > 0) {
+      throw new HttpError(503, 'SOURCE_NOT_CONFIGURED', `${source.title} is not configured: set ${missing.join(', ')} (environment, .env or CONFIG_FILE), then restart`);
+    }
+    await next();
+  };
+}
+
+/** Records an upstream's failure where /api/sources can see it, and passes the error on. */
+function noted<A extends unknown[], T>(health: HealthBook, fn: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
+  return (...args) =>
+    fn(...args).catch((err: unknown) => {
+      if (err instanceof UpstreamError && err.kind !== 'aborted') health.fail(err.upstream, err.message);
+      throw err;
+    });
+}
+
+/** Registers every route a source declares, behind its settings check. */
+export function mountSource(router: Router, source: SourceDescriptor, deps: MountDeps): void {
+  for (const route of source.routes) {
+    const guard = configured(source, route);
+    switch (route.kind) {
+      case 'feed': {
+        const feed = { ...route.source, fetch: noted(deps.health, route.source.fetch.bind(route.source)) };
+        router.get(route.path, guard, feedRoute(feed, deps.feed, { defaultFormat: route.defaultFormat }));
+        break;
+      }
+      case 'play': {
+        const resolve = noted(deps.health, route.resolve);
+        router.get(
+          route.path,
+          guard,
+          resolvedPlayHandler(deps.play, async (ctx, fresh) => {
+            const key = route.key(ctx);
+            if (fresh) deps.cache.invalidate(key);
+            const r = await deps.cache.get(key, route.ttlMs, (signal) => resolve(ctx, signal), { signal: () => clientSignal(ctx) });
+            return r.value;
+          }),
+        );
+        break;
+      }
+      case 'api': {
+        const method = route.method === 'POST' ? 'post' : 'get';
+        router[method](route.path, guard, async (ctx) => {
+          await route.handler(ctx, {
+            cached: async (key, ttlMs, load) => (await deps.cache.get(key, ttlMs, noted(deps.health, load), { signal: () => clientSignal(ctx) })).value,
+            absolute: (path) => publicBase(ctx, deps.publicUrl) + path,
+          });
+        });
+        break;
+      }
+    }
+  }
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+/** What /api/sources shows of a source: its state, never a secret. */
+export function describeSource(source: SourceDescriptor, health: HealthBook) {
+  const missing = missingSettings(source);
+  const upstreams = source.upstreams.map((u) => {
+    const h = health.get(u.name);
+    const state = h.lastFailure !== undefined && (h.lastSuccess === undefined || h.lastFailure >= h.lastSuccess) ? 'failing' : h.lastSuccess !== undefined ? 'ok' : 'unknown';
+    return { name: u.name, state, lastSuccess: iso(h.lastSuccess), lastFailure: iso(h.lastFailure), lastError: h.lastError };
+  });
+  return {
+    name: source.name,
+    title: source.title,
+    description: source.description,
+    configured: missing.length === 0,
+    missing,
+    settings: source.settings,
+    upstreams,
+    routes: source.routes.map((r) => ({ kind: r.kind, method: r.kind === 'api' ? (r.method ?? 'GET') : 'GET', path: r.path, summary: r.summary, needs: r.needs ?? [] })),
+    form: source.form,
+  };
+}
