@@ -94,7 +94,8 @@ export function createApp({ config, logger, db }: AppDeps): App {
   const mediaCache = new MediaCache({ memoryBytes: config.MEDIA_CACHE_MEMORY_BYTES, diskBytes: config.MEDIA_CACHE_DISK_BYTES, dir: join(config.DATA_DIR, 'media') });
   const isMediaPath = (path: string) => path === '/proxy' || path === '/play' || path.startsWith('/play/');
 
-  const router = new Router();
+  // Exact paths only: /PROXY or /proxy/ must not reach a handler the media checks did not recognise.
+  const router = new Router({ strict: true, sensitive: true });
   router.get('/healthz', (c) => {
     c.set('Cache-Control', 'no-store');
     c.body = { status: 'ok' };

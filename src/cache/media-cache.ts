@@ -50,14 +50,17 @@ export class MediaCache {
   /** Rebuilds the disk index from the files, oldest access first; drops leftovers of interrupted writes. */
   private scan(): void {
     const found: Array<{ id: string; size: number; mtime: number }> = [];
-    for (const name of readdirSync(this.opts.dir)) {
+    const names = new Set(readdirSync(this.opts.dir));
+    for (const name of names) {
       const path = join(this.opts.dir, name);
-      if (name.includes('.tmp-')) {
+      const m = /^([0-9a-f]{64})\.(bin|json)$/.exec(name);
+      // Leftovers of interrupted writes, and a body or metadata whose partner a crash never wrote:
+      // neither can be served, and a body would count against the disk bound for ever.
+      if (name.includes('.tmp-') || (m && !names.has(`${m[1]}.${m[2] === 'bin' ? 'json' : 'bin'}`))) {
         unlinkSync(path);
         continue;
       }
-      const m = /^([0-9a-f]{64})\.bin$/.exec(name);
-      if (!m) continue;
+      if (!m || m[2] !== 'bin') continue;
       const st = statSync(path);
       found.push({ id: m[1]!, size: st.size, mtime: st.mtimeMs });
     }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { FeedCache } from '../cache/feed-cache.js';
-import { publicBase } from '../http/base-url.js';
+import { publicBase, selfUrl } from '../http/base-url.js';
 import { clientSignal } from '../http/client-signal.js';
 import { isNotModified } from '../http/conditional.js';
 import { absolutize } from './absolute.js';
@@ -69,15 +69,14 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const params = parseFeedParams(ctx.query, { maxLimit: deps.maxLimit, formatFromPath: ctx.state.formatFromPath as Format | undefined, defaultFormat: opts.defaultFormat });
     const p = source.parse(ctx.params as Record<string, string>, ctx.query);
     const key = source.key(p);
-    const result = await deps.cache.get(key, deps.ttlMs, (signal) => source.fetch(p, signal), { signal: () => clientSignal(ctx), staleAfterMs: deps.staleAfterMs });
-
     const base = publicBase(ctx, deps.publicUrl);
-    const selfUrl = base + ctx.originalUrl;
-    const memoKey = `${params.format}\n${selfUrl}\n${params.canonical}`;
+    const self = selfUrl(ctx, deps.publicUrl);
+    const result = await deps.cache.get(key, deps.ttlMs, (signal) => source.fetch(p, signal), { signal: () => clientSignal(ctx), staleAfterMs: deps.staleAfterMs });
+    const memoKey = `${params.format}\n${self}\n${params.canonical}`;
     let perData = memo.get(result.value as object);
     let out = params.filterTime === undefined ? perData?.get(memoKey) : undefined;
     if (!out) {
-      out = render(result.value as FeedData, params.format, base, selfUrl, ttlSeconds, applyFeedParams((result.value as FeedData).items, params));
+      out = render(result.value as FeedData, params.format, base, self, ttlSeconds, applyFeedParams((result.value as FeedData).items, params));
       if (params.filterTime === undefined) {
         if (!perData) memo.set(result.value as object, (perData = new Map()));
         if (perData.size >= MEMO_PER_DATA) perData.clear();

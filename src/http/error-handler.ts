@@ -9,7 +9,7 @@ export async function errorHandler(ctx: Context, next: Next): Promise<void> {
       throw new HttpError(404, 'NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
     }
   } catch (err) {
-    const e = toHttpError(err);
+    const e = toHttpError(err, ctx.method);
     if (e.status >= 500 && !(err instanceof HttpError)) {
       ctx.log?.error({ err }, 'unhandled error');
     } else if (e.status >= 500) {
@@ -22,12 +22,14 @@ export async function errorHandler(ctx: Context, next: Next): Promise<void> {
   }
 }
 
-function toHttpError(err: unknown): HttpError {
+function toHttpError(err: unknown, method: string): HttpError {
   if (err instanceof HttpError) return err;
   // Errors koa and its body/router helpers raise carry `status` and `expose`.
   const e = err as { status?: number; expose?: boolean; message?: string };
+  if (e?.status === 501) return new HttpError(501, 'NOT_IMPLEMENTED', `method ${method.slice(0, 20)} is not supported`);
+  if (e?.status === 405) return new HttpError(405, 'METHOD_NOT_ALLOWED', `method ${method.slice(0, 20)} is not allowed here`);
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
-    return new HttpError(e.status, e.status === 405 ? 'METHOD_NOT_ALLOWED' : 'BAD_REQUEST', e.message ?? 'bad request');
+    return new HttpError(e.status, 'BAD_REQUEST', e.message ?? 'bad request');
   }
   return new HttpError(500, 'INTERNAL', 'internal error; see the server log');
 }

@@ -20,8 +20,8 @@ export function parseRange(header: string | undefined): RangeSpec | undefined {
     return { start, end };
   }
   if ((r = /^-(\d{1,16})$/.exec(part))) {
-    const suffix = Number(r[1]);
-    return suffix > 0 ? { suffix } : undefined;
+    // bytes=-0 asks for nothing: unsatisfiable (416), not unreadable.
+    return { suffix: Number(r[1]) };
   }
   return undefined;
 }
@@ -32,16 +32,18 @@ export function rangeHeader(spec: RangeSpec): string {
 
 /** Absolute [start, end] within a file of `total` bytes, or undefined when unsatisfiable (416). */
 export function resolveRange(spec: RangeSpec, total: number): { start: number; end: number } | undefined {
-  if ('suffix' in spec) return total === 0 ? undefined : { start: Math.max(0, total - spec.suffix), end: total - 1 };
+  if ('suffix' in spec) return total === 0 || spec.suffix === 0 ? undefined : { start: Math.max(0, total - spec.suffix), end: total - 1 };
   if (spec.start >= total) return undefined;
   return { start: spec.start, end: Math.min(spec.end ?? total - 1, total - 1) };
 }
 
-/** `Content-Range: bytes a-b/total` (total may be `*`). */
+/** `Content-Range: bytes a-b/total` (total may be `*`); undefined unless a <= b < total. */
 export function parseContentRange(value: string | undefined): { start: number; end: number; total?: number } | undefined {
-  const m = value && /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(value);
+  const m = value && /^\s*bytes\s+(\d{1,16})-(\d{1,16})\/(\d{1,16}|\*)\s*$/i.exec(value);
   if (!m) return undefined;
-  return { start: Number(m[1]), end: Number(m[2]), total: m[3] === '*' ? undefined : Number(m[3]) };
+  const r = { start: Number(m[1]), end: Number(m[2]), total: m[3] === '*' ? undefined : Number(m[3]) };
+  if (r.end < r.start || (r.total !== undefined && r.end >= r.total)) return undefined;
+  return r;
 }
 
 /** Drops the first `skip` bytes, passes `length` bytes, then ends (for upstreams that ignore Range). */

@@ -4,9 +4,22 @@ import type { Logger } from '../logger.js';
 
 const SAFE_ID = /^[\w.:-]{1,128}$/;
 
-/** Strips credentials from a URL before it is logged. */
+const SECRET_PARAMS = /([?&](?:token|access_token|key|sig|sign|signature|encfilekey|pass_ticket|appmsg_token|uin|x-expires|auth_key)=)[^&#]*/gi;
+
+/**
+ * Strips credentials from a URL before it is logged, including those inside an encoded URL parameter
+ * (a CDN link's token in /proxy?url=…).
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&](?:token|access_token|key|sig)=)[^&#]*/gi, '$1[redacted]');
+  return url.replace(/([?&]url=)([^&#]*)/gi, (_m, name: string, value: string) => {
+    let inner: string;
+    try {
+      inner = decodeURIComponent(value.replace(/\+/g, ' '));
+    } catch {
+      return `${name}[unreadable]`;
+    }
+    return name + encodeURIComponent(inner.replace(SECRET_PARAMS, '$1[redacted]'));
+  }).replace(SECRET_PARAMS, '$1[redacted]');
 }
 
 /** Gives each request an id (kept from X-Request-Id when sane) and logs one line when it ends. */

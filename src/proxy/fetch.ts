@@ -82,6 +82,7 @@ export class MediaFetcher {
       if (res.statusCode >= 300 && res.statusCode < 400 && location) {
         res.body.destroy();
         if (hop >= MAX_REDIRECTS) throw new HttpError(502, 'TOO_MANY_REDIRECTS', `more than ${MAX_REDIRECTS} redirects from ${first.hostname}`);
+        if (!URL.canParse(location, target.url.href)) throw new HttpError(502, 'UPSTREAM_BAD_REDIRECT', `${target.hostname} redirected to an invalid location`);
         target = checkTarget(new URL(location, target.url).href, this.opts.policy, opts.platformOnly);
         continue;
       }

@@ -68,7 +68,9 @@ export function proxyHandler(deps: ProxyDeps) {
       }
       return { response: up, taken: false };
     }
-    const raw = await readCapped(up.body, header(up.headers, 'content-length'), deps.maxImageBytes);
+    const raw = await readCapped(up.body, header(up.headers, 'content-length'), deps.maxImageBytes).catch(() => {
+      throw new HttpError(502, 'UPSTREAM_RESET', `${req.target.hostname} broke off while sending the image`);
+    });
     if (!raw) throw new HttpError(413, 'TOO_LARGE', `the image is larger than PROXY_MAX_IMAGE_BYTES (${deps.maxImageBytes} bytes)`);
     let body: Buffer = raw;
     // Whole-file XOR (Moments images, notes/moments.md §2.6): keep the decrypted bytes only if they
@@ -78,12 +80,15 @@ export function proxyHandler(deps: ProxyDeps) {
       if (sniffImage(decrypted)) body = decrypted;
       else if (!sniffImage(body)) throw new HttpError(502, 'DECRYPT_FAILED', 'the file is not an image with or without this key');
     }
-    const sniffed = sniffImage(body);
-    if (!sniffed && !type.startsWith('image/')) {
-      throw new HttpError(415, 'NOT_AN_IMAGE', `${req.target.hostname} sent ${type || 'no type'} that is not an image`);
+    let sniffed = sniffImage(body);
+    // Only raster images are served from our origin: an SVG can carry script, so it is rasterized.
+    if (!sniffed && type === 'image/svg+xml') {
+      body = (await transformImage(body, { fmt: 'png' })).body;
+      sniffed = 'image/png';
     }
+    if (!sniffed) throw new HttpError(415, 'NOT_AN_IMAGE', `${req.target.hostname} sent ${type || 'no type'} that is not a raster image`);
     const lm = Date.parse(header(up.headers, 'last-modified') ?? '');
-    const entry: MediaEntry = { body, contentType: sniffed ?? type, etag: etagOf(body), lastModified: Number.isNaN(lm) ? Date.now() : lm };
+    const entry: MediaEntry = { body, contentType: sniffed, etag: etagOf(body), lastModified: Number.isNaN(lm) ? Date.now() : lm };
     await deps.cache.set(id, entry);
     return { entry };
   }

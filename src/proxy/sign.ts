@@ -6,6 +6,8 @@ import { HttpError } from '../http/errors.js';
 
 type Params = Record<string, string | number | bigint | undefined>;
 
+const HAS_SIG = /(^|&)sig=/;
+
 /** Parameters that are never signed: the signature itself and the reader's access token. */
 const UNSIGNED = new Set(['sig', 'token']);
 
@@ -66,7 +68,7 @@ export function loadProxySecret(configured: string, dataDir: string): Buffer {
  */
 export function verifySignedMedia(signer: UrlSigner, isMediaPath: (path: string) => boolean) {
   return async function signedMedia(ctx: Context, next: Next): Promise<void> {
-    if (isMediaPath(ctx.path) && ctx.querystring.includes('sig=')) {
+    if (isMediaPath(ctx.path) && HAS_SIG.test(ctx.querystring)) {
       if (!signer.verify(ctx.path, new URLSearchParams(ctx.querystring))) {
         throw new HttpError(403, 'BAD_SIGNATURE', 'the signature does not match this URL; use the link exactly as the feed gave it');
       }

@@ -7,6 +7,8 @@ import type { KeystreamCache } from './keystream-cache.js';
 import { copyValidators, mediaHeaders, type MediaRequest } from './media-request.js';
 import { xorStream } from './xor-stream.js';
 
+/** What a media route may pass on: audio, video, images, and streaming manifests (never HTML or script). */
+const PLAYABLE = /^(video|audio|image)\/(?!svg)|^application\/(mp4|ogg|vnd\.apple\.mpegurl|x-mpegurl|dash\+xml)$/;
 const GENERIC_TYPES = new Set(['', 'application/octet-stream', 'binary/octet-stream', 'application/binary', 'application/unknown', 'text/plain']);
 
 export interface StreamOptions {
@@ -80,6 +82,10 @@ export async function streamMedia(ctx: Context, fetcher: MediaFetcher, keystream
   if (opts.key !== undefined && offset < opts.limit) stages.push(xorStream({ key: opts.key, offset, limit: opts.limit, keystreams }));
 
   const upstreamType = mediaType(up.headers);
+  if (!GENERIC_TYPES.has(upstreamType) && !PLAYABLE.test(upstreamType)) {
+    drop();
+    throw new HttpError(415, 'UNSUPPORTED_MEDIA', `${req.target.hostname} sent ${upstreamType}; only audio and video are streamed here`);
+  }
   ctx.status = status;
   if (ctx.method === 'HEAD') {
     drop();

@@ -21,6 +21,10 @@ export interface FakeFile {
   headers?: Record<string, string>;
   /** Send no Content-Length (chunked). */
   chunked?: boolean;
+  /** Answer with this status whatever was asked (with `headers`, e.g. a broken Content-Range). */
+  status?: number;
+  /** Send this many bytes of the body, then reset the connection. */
+  resetAfter?: number;
   /** Signed-URL check (e.g. a token that rotates): false answers 403 like an expired CDN link. */
   validate?: (url: URL) => boolean;
 }
@@ -58,6 +62,10 @@ export async function startFakeCdn(): Promise<FakeCdn> {
     cdn.lastHeaders = req.headers;
     cdn.lastUrl = url;
 
+    if (url.pathname === '/badredirect') {
+      res.writeHead(302, { location: 'http://[::1' }).end();
+      return;
+    }
     if (url.pathname === '/redirect') {
       const hops = Number(url.searchParams.get('hops') ?? 0);
       const to = hops > 0 ? `/redirect?hops=${hops - 1}&to=${encodeURIComponent(url.searchParams.get('to') ?? '/')}` : (url.searchParams.get('to') ?? '/');
@@ -113,7 +121,12 @@ export async function startFakeCdn(): Promise<FakeCdn> {
     }
     const slice = file.body.subarray(start, end + 1);
     if (!file.chunked) headers['content-length'] = String(slice.length);
-    res.writeHead(status, headers);
+    res.writeHead(file.status ?? status, headers);
+    if (file.resetAfter !== undefined) {
+      res.write(slice.subarray(0, file.resetAfter));
+      setTimeout(() => req.socket.destroy(), 20);
+      return;
+    }
     if (req.method === 'HEAD') return res.end();
     res.on('close', () => {
       if (!res.writableFinished) cdn.aborted++;
