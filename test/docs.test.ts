@@ -1,0 +1,27 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_KEYS } from '../src/config.js';
+// @ts-expect-error plain JavaScript script, no types
+import { END, START, settingsTable } from '../scripts/settings-table.mjs';
+
+const read = (p: string) => readFileSync(fileURLToPath(new URL(`../${p}`, import.meta.url)), 'utf8');
+
+describe('the documentation agrees with the code', () => {
+  it('config/default.yaml has exactly the settings the code reads', () => {
+    expect(Object.keys(parse(read('config/default.yaml'))).sort()).toEqual([...CONFIG_KEYS].sort());
+  });
+
+  it('the README settings table is the one generated from config/default.yaml (node scripts/settings-table.mjs --write)', () => {
+    const readme = read('README.md');
+    const block = readme.slice(readme.indexOf(START) + START.length, readme.indexOf(END)).trim();
+    expect(block).toBe(settingsTable());
+    for (const key of CONFIG_KEYS) expect(block).toContain(`| \`${key}\` |`);
+  });
+
+  it('.env.example lists every setting', () => {
+    const env = read('.env.example');
+    for (const key of CONFIG_KEYS) expect(env, key).toMatch(new RegExp(`^${key}=`, 'm'));
+  });
+});
