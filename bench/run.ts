@@ -1,186 +1,196 @@
 /**
- * npm run bench: each benchmark prints its figure next to a baseline measured in the same run, as a ratio.
- * The servers run in a child process so the load generator does not share their event loop.
+ * npm run bench: feedgate against baselines measured in the same run, driven by wrk and curl (C), with
+ * servers pinned to core 0 and load generators to core 1 where taskset works. Every figure is printed
+ * with its baselines' absolute figures, so a ratio can be judged (a baseline limited by the generator
+ * makes every ratio look good).
+ *
+ * BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_ONLY=feed,proxy,play,resize,memory.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent, get as httpGet } from 'node:http';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import sharp from 'sharp';
 import { MediaLinks } from '../src/proxy/links.js';
 import { UrlSigner } from '../src/proxy/sign.js';
+import { curlRate, ensureTools, feedgate, median, peakRss, pinned, pinningNote, rssMb, startPolled, startProc, tempDir, tsChild, wrk, type Proc, type WrkResult } from './lib.js';
 
-const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'feed,proxy,play,resize,memory').split(','));
+const TOKEN = 'bench-token';
+const SECRET = 'bench-secret';
 
-async function startChild(script: string, env: Record<string, string> = {}): Promise<{ info: Record<string, string | number>; stop: () => void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url))], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ...env },
+ensureTools({ wrk: 'wrk', curl: 'curl', nginx: 'nginx-light' });
+console.log(`feedgate benchmarks (${pinningNote}; wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} alternating rounds, medians)\n`);
+
+const procs: Proc[] = [];
+const track = async (p: Promise<Proc>) => {
+  const proc = await p;
+  procs.push(proc);
+  return proc;
+};
+process.on('exit', () => procs.forEach((p) => p.child.kill('SIGKILL')));
+
+const up = await track(startProc(tsChild(1, 'upstreams.ts')));
+const fg = await track(
+  feedgate({ HDHIVE_API_URL: up.info.hdhive!, HDHIVE_API_KEY: up.info.apiKey!, ACCESS_TOKEN: TOKEN, PROXY_SECRET: SECRET, PROXY_ALLOW_HOSTS: up.info.cdnHost!, CACHE_TTL: '1h' }),
+);
+const idleRss = rssMb(fg.pid);
+const links = new MediaLinks(new UrlSigner(Buffer.from(SECRET)));
+const FEED = `/feeds/hdhive/tv/101172?token=${TOKEN}`;
+const IMAGE = links.image(`${up.info.cdn}/cover.jpg`, 'wechat');
+const PLAY = links.video(`${up.info.cdn}/video.mp4`, 'channels', { key: up.info.key });
+
+/** What feedgate answers, to be served byte for byte by the baselines. */
+async function capture(path: string, headers: Record<string, string> = {}) {
+  const res = await fetch(fg.info.url + path, { headers });
+  if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status}`);
+  const keep: Record<string, string> = {};
+  res.headers.forEach((v, k) => {
+    if (!['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'x-request-id'].includes(k)) keep[k] = v;
   });
-  // Logs go to /dev/null (their cost still counts); the stderr line starting with "BENCH " carries its URLs.
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stderr! }).on('line', (l) => l.startsWith('BENCH ') && resolve(l.slice(6)));
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
-  return { info: JSON.parse(line), stop: () => child.kill('SIGTERM') };
+  return { headers: keep, body: Buffer.from(await res.arrayBuffer()).toString('base64') };
 }
 
-/** Downloads `url` to the end, `times` times in a row; returns MB/s. */
-async function throughput(url: string, times: number): Promise<number> {
-  let bytes = 0;
-  const start = performance.now();
-  for (let i = 0; i < times; i++) bytes += await drain(url);
-  return bytes / 1e6 / ((performance.now() - start) / 1000);
-}
-
-/** A GET whose body is counted and dropped; node:http rather than fetch, so the client costs little CPU. */
-function drain(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    httpGet(url, { agent: keepAlive }, (res) => {
-      if (res.statusCode !== 200) reject(new Error(`${url}: HTTP ${res.statusCode}`));
-      let n = 0;
-      res.on('data', (c: Buffer) => (n += c.length));
-      res.on('end', () => resolve(n));
-      res.on('error', reject);
-    }).on('error', reject);
+// fetch() decodes bodies: fetch the compressed variant with node's http to keep the bytes as sent.
+async function captureRaw(path: string, headers: Record<string, string>) {
+  const { request } = await import('node:http');
+  return new Promise<{ headers: Record<string, string>; body: string }>((resolve, reject) => {
+    request(fg.info.url + path, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const keep: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string' && !['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding', 'x-request-id'].includes(k)) keep[k] = v;
+        resolve({ headers: keep, body: Buffer.concat(chunks).toString('base64') });
+      });
+    })
+      .on('error', reject)
+      .end();
   });
 }
-const keepAlive = new Agent({ keepAlive: true });
 
-/** Resident set size of a process in MB, from /proc. */
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+const GZ = { 'accept-encoding': 'gzip, br' };
+const fixtures = {
+  '/feed': await capture(FEED),
+  '/feed-gz': await captureRaw(FEED, GZ),
+  '/image': await capture(IMAGE),
+};
+const fixtureFile = join(tempDir(), 'fixtures.json');
+writeFileSync(fixtureFile, JSON.stringify(fixtures));
+const bareNode = await track(startProc(tsChild(0, 'baselines.ts'), { BASELINE: 'node', BENCH_FIXTURES: fixtureFile }));
+const bareKoa = await track(startProc(tsChild(0, 'baselines.ts'), { BASELINE: 'koa', BENCH_FIXTURES: fixtureFile }));
+
+const fmt = (r: WrkResult) => `${Math.round(r.rps).toString().padStart(6)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms${r.errors ? `  (${r.errors} errors!)` : ''}`;
+
+/** Alternating rounds of wrk over named targets; medians per target. */
+async function compare(title: string, targets: Record<string, { url: string; headers?: Record<string, string> }>, goal: { vs: string; ratio: number; p99?: number }): Promise<void> {
+  const runs: Record<string, WrkResult[]> = {};
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, t] of Object.entries(targets)) (runs[name] ??= []).push(await wrk(t.url, { connections: CONNECTIONS, seconds: SECONDS, headers: t.headers }));
+  }
+  const med: Record<string, WrkResult> = {};
+  for (const [name, rs] of Object.entries(runs)) med[name] = { rps: median(rs.map((x) => x.rps)), p50: median(rs.map((x) => x.p50)), p99: median(rs.map((x) => x.p99)), errors: rs.reduce((a, x) => a + x.errors, 0) };
+  console.log(title);
+  for (const [name, r] of Object.entries(med)) console.log(`  ${name.padEnd(22)} ${fmt(r)}`);
+  const ours = med.feedgate!;
+  for (const [name, r] of Object.entries(med)) if (name !== 'feedgate') console.log(`  ratio vs ${name.padEnd(13)} ${(ours.rps / r.rps).toFixed(2)}x`);
+  const ratio = ours.rps / med[goal.vs]!.rps;
+  const ok = ratio >= goal.ratio && (goal.p99 === undefined || ours.p99 < goal.p99);
+  console.log(`  goal: >= ${goal.ratio}x ${goal.vs}${goal.p99 ? `, p99 < ${goal.p99} ms` : ''}: ${ok ? 'met' : 'NOT MET'}\n`);
 }
 
-/**
- * The production build (`node dist/server.js`, as `npm start` runs it) on an ephemeral port, so memory
- * figures are the service's own and not a TypeScript loader's.
- */
-async function startServer(env: Record<string, string>): Promise<{ url: string; pid: number; stop: () => void }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'feedgate-bench-'));
-  const child = spawn(process.execPath, [fileURLToPath(new URL('../dist/server.js', import.meta.url))], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      const m = /listening on (http:\/\/[\d.:]+)/.exec(l);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  return { url, pid: child.pid!, stop: () => child.kill('SIGTERM') };
+if (ONLY.has('feed')) {
+  await compare(`Cached 20-item RSS feed (${Buffer.from(fixtures['/feed'].body, 'base64').length} bytes; token, metrics, info logs to a file):`, {
+    'bare node:http': { url: `${bareNode.info.url}/feed` },
+    'bare Koa+router': { url: `${bareKoa.info.url}/feed` },
+    feedgate: { url: fg.info.url + FEED },
+  }, { vs: 'bare Koa+router', ratio: 0.8, p99: 10 });
+  const gzBytes = Buffer.from(fixtures['/feed-gz'].body, 'base64').length;
+  await compare(`The same feed compressed (${fixtures['/feed-gz'].headers['content-encoding'] ?? 'identity'}, ${gzBytes} bytes):`, {
+    'bare node:http': { url: `${bareNode.info.url}/feed-gz` },
+    'bare Koa+router': { url: `${bareKoa.info.url}/feed-gz` },
+    feedgate: { url: fg.info.url + FEED, headers: GZ },
+  }, { vs: 'bare Koa+router', ratio: 0.8, p99: 10 });
 }
 
-async function mediaBench(): Promise<void> {
-  const cdn = await startChild('./cdn-server.ts');
-  const secret = 'bench-secret';
-  const server = await startServer({ PROXY_ALLOW_HOSTS: String(cdn.info.host), PROXY_SECRET: secret, PROXY_CLIENT_CONCURRENCY: '1000' });
-  const links = new MediaLinks(new UrlSigner(Buffer.from(secret)));
-  const media = {
-    info: {
-      play: server.url + links.video(`${cdn.info.url}/video.mp4`, 'channels', { key: String(cdn.info.key) }),
-      image: server.url + links.image(`${cdn.info.url}/cover.jpg`, 'wechat'),
-      bare: String(cdn.info.bare),
-      pid: server.pid,
-      imageBytes: 0,
-    },
+if (ONLY.has('proxy')) {
+  await compare(`/proxy image cache hit (${Buffer.from(fixtures['/image'].body, 'base64').length} bytes):`, {
+    'bare node:http': { url: `${bareNode.info.url}/image` },
+    'bare Koa+router': { url: `${bareKoa.info.url}/image` },
+    feedgate: { url: fg.info.url + IMAGE },
+  }, { vs: 'bare Koa+router', ratio: 0.8 });
+}
+
+let streamsPeak = NaN;
+if (ONLY.has('play')) {
+  const dir = tempDir();
+  const nginxConf = join(dir, 'nginx.conf');
+  const nginxPort = 20000 + Math.floor(Math.random() * 20000);
+  writeFileSync(
+    nginxConf,
+    `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
+  server { listen 127.0.0.1:${nginxPort}; location / { proxy_pass ${up.info.cdn}; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; } } }\n`,
+  );
+  const nginx = await track(startPolled(pinned(0, 'nginx', ['-c', nginxConf, '-e', `${dir}/error.log`]), `http://127.0.0.1:${nginxPort}`));
+  const relay = await track(startProc(tsChild(0, 'baselines.ts'), { BASELINE: 'relay', CDN_URL: up.info.cdn! }));
+  const targets: Record<string, string> = {
+    'direct from the CDN': `${up.info.cdn}/video.mp4`,
+    'nginx relay': `${nginx.info.url}/video.mp4`,
+    'bare undici relay': `${relay.info.url}/video.mp4`,
+    feedgate: fg.info.url + PLAY,
   };
-  // The bare server answers with exactly the bytes and validator /proxy serves.
-  const warm = await fetch(media.info.image);
-  const imageBody = Buffer.from(await warm.arrayBuffer());
-  media.info.imageBytes = imageBody.length;
-  await fetch(media.info.bare, { method: 'PUT', body: imageBody, headers: { etag: warm.headers.get('etag') ?? '""' } });
-  try {
-    const MB = Number(cdn.info.bytes) / 1024 / 1024;
-    const pid = Number(media.info.pid);
-    const idle = rssMb(pid);
-    let peak = idle;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 25);
+  const single: Record<string, number[]> = {};
+  const twenty: Record<string, number[]> = {};
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, url] of Object.entries(targets)) {
+      const one = await curlRate(url);
+      (single[name] ??= []).push(one.bytes / one.seconds / 1e6);
+      const t0 = performance.now();
+      const work = () => Promise.all(Array.from({ length: 20 }, () => curlRate(url)));
+      const { peak, result } = name === 'feedgate' ? await peakRss(fg.pid, work) : { peak: NaN, result: await work() };
+      if (name === 'feedgate') streamsPeak = Math.max(Number.isNaN(streamsPeak) ? 0 : streamsPeak, peak);
+      (twenty[name] ??= []).push(result.reduce((a, x) => a + x.bytes, 0) / ((performance.now() - t0) / 1000) / 1e6);
+    }
+  }
+  for (const [label, data] of [['single 64 MiB stream', single], ['20 concurrent 64 MiB streams', twenty]] as const) {
+    console.log(`/play decrypting, ${label} (MB/s, curl):`);
+    for (const [name, xs] of Object.entries(data)) console.log(`  ${name.padEnd(22)} ${median(xs).toFixed(0).padStart(6)} MB/s`);
+    const ratio = median(data.feedgate!) / median(data['nginx relay']!);
+    console.log(`  ratio vs nginx relay    ${ratio.toFixed(2)}x; vs bare undici relay ${(median(data.feedgate!) / median(data['bare undici relay']!)).toFixed(2)}x`);
+    console.log(`  goal: >= 0.9x nginx relay: ${ratio >= 0.9 ? 'met' : 'NOT MET'}\n`);
+  }
+}
+
+if (ONLY.has('resize')) {
+  const original = Buffer.from(fixtures['/image'].body, 'base64');
+  const N = 20;
+  const ours: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const r = await curlRate(fg.info.url + links.image(`${up.info.cdn}/cover.jpg`, 'wechat', { w: 300 + i, fmt: 'jpeg' }));
+    ours.push(r.seconds * 1000);
+  }
+  const alone: number[] = [];
+  for (let i = 0; i < N; i++) {
     const t0 = performance.now();
-    const sizes = await Promise.all(Array.from({ length: 20 }, () => drain(String(media.info.play))));
-    clearInterval(sampler);
-    const secs = (performance.now() - t0) / 1000;
-    const total = sizes.reduce((a, b) => a + b, 0) / 1e6;
-    console.log(`/play memory (20 concurrent ${MB} MB streams, ${total.toFixed(0)} MB in ${secs.toFixed(1)} s):`);
-    console.log(`  RSS before       ${idle.toFixed(0)} MB`);
-    console.log(`  peak RSS         ${peak.toFixed(0)} MB (goal < 150 MB) ${peak < 150 ? 'OK' : 'ABOVE GOAL'}`);
-
-    const direct = `${cdn.info.url}/video.mp4`;
-    const relay = await startChild('./relay-server.ts', { CDN_URL: String(cdn.info.url) });
-    let directRate = 0;
-    let relayRate = 0;
-    let playRate = 0;
-    try {
-      for (const url of [direct, String(relay.info.url), String(media.info.play)]) await drain(url);
-      for (let round = 0; round < ROUNDS; round++) {
-        directRate += (await throughput(direct, 3)) / ROUNDS;
-        relayRate += (await throughput(String(relay.info.url), 3)) / ROUNDS;
-        playRate += (await throughput(String(media.info.play), 3)) / ROUNDS;
-      }
-    } finally {
-      relay.stop();
-    }
-    const ratio = playRate / directRate;
-    console.log(`/play (decrypting a ${MB} MB video, one stream at a time):`);
-    console.log(`  direct from CDN  ${directRate.toFixed(0)} MB/s`);
-    console.log(`  bare relay hop   ${relayRate.toFixed(0)} MB/s (undici -> node:http, no decryption; context only)`);
-    console.log(`  through /play    ${playRate.toFixed(0)} MB/s`);
-    console.log(`  ratio            ${ratio.toFixed(2)} (goal >= 0.80) ${ratio >= 0.8 ? 'OK' : 'BELOW GOAL'}; vs the bare relay ${(playRate / relayRate).toFixed(2)}`);
-
-    let bare = 0;
-    let ours = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      bare += (await rps(String(media.info.bare))) / ROUNDS;
-      ours += (await rps(String(media.info.image))) / ROUNDS;
-    }
-    const imgRatio = ours / bare;
-    console.log(`/proxy image cache hits (${media.info.imageBytes} bytes, ${CONNECTIONS} connections, ${ROUNDS} x ${DURATION}s each):`);
-    console.log(`  bare node:http  ${bare.toFixed(0)} req/s`);
-    console.log(`  feedgate        ${ours.toFixed(0)} req/s`);
-    console.log(`  ratio           ${imgRatio.toFixed(2)} (goal >= 0.50) ${imgRatio >= 0.5 ? 'OK' : 'BELOW GOAL'}`);
-  } finally {
-    server.stop();
-    cdn.stop();
+    await sharp(original).resize({ width: 300 + i, withoutEnlargement: true, fit: 'inside' }).jpeg().toBuffer();
+    alone.push(performance.now() - t0);
   }
+  console.log(`Cold resize 800x600 JPEG -> ~300 px JPEG (median of ${N}):`);
+  console.log(`  sharp alone            ${median(alone).toFixed(1)} ms`);
+  console.log(`  feedgate /proxy?w=     ${median(ours).toFixed(1)} ms (HTTP included)`);
+  console.log(`  ratio                  ${(median(ours) / median(alone)).toFixed(2)}x the time of sharp alone\n`);
 }
 
-async function rps(url: string): Promise<number> {
-  // A short warm-up so JIT and connection setup do not count.
-  await autocannon({ url, connections: CONNECTIONS, duration: 1 });
-  const r = await autocannon({ url, connections: CONNECTIONS, duration: DURATION });
-  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-  return r.requests.average;
+if (ONLY.has('memory')) {
+  const { peak } = await peakRss(fg.pid, () => wrk(fg.info.url + FEED, { connections: CONNECTIONS, seconds: SECONDS }));
+  console.log('feedgate memory (RSS):');
+  console.log(`  idle after start        ${idleRss.toFixed(0)} MB (goal <= 80 MB: ${idleRss <= 80 ? 'met' : 'NOT MET'})`);
+  console.log(`  peak under feed load    ${peak.toFixed(0)} MB`);
+  if (!Number.isNaN(streamsPeak)) console.log(`  peak with 20 streams    ${streamsPeak.toFixed(0)} MB (goal < 150 MB: ${streamsPeak < 150 ? 'met' : 'NOT MET'})`);
 }
 
-async function feedBench(): Promise<void> {
-  const { info, stop } = await startChild('./feed-servers.ts');
-  try {
-    // Alternate the two, twice, so drift in machine load hits both sides alike.
-    let bare = 0;
-    let ours = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      bare += (await rps(String(info.bare))) / ROUNDS;
-      ours += (await rps(String(info.feedgate))) / ROUNDS;
-    }
-    const ratio = ours / bare;
-    console.log(`feed (cached 20-item RSS, ${info.bytes} bytes, ${CONNECTIONS} connections, ${ROUNDS} x ${DURATION}s each):`);
-    console.log(`  bare node:http  ${bare.toFixed(0)} req/s`);
-    console.log(`  feedgate        ${ours.toFixed(0)} req/s`);
-    console.log(`  ratio           ${ratio.toFixed(2)} (goal >= 0.60) ${ratio >= 0.6 ? 'OK' : 'BELOW GOAL'}`);
-  } finally {
-    stop();
-  }
-}
-
-const only = process.argv[2];
-const benches: Record<string, () => Promise<void>> = { feed: feedBench, media: mediaBench };
-for (const [name, run] of Object.entries(benches)) {
-  if (!only || only === name) await run();
-}
+for (const p of procs) await p.stop();
+process.exit(0);

@@ -12,8 +12,7 @@ import { formatSuffix } from './feeds/route.js';
 import { requireToken } from './http/auth.js';
 import './http/context.js';
 import { errorHandler } from './http/error-handler.js';
-import { requestLog } from './http/request-log.js';
-import { requestMetrics } from './http/request-metrics.js';
+import { observe } from './http/observe.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { MediaFetcher } from './proxy/fetch.js';
@@ -92,7 +91,10 @@ export function createApp({ config, logger, db }: AppDeps): App {
   const fetcher = new MediaFetcher({ policy, connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT, timeoutMs: config.PROXY_TIMEOUT, metrics });
   const media = { fetcher, policy, keystreams: new KeystreamCache(config.KEYSTREAM_CACHE_KEYS), accessTokenConfigured: config.ACCESS_TOKEN !== '' };
   const mediaCache = new MediaCache({ memoryBytes: config.MEDIA_CACHE_MEMORY_BYTES, diskBytes: config.MEDIA_CACHE_DISK_BYTES, dir: join(config.DATA_DIR, 'media') });
-  const isMediaPath = (path: string) => path === '/proxy' || path === '/play' || path.startsWith('/play/');
+  // What each route needs is declared where it is registered: the token, or for media a valid
+  // signature or the token, and the per-client limit.
+  const token = requireToken(config.ACCESS_TOKEN);
+  const mediaGuards = [verifySignedMedia(signer), token, perClientLimit(config.PROXY_CLIENT_CONCURRENCY)];
 
   // Exact paths only: /PROXY or /proxy/ must not reach a handler the media checks did not recognise.
   const router = new Router({ strict: true, sensitive: true });
@@ -100,28 +102,24 @@ export function createApp({ config, logger, db }: AppDeps): App {
     c.set('Cache-Control', 'no-store');
     c.body = { status: 'ok' };
   });
-  router.get('/metrics', async (c) => {
+  router.get('/metrics', token, async (c) => {
     c.set('Cache-Control', 'no-store');
     c.type = metrics.registry.contentType;
     c.body = await metrics.registry.metrics();
   });
-  router.get('/api/sources', (c) => {
+  router.get('/api/sources', token, (c) => {
     c.set('Cache-Control', 'no-store');
     c.body = { sources: sources.map((s) => describeSource(s, health)) };
   });
-  router.get('/proxy', proxyHandler({ ...media, cache: mediaCache, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES }));
-  router.get('/play', playHandler(media));
+  router.get('/proxy', ...mediaGuards, proxyHandler({ ...media, cache: mediaCache, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES }));
+  router.get('/play', ...mediaGuards, playHandler(media));
   const feed = { cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE };
-  for (const source of sources) mountSource(router, source, { cache, feed, play: media, health, publicUrl: config.PUBLIC_URL });
+  for (const source of sources) mountSource(router, source, { cache, feed, play: media, health, publicUrl: config.PUBLIC_URL, token, mediaGuards });
 
   const koa = new Koa({ proxy: config.TRUST_PROXY });
   koa.silent = true; // errors are logged by errorHandler with the request id
-  koa.use(requestLog(logger));
-  koa.use(requestMetrics(metrics));
+  koa.use(observe(koa, logger, metrics));
   koa.use(errorHandler);
-  koa.use(verifySignedMedia(signer, isMediaPath));
-  koa.use(requireToken(config.ACCESS_TOKEN, (c) => c.path === '/healthz' || c.state.signed === true));
-  koa.use(perClientLimit(config.PROXY_CLIENT_CONCURRENCY, isMediaPath));
   koa.use(formatSuffix);
   koa.use(router.routes());
   koa.use(router.allowedMethods({ throw: true }));

@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import type { Context, Next } from 'koa';
+import type { Context, Middleware, Next } from 'koa';
 import type { FeedCache } from '../cache/feed-cache.js';
 import { publicBase } from '../http/base-url.js';
 import { clientSignal } from '../http/client-signal.js';
@@ -16,6 +16,10 @@ export interface MountDeps {
   play: PlayDeps;
   health: HealthBook;
   publicUrl: string;
+  /** The access-token guard every non-media route carries. */
+  token: Middleware;
+  /** What media routes carry instead: a valid signature or the token, and the per-client limit. */
+  mediaGuards: Middleware[];
 }
 
 /** Settings a route still lacks: the source's required ones and the route's own. */
@@ -51,13 +55,14 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
     switch (route.kind) {
       case 'feed': {
         const feed = { ...route.source, fetch: noted(deps.health, route.source.fetch.bind(route.source)) };
-        router.get(route.path, guard, feedRoute(feed, deps.feed, { defaultFormat: route.defaultFormat }));
+        router.get(route.path, deps.token, guard, feedRoute(feed, deps.feed, { defaultFormat: route.defaultFormat }));
         break;
       }
       case 'play': {
         const resolve = noted(deps.health, route.resolve);
         router.get(
           route.path,
+          ...deps.mediaGuards,
           guard,
           resolvedPlayHandler(deps.play, async (ctx, fresh) => {
             const key = route.key(ctx);
@@ -70,7 +75,7 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
       }
       case 'api': {
         const method = route.method === 'POST' ? 'post' : 'get';
-        router[method](route.path, guard, async (ctx) => {
+        router[method](route.path, deps.token, guard, async (ctx) => {
           await route.handler(ctx, {
             cached: async (key, ttlMs, load) => (await deps.cache.get(key, ttlMs, noted(deps.health, load), { signal: () => clientSignal(ctx) })).value,
             absolute: (path) => publicBase(ctx, deps.publicUrl) + path,

@@ -75,8 +75,20 @@ export function parseFormat(value: string | undefined, fromSuffix: Format | unde
   return value as Format;
 }
 
+/** Every parameter that changes what a feed shows (besides `format`). */
+const FEED_PARAMS = new Set(['limit', 'sorted', 'filter_time', 'filter_case_sensitive', 'filter', 'filterout', ...FIELDS.flatMap((f) => [`filter_${f}`, `filterout_${f}`])]);
+const PLAIN = new Map<Format, FeedParams>();
+
 export function parseFeedParams(query: Query, opts: { maxLimit: number; formatFromPath?: Format; defaultFormat?: Format }): FeedParams {
   const format = parseFormat(single(query, 'format'), opts.formatFromPath, opts.defaultFormat);
+  // Most polls carry none of the filters: answer them with one shared object, no parsing.
+  let any = false;
+  for (const k in query) if (FEED_PARAMS.has(k)) any = true;
+  if (!any) {
+    let plain = PLAIN.get(format);
+    if (!plain) PLAIN.set(format, (plain = { format, sorted: true, keep: {}, drop: {}, canonical: '' }));
+    return plain;
+  }
   const caseSensitive = bool(query, 'filter_case_sensitive', true);
   const sorted = bool(query, 'sorted', true);
   const limit = positiveInt(query, 'limit', opts.maxLimit);
@@ -88,7 +100,7 @@ export function parseFeedParams(query: Query, opts: { maxLimit: number; formatFr
     drop[f] = regex(query, `filterout_${f}`, caseSensitive);
   }
   const canonicalParts: string[] = [];
-  for (const name of ['limit', 'sorted', 'filter_time', 'filter_case_sensitive', 'filter', 'filterout', ...FIELDS.flatMap((f) => [`filter_${f}`, `filterout_${f}`])]) {
+  for (const name of FEED_PARAMS) {
     const v = single(query, name);
     if (v !== undefined) canonicalParts.push(`${name}=${encodeURIComponent(v)}`);
   }

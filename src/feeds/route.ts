@@ -3,6 +3,7 @@ import type { Context, Next } from 'koa';
 import type { FeedCache } from '../cache/feed-cache.js';
 import { publicBase, selfUrl } from '../http/base-url.js';
 import { clientSignal } from '../http/client-signal.js';
+import { MIN_COMPRESS_BYTES, compress, negotiateEncoding } from '../http/compress.js';
 import { isNotModified } from '../http/conditional.js';
 import { absolutize } from './absolute.js';
 import { feedUpdated, type FeedData } from './model.js';
@@ -23,8 +24,12 @@ export interface FeedRouteDeps {
 interface Rendered {
   /** Encoded once: koa would otherwise re-encode and re-measure a string on every response. */
   body: Buffer;
-  etag: string;
+  /** Content hash; each encoding's ETag is derived from it, so they stay distinct. */
+  hash: string;
   lastModified: number;
+  lastModifiedHttp?: string;
+  /** gzip and brotli of `body`, made on first demand and kept: a cache hit costs no compression. */
+  encoded: Partial<Record<'br' | 'gzip', Buffer>>;
 }
 
 const SUFFIX = /\.(rss|atom|json)$/;
@@ -55,8 +60,14 @@ function render(data: FeedData, format: Format, base: string, selfUrl: string, t
     nextUrl = next.href;
   }
   const body = Buffer.from(formats[format].render(feed, { selfUrl, ttlSeconds, nextUrl }), 'utf8');
-  const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
-  return { body, etag, lastModified: feedUpdated(feed) };
+  const lastModified = feedUpdated(feed);
+  return {
+    body,
+    hash: createHash('sha1').update(body).digest('base64url'),
+    lastModified,
+    lastModifiedHttp: lastModified > 0 ? new Date(lastModified).toUTCString() : undefined,
+    encoded: {},
+  };
 }
 
 /**
@@ -65,6 +76,8 @@ function render(data: FeedData, format: Format, base: string, selfUrl: string, t
  */
 export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: { defaultFormat?: Format } = {}) {
   const ttlSeconds = Math.round(deps.ttlMs / 1000);
+  const fresh = `public, max-age=${ttlSeconds}`;
+  const stale = `public, max-age=${Math.min(60, ttlSeconds)}`;
   return async function serveFeed(ctx: Context): Promise<void> {
     const params = parseFeedParams(ctx.query, { maxLimit: deps.maxLimit, formatFromPath: ctx.state.formatFromPath as Format | undefined, defaultFormat: opts.defaultFormat });
     const p = source.parse(ctx.params as Record<string, string>, ctx.query);
@@ -72,6 +85,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const base = publicBase(ctx, deps.publicUrl);
     const self = selfUrl(ctx, deps.publicUrl);
     const result = await deps.cache.get(key, deps.ttlMs, (signal) => source.fetch(p, signal), { signal: () => clientSignal(ctx), staleAfterMs: deps.staleAfterMs });
+
     const memoKey = `${params.format}\n${self}\n${params.canonical}`;
     let perData = memo.get(result.value as object);
     let out = params.filterTime === undefined ? perData?.get(memoKey) : undefined;
@@ -88,15 +102,24 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
       ctx.set('X-Feed-Stale', '1');
       ctx.log.warn({ key, err: (result.error as Error)?.message }, 'upstream failed or is slow; serving the last good copy');
     }
-    ctx.set('X-Cache', result.state.toUpperCase());
-    ctx.set('Cache-Control', `public, max-age=${result.state === 'stale' ? Math.min(60, ttlSeconds) : ttlSeconds}`);
-    ctx.set('ETag', out.etag);
-    if (out.lastModified > 0) ctx.set('Last-Modified', new Date(out.lastModified).toUTCString());
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('Access-Control-Allow-Origin', '*');
-    ctx.type = formats[params.format].contentType;
-    if (isNotModified(ctx.headers, out.etag, out.lastModified)) {
+    const enc = out.body.length >= MIN_COMPRESS_BYTES ? negotiateEncoding(ctx.headers['accept-encoding']) : 'identity';
+    const etag = enc === 'identity' ? `"${out.hash}"` : `"${out.hash}-${enc}"`;
+    const res = ctx.res;
+    res.setHeader('X-Cache', result.state === 'hit' ? 'HIT' : result.state === 'miss' ? 'MISS' : 'STALE');
+    res.setHeader('Cache-Control', result.state === 'stale' ? stale : fresh);
+    res.setHeader('ETag', etag);
+    if (out.lastModifiedHttp) res.setHeader('Last-Modified', out.lastModifiedHttp);
+    res.setHeader('Vary', 'Accept-Encoding');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Content-Type', formats[params.format].contentType);
+    if (isNotModified(ctx.headers, etag, out.lastModified)) {
       ctx.status = 304;
+      return;
+    }
+    if (enc !== 'identity') {
+      res.setHeader('Content-Encoding', enc);
+      ctx.body = out.encoded[enc] ??= compress(out.body, enc);
       return;
     }
     ctx.body = out.body;

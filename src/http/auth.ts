@@ -18,19 +18,21 @@ export function presentedToken(ctx: Context): string | undefined {
 }
 
 /**
- * When ACCESS_TOKEN is set, every route but the open ones needs it.
- * `isOpen` lets other modules (signed media URLs) declare their own proof of access.
+ * Route-level: when ACCESS_TOKEN is set, the route needs it, unless an earlier guard proved access
+ * another way (a signed media URL sets ctx.state.signed).
  */
-export function requireToken(accessToken: string, isOpen: (ctx: Context) => boolean) {
+export function requireToken(accessToken: string) {
+  // The configured token's digest is computed once, not on every request.
+  const expected = digest(accessToken);
   return async function auth(ctx: Context, next: Next): Promise<void> {
-    if (accessToken && !isOpen(ctx)) {
+    if (accessToken && ctx.state.signed !== true) {
       const given = presentedToken(ctx);
       if (given === undefined) {
         throw new HttpError(401, 'UNAUTHORIZED', 'this server needs an access token: add ?token=… or "Authorization: Bearer …"', {
           'WWW-Authenticate': 'Bearer realm="feedgate"',
         });
       }
-      if (!tokenMatches(given, accessToken)) {
+      if (!timingSafeEqual(digest(given), expected)) {
         throw new HttpError(401, 'UNAUTHORIZED', 'the access token is wrong', { 'WWW-Authenticate': 'Bearer realm="feedgate", error="invalid_token"' });
       }
     }

@@ -55,11 +55,10 @@ export function copyValidators(ctx: Context, headers: Record<string, string | st
   }
 }
 
-/** At most `limit` media requests in flight per client address; the rest get 429. */
-export function perClientLimit(limit: number, isMediaPath: (path: string) => boolean) {
+/** Route-level, on media routes: at most `limit` media requests in flight per client address; the rest get 429. */
+export function perClientLimit(limit: number) {
   const active = new Map<string, number>();
   return async function clientLimit(ctx: Context, next: Next): Promise<void> {
-    if (!isMediaPath(ctx.path)) return next();
     const ip = ctx.ip;
     const n = active.get(ip) ?? 0;
     if (n >= limit) throw new HttpError(429, 'TOO_MANY_REQUESTS', `more than ${limit} media requests in flight from ${ip}`, { 'Retry-After': '1' });

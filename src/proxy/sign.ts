@@ -63,12 +63,12 @@ export function loadProxySecret(configured: string, dataDir: string): Buffer {
 }
 
 /**
- * For media routes: a `sig` parameter is checked here. A good one marks the request as signed (it
- * needs no access token); a bad one is a 403 whatever else the request carries.
+ * Route-level, on media routes: a `sig` parameter is checked here. A good one marks the request as
+ * signed (it needs no access token); a bad one is a 403 whatever else the request carries.
  */
-export function verifySignedMedia(signer: UrlSigner, isMediaPath: (path: string) => boolean) {
+export function verifySignedMedia(signer: UrlSigner) {
   return async function signedMedia(ctx: Context, next: Next): Promise<void> {
-    if (isMediaPath(ctx.path) && HAS_SIG.test(ctx.querystring)) {
+    if (HAS_SIG.test(ctx.querystring)) {
       if (!signer.verify(ctx.path, new URLSearchParams(ctx.querystring))) {
         throw new HttpError(403, 'BAD_SIGNATURE', 'the signature does not match this URL; use the link exactly as the feed gave it');
       }

@@ -1,0 +1,38 @@
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+
+export type Encoding = 'br' | 'gzip' | 'identity';
+
+const chosen = new Map<string, Encoding>();
+
+/**
+ * The best encoding the client accepts (RFC 9110 §12.5.3, q-values, `*`), brotli before gzip.
+ * Answers are kept per header value: readers send the same few strings all day.
+ */
+export function negotiateEncoding(header: string | undefined): Encoding {
+  if (!header) return 'identity';
+  let enc = chosen.get(header);
+  if (enc) return enc;
+  const q: Record<string, number> = {};
+  for (const part of header.split(',')) {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    if (!name) continue;
+    const qp = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const v = qp ? Number(qp.slice(2)) : 1;
+    q[name] = Number.isFinite(v) ? v : 0;
+  }
+  const weight = (e: string) => q[e] ?? q['*'] ?? 0;
+  enc = weight('br') > 0 && weight('br') >= weight('gzip') ? 'br' : weight('gzip') > 0 ? 'gzip' : 'identity';
+  if (chosen.size > 256) chosen.clear();
+  chosen.set(header, enc);
+  return enc;
+}
+
+/** Compressed once, kept beside the bytes they came from. */
+export function compress(body: Buffer, enc: Exclude<Encoding, 'identity'>): Buffer {
+  return enc === 'br'
+    ? brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 9, [constants.BROTLI_PARAM_SIZE_HINT]: body.length, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT } })
+    : gzipSync(body, { level: 9 });
+}
+
+/** Below this, compression saves less than its headers cost. */
+export const MIN_COMPRESS_BYTES = 1024;
