@@ -193,3 +193,20 @@ describe('smaller guarantees', () => {
     expect(await cache.get('anything')).toBeUndefined();
   });
 });
+
+describe('logging', () => {
+  it('never prints the headers an error carries, and writes buffered lines within 100 ms', async () => {
+    const { createLogger } = await import('../src/logger.js');
+    const file = join(tempDir(), 'log');
+    writeFileSync(file, '');
+    const log = createLogger('info', file);
+    const err = Object.assign(new Error('upstream said no'), { headers: { authorization: 'Bearer SECRET-1', 'x-api-key': 'SECRET-2' } });
+    log.error({ err }, 'failed');
+    log.info({ n: 1 }, 'line');
+    await new Promise((r) => setTimeout(r, 250));
+    const text = (await import('node:fs')).readFileSync(file, 'utf8');
+    expect(text).toContain('upstream said no');
+    expect(text).toContain('"n":1');
+    expect(text).not.toContain('SECRET');
+  });
+});

@@ -1,18 +1,26 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { HttpError } from './errors.js';
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
-/** Constant-time comparison; hashing first makes lengths equal so length is not leaked either. */
-export function tokenMatches(given: string, expected: string): boolean {
-  return timingSafeEqual(digest(given), digest(expected));
+/**
+ * Constant-time comparison of a presented token with the configured one. Only the length can be learnt
+ * by timing (hashing both sides first hid it, at the cost of a SHA-256 per request).
+ */
+export function tokenMatches(given: string, expected: Buffer): boolean {
+  const g = Buffer.from(given, 'utf8');
+  if (g.length !== expected.length) {
+    timingSafeEqual(expected, expected);
+    return false;
+  }
+  return timingSafeEqual(g, expected);
 }
 
 export function presentedToken(ctx: Context): string | undefined {
-  const header = ctx.get('Authorization');
-  const m = /^Bearer\s+(.+)$/i.exec(header);
-  if (m) return m[1]!.trim();
+  const header = ctx.headers.authorization;
+  if (header) {
+    const m = /^Bearer\s+(.+)$/i.exec(header);
+    if (m) return m[1]!.trim();
+  }
   const q = ctx.query.token;
   return typeof q === 'string' ? q : undefined;
 }
@@ -22,8 +30,7 @@ export function presentedToken(ctx: Context): string | undefined {
  * another way (a signed media URL sets ctx.state.signed).
  */
 export function requireToken(accessToken: string) {
-  // The configured token's digest is computed once, not on every request.
-  const expected = digest(accessToken);
+  const expected = Buffer.from(accessToken, 'utf8');
   return async function auth(ctx: Context, next: Next): Promise<void> {
     if (accessToken && ctx.state.signed !== true) {
       const given = presentedToken(ctx);
@@ -32,7 +39,7 @@ export function requireToken(accessToken: string) {
           'WWW-Authenticate': 'Bearer realm="feedgate"',
         });
       }
-      if (!timingSafeEqual(digest(given), expected)) {
+      if (!tokenMatches(given, expected)) {
         throw new HttpError(401, 'UNAUTHORIZED', 'the access token is wrong', { 'WWW-Authenticate': 'Bearer realm="feedgate", error="invalid_token"' });
       }
     }
