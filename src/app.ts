@@ -11,6 +11,7 @@ import { describeSource, mountSource } from './feeds/mount.js';
 import { formatSuffix } from './feeds/route.js';
 import { requireToken } from './http/auth.js';
 import './http/context.js';
+import { compressJson } from './http/compress.js';
 import { errorHandler } from './http/error-handler.js';
 import { observe } from './http/observe.js';
 import type { Logger } from './logger.js';
@@ -107,7 +108,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
     c.type = metrics.registry.contentType;
     c.body = await metrics.registry.metrics();
   });
-  router.get('/api/sources', token, (c) => {
+  router.get('/api/sources', token, compressJson, (c) => {
     c.set('Cache-Control', 'no-store');
     c.body = { sources: sources.map((s) => describeSource(s, health)) };
   });

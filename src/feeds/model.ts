@@ -59,7 +59,12 @@ export interface FeedData {
   link: string;
   description: string;
   language?: string;
+  /** A square image (an account's avatar): JSON Feed icon, Atom icon, RSS image and itunes:image. */
   image?: string;
+  /** The site's small icon, when known (JSON Feed favicon). */
+  favicon?: string;
+  /** Apple Podcasts category (their list, e.g. "TV & Film"), used when the feed carries audio or video. */
+  podcastCategory?: string;
   authors?: Person[];
   /** Used as the feed's update time when it has no dated items. Never "now": bytes must be stable. */
   updated?: number;

@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
 import type { FeedCache } from '../cache/feed-cache.js';
 import { publicBase } from '../http/base-url.js';
+import { compressJson } from '../http/compress.js';
 import { clientSignal } from '../http/client-signal.js';
 import { HttpError } from '../http/errors.js';
 import { resolvedPlayHandler, type PlayDeps } from '../proxy/play.js';
@@ -75,7 +76,7 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
       }
       case 'api': {
         const method = route.method === 'POST' ? 'post' : 'get';
-        router[method](route.path, deps.token, guard, async (ctx) => {
+        router[method](route.path, deps.token, guard, compressJson, async (ctx) => {
           await route.handler(ctx, {
             cached: async (key, ttlMs, load) => (await deps.cache.get(key, ttlMs, noted(deps.health, load), { signal: () => clientSignal(ctx) })).value,
             absolute: (path) => publicBase(ctx, deps.publicUrl) + path,

@@ -1,6 +1,7 @@
 import { RE2JS } from 're2js';
 import { badRequest } from '../http/errors.js';
 import type { FeedItem } from './model.js';
+import { BRIEF_MAX, BRIEF_MIN, OPENCC } from './text.js';
 import { FORMATS, type Format } from './render/index.js';
 
 /**
@@ -14,6 +15,10 @@ export interface FeedParams {
   limit?: number;
   sorted: boolean;
   filterTime?: number;
+  /** RSSHub's opencc conversion (s2t, t2s, s2tw, …). */
+  opencc?: string;
+  /** RSSHub's brief: a plain-text summary of this many characters instead of the body. */
+  brief?: number;
   keep: Matchers;
   drop: Matchers;
   /** Canonical string of everything above but `format`; part of the render memo key. */
@@ -76,7 +81,7 @@ export function parseFormat(value: string | undefined, fromSuffix: Format | unde
 }
 
 /** Every parameter that changes what a feed shows (besides `format`). */
-const FEED_PARAMS = new Set(['limit', 'sorted', 'filter_time', 'filter_case_sensitive', 'filter', 'filterout', ...FIELDS.flatMap((f) => [`filter_${f}`, `filterout_${f}`])]);
+const FEED_PARAMS = new Set(['limit', 'sorted', 'filter_time', 'filter_case_sensitive', 'opencc', 'brief', 'filter', 'filterout', ...FIELDS.flatMap((f) => [`filter_${f}`, `filterout_${f}`])]);
 const PLAIN = new Map<Format, FeedParams>();
 
 export function parseFeedParams(query: Query, opts: { maxLimit: number; formatFromPath?: Format; defaultFormat?: Format }): FeedParams {
@@ -93,6 +98,14 @@ export function parseFeedParams(query: Query, opts: { maxLimit: number; formatFr
   const sorted = bool(query, 'sorted', true);
   const limit = positiveInt(query, 'limit', opts.maxLimit);
   const filterTime = positiveInt(query, 'filter_time', 100 * 365 * 86400);
+  const opencc = single(query, 'opencc');
+  if (opencc !== undefined && !(opencc in OPENCC)) throw badRequest(`parameter opencc must be one of ${Object.keys(OPENCC).join(', ')}, got "${opencc.slice(0, 20)}"`);
+  const briefRaw = single(query, 'brief');
+  let brief: number | undefined;
+  if (briefRaw !== undefined) {
+    brief = Number(briefRaw);
+    if (!/^\d{1,6}$/.test(briefRaw) || brief < BRIEF_MIN || brief > BRIEF_MAX) throw badRequest(`parameter brief must be a whole number from ${BRIEF_MIN} to ${BRIEF_MAX}, got "${briefRaw.slice(0, 20)}"`);
+  }
   const keep: Matchers = { any: regex(query, 'filter', caseSensitive) };
   const drop: Matchers = { any: regex(query, 'filterout', caseSensitive) };
   for (const f of FIELDS) {
@@ -104,7 +117,7 @@ export function parseFeedParams(query: Query, opts: { maxLimit: number; formatFr
     const v = single(query, name);
     if (v !== undefined) canonicalParts.push(`${name}=${encodeURIComponent(v)}`);
   }
-  return { format, limit, sorted, filterTime, keep, drop, canonical: canonicalParts.join('&') };
+  return { format, limit, sorted, filterTime, opencc, brief, keep, drop, canonical: canonicalParts.join('&') };
 }
 
 const found = (re: RE2JS, s: string) => re.matcher(s).find();

@@ -7,7 +7,8 @@ import { MIN_COMPRESS_BYTES, compress, negotiateEncoding } from '../http/compres
 import { isNotModified } from '../http/conditional.js';
 import { absolutize } from './absolute.js';
 import { feedUpdated, type FeedData } from './model.js';
-import { applyFeedParams, parseFeedParams } from './params.js';
+import { applyFeedParams, parseFeedParams, type FeedParams } from './params.js';
+import { transformText } from './text.js';
 import { formats, type Format } from './render/index.js';
 import type { FeedSource } from './source.js';
 
@@ -51,8 +52,12 @@ export async function formatSuffix(ctx: Context, next: Next): Promise<void> {
 const memo = new WeakMap<object, Map<string, Rendered>>();
 const MEMO_PER_DATA = 64;
 
-function render(data: FeedData, format: Format, base: string, selfUrl: string, ttlSeconds: number, items: FeedData['items']): Rendered {
-  const feed = absolutize(data, items, base);
+async function render(data: FeedData, params: FeedParams, base: string, selfUrl: string, ttlSeconds: number): Promise<Rendered> {
+  const format = params.format;
+  let items = applyFeedParams(data.items, params);
+  let head = data;
+  if (params.opencc || params.brief !== undefined) ({ feed: head, items } = await transformText(data, items, params));
+  const feed = absolutize(head, items, base);
   let nextUrl: string | undefined;
   if (data.nextQuery) {
     const next = new URL(selfUrl);
@@ -90,7 +95,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     let perData = memo.get(result.value as object);
     let out = params.filterTime === undefined ? perData?.get(memoKey) : undefined;
     if (!out) {
-      out = render(result.value as FeedData, params.format, base, self, ttlSeconds, applyFeedParams((result.value as FeedData).items, params));
+      out = await render(result.value as FeedData, params, base, self, ttlSeconds);
       if (params.filterTime === undefined) {
         if (!perData) memo.set(result.value as object, (perData = new Map()));
         if (perData.size >= MEMO_PER_DATA) perData.clear();

@@ -36,3 +36,20 @@ export function compress(body: Buffer, enc: Exclude<Encoding, 'identity'>): Buff
 
 /** Below this, compression saves less than its headers cost. */
 export const MIN_COMPRESS_BYTES = 1024;
+
+/**
+ * For JSON API answers (never feeds, which keep their own compressed copies, nor media): compresses an
+ * object body of MIN_COMPRESS_BYTES or more for a client that accepts it.
+ */
+export async function compressJson(ctx: import('koa').Context, next: import('koa').Next): Promise<void> {
+  await next();
+  const body = ctx.body;
+  if (!body || typeof body !== 'object' || Buffer.isBuffer(body) || typeof (body as { pipe?: unknown }).pipe === 'function') return;
+  ctx.vary('Accept-Encoding');
+  const enc = negotiateEncoding(ctx.headers['accept-encoding']);
+  const json = Buffer.from(JSON.stringify(body));
+  if (enc === 'identity' || json.length < MIN_COMPRESS_BYTES) return;
+  ctx.type = 'application/json; charset=utf-8';
+  ctx.set('Content-Encoding', enc);
+  ctx.body = compress(json, enc);
+}

@@ -22,13 +22,26 @@ export const renderAtom: Renderer = (feed: FeedData, opts) => {
   if (opts.nextUrl) x.empty('link', { rel: 'next', type: 'application/atom+xml', href: opts.nextUrl });
   for (const a of feedAuthors) person(x, a);
   x.leaf('generator', 'feedgate');
-  x.leaf('logo', feed.image || undefined);
+  x.leaf('icon', feed.image || undefined);
 
-  for (const item of feed.items) {
+  // An entry without a time of its own takes the feed's, less a second per place, so no two entries
+  // share an atom:updated by accident (validators warn, and some readers merge such entries).
+  const used = new Set<number>();
+  const entryUpdated = (item: FeedData['items'][number], i: number) => {
+    let t = item.updated ?? item.published;
+    if (t === undefined) {
+      t = updated - (i + 1) * 1000;
+      while (used.has(t)) t -= 1000;
+    }
+    used.add(t);
+    return t;
+  };
+
+  for (const [i, item] of feed.items.entries()) {
     x.open('entry');
     x.leaf('id', atomId(feed.id, item.guid));
     x.leaf('title', item.title, { type: 'text' });
-    x.leaf('updated', rfc3339(item.updated ?? item.published ?? updated));
+    x.leaf('updated', rfc3339(entryUpdated(item, i)));
     if (item.published !== undefined) x.leaf('published', rfc3339(item.published));
     if (item.link) x.empty('link', { rel: 'alternate', type: 'text/html', href: item.link });
     for (const a of item.authors ?? []) person(x, a);

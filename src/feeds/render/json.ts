@@ -13,6 +13,7 @@ export const renderJson: Renderer = (feed: FeedData, opts) => {
     next_url: opts.nextUrl,
     description: feed.description || undefined,
     icon: feed.image,
+    favicon: feed.favicon,
     language: feed.language,
     authors: authors(feed.authors),
     items: feed.items.map((item) => ({

@@ -8,6 +8,24 @@ const NS = {
   'xmlns:dc': 'http://purl.org/dc/elements/1.1/',
   'xmlns:media': 'http://search.yahoo.com/mrss/',
 };
+const ITUNES = 'http://www.itunes.com/dtds/podcast-1.0.dtd';
+
+/** Podcast apps (Apple Podcasts, Pocket Casts, AntennaPod, Overcast) list a feed whose items carry audio or video. */
+const isPodcast = (feed: FeedData) => feed.items.some((i) => i.enclosures?.some((e) => /^(audio|video)\//.test(e.type)));
+
+/** itunes:duration as H:MM:SS. */
+export function hms(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${h}:${pad(m)}:${pad(s % 60)}`;
+}
+
+const plain = (s: string, max: number) => {
+  const chars = [...s.replace(/\s+/g, ' ').trim()];
+  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : chars.join('');
+};
 
 function mediumOf(type: string): string | undefined {
   const top = type.split('/')[0];
@@ -21,7 +39,8 @@ function mediumOf(type: string): string | undefined {
  */
 export const renderRss: Renderer = (feed: FeedData, opts) => {
   const x = new XmlWriter();
-  x.open('rss', { version: '2.0', ...NS }).open('channel');
+  const podcast = isPodcast(feed);
+  x.open('rss', { version: '2.0', ...NS, 'xmlns:itunes': podcast ? ITUNES : undefined }).open('channel');
   x.leaf('title', feed.title);
   x.leaf('link', feed.link);
   x.leaf('description', feed.description || feed.title);
@@ -33,6 +52,16 @@ export const renderRss: Renderer = (feed: FeedData, opts) => {
   x.leaf('generator', 'feedgate');
   x.leaf('ttl', Math.max(1, Math.round(opts.ttlSeconds / 60)));
   if (feed.image) x.open('image').leaf('url', feed.image).leaf('title', feed.title).leaf('link', feed.link).close('image');
+  const feedAuthor = feed.authors?.[0]?.name ?? feed.title;
+  if (podcast) {
+    x.leaf('itunes:author', feedAuthor);
+    x.leaf('itunes:summary', plain(feed.description || feed.title, 4000));
+    x.leaf('itunes:subtitle', plain(feed.description || feed.title, 255));
+    if (feed.image) x.empty('itunes:image', { href: feed.image });
+    x.empty('itunes:category', { text: feed.podcastCategory ?? 'TV & Film' });
+    x.leaf('itunes:explicit', 'false');
+    x.leaf('itunes:type', 'episodic');
+  }
 
   for (const item of feed.items) {
     x.open('item');
@@ -58,6 +87,15 @@ export const renderRss: Renderer = (feed: FeedData, opts) => {
       });
     }
     for (const th of item.thumbnails ?? []) x.empty('media:thumbnail', thumbnailAttrs(th));
+    if (podcast) {
+      const duration = item.enclosures?.find((e) => e.duration !== undefined)?.duration;
+      if (duration !== undefined) x.leaf('itunes:duration', hms(duration));
+      const image = item.image ?? item.thumbnails?.[0]?.url;
+      if (image) x.empty('itunes:image', { href: image });
+      x.leaf('itunes:author', item.authors?.[0]?.name ?? feedAuthor);
+      if (item.summary) x.leaf('itunes:summary', plain(item.summary, 4000));
+      x.leaf('itunes:explicit', 'false');
+    }
     x.close('item');
   }
   return x.close('channel').close('rss').toString();
