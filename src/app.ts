@@ -30,6 +30,7 @@ import { sqliteSnapshots } from './store/snapshots.js';
 import { UpstreamClient } from './upstream/client.js';
 import { failureMemoMs, isStaleable } from './upstream/errors.js';
 import { HealthBook } from './upstream/health.js';
+import { outboundProxy } from './upstream/proxy.js';
 
 export interface AppDeps {
   config: Config;
@@ -81,6 +82,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
         concurrency: config.UPSTREAM_CONCURRENCY,
         metrics,
         health,
+        proxy: outboundProxy(config.UPSTREAM_PROXY, process.env, { connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT }),
       });
       clients.push(client);
       return client;
@@ -89,7 +91,8 @@ export function createApp({ config, logger, db }: AppDeps): App {
   const sources = [channelsSource(ctx), hdhiveSource(ctx)];
 
   const policy = { extraHosts: parseAllowHosts(config.PROXY_ALLOW_HOSTS) };
-  const fetcher = new MediaFetcher({ policy, connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT, timeoutMs: config.PROXY_TIMEOUT, metrics });
+  const mediaProxy = config.PROXY_MEDIA_VIA_UPSTREAM_PROXY ? outboundProxy(config.UPSTREAM_PROXY, process.env, { connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT }) : undefined;
+  const fetcher = new MediaFetcher({ policy, connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT, timeoutMs: config.PROXY_TIMEOUT, metrics, proxy: mediaProxy?.dispatcher });
   const media = { fetcher, policy, keystreams: new KeystreamCache(config.KEYSTREAM_CACHE_KEYS), accessTokenConfigured: config.ACCESS_TOKEN !== '' };
   const mediaCache = new MediaCache({ memoryBytes: config.MEDIA_CACHE_MEMORY_BYTES, diskBytes: config.MEDIA_CACHE_DISK_BYTES, dir: join(config.DATA_DIR, 'media') });
   // What each route needs is declared where it is registered: the token, or for media a valid

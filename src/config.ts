@@ -93,6 +93,15 @@ const schema = z.object({
   UPSTREAM_RETRIES: int(0, 10),
   UPSTREAM_MAX_BYTES: size.pipe(z.number().min(1024, 'must be at least 1KB')),
   UPSTREAM_CONCURRENCY: int(1, 1000),
+  UPSTREAM_PROXY: text.refine((v) => {
+    if (v === '') return true;
+    try {
+      return ['http:', 'https:', 'socks5:', 'socks5h:'].includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, 'expected an http://, https:// or socks5:// proxy URL, or nothing'),
+  PROXY_MEDIA_VIA_UPSTREAM_PROXY: bool,
   HDHIVE_API_URL: httpUrl.transform((v) => v.replace(/\/+$/, '')),
   HDHIVE_API_KEY: text,
   HDHIVE_ACCESS_TOKEN: text,

@@ -3,7 +3,8 @@ import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { HttpError } from '../http/errors.js';
 import type { Metrics } from '../metrics.js';
 import { GENERIC_HEADERS, RULES, type Platform } from './platforms.js';
-import { checkTarget, guardedLookup, type Target, type TargetPolicy } from './ssrf.js';
+import { isIP } from 'node:net';
+import { checkResolved, checkTarget, guardedLookup, type Target, type TargetPolicy } from './ssrf.js';
 
 export interface MediaFetcherOptions {
   policy: TargetPolicy;
@@ -11,6 +12,8 @@ export interface MediaFetcherOptions {
   /** Until headers arrive, and between body chunks. */
   timeoutMs: number;
   metrics?: Metrics;
+  /** PROXY_MEDIA_VIA_UPSTREAM_PROXY: fetch through this proxy; targets are still checked before they leave. */
+  proxy?: Dispatcher;
 }
 
 export interface MediaResponse {
@@ -38,10 +41,10 @@ export const mediaType = (h: MediaResponse['headers']): string => (header(h, 'co
  * buffered here.
  */
 export class MediaFetcher {
-  private readonly agent: Agent;
+  private readonly agent: Dispatcher;
 
   constructor(private readonly opts: MediaFetcherOptions) {
-    this.agent = new Agent({
+    this.agent = opts.proxy ?? new Agent({
       connect: { timeout: opts.connectTimeoutMs, lookup: guardedLookup(opts.policy) as never },
       headersTimeout: opts.timeoutMs,
       bodyTimeout: opts.timeoutMs,
@@ -64,6 +67,8 @@ export class MediaFetcher {
     for (let hop = 0; ; hop++) {
       let res: Dispatcher.ResponseData;
       try {
+        // Through a proxy our lookup never runs: check the target's addresses before the request leaves.
+        if (this.opts.proxy && !isIP(target.hostname.replace(/^\[|\]$/g, ''))) await checkResolved(this.opts.policy, target.hostname);
         res = await this.agent.request({
           origin: target.url.origin,
           path: target.url.pathname + target.url.search,

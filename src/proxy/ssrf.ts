@@ -90,6 +90,17 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
  * A dns.lookup for undici's connect option that refuses non-public answers for hosts outside
  * PROXY_ALLOW_HOSTS. It is what the socket connects to, so a second resolution cannot differ.
  */
+/**
+ * The same check for a request that leaves through an outbound proxy (which resolves the name itself):
+ * the target's name is resolved here first and refused when any address is not public, before anything
+ * is sent. The proxy's own resolution may differ (DNS rebinding); that window is the price of a proxy.
+ */
+export function checkResolved(policy: TargetPolicy, hostname: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    guardedLookup(policy)(hostname.replace(/^\[|\]$/g, ''), { all: true }, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
 export function guardedLookup(policy: TargetPolicy) {
   const trusted = (hostname: string) => [...policy.extraHosts].some((h) => h === hostname || h.startsWith(`${hostname}:`) || h === `[${hostname}]` || h.startsWith(`[${hostname}]:`));
   return (hostname: string, options: { all?: boolean; family?: number | string }, callback: LookupCallback): void => {

@@ -3,6 +3,7 @@ import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { Metrics } from '../metrics.js';
 import { UpstreamError, parseRetryAfter } from './errors.js';
 import type { HealthBook } from './health.js';
+import type { ProxyChoice } from './proxy.js';
 import { parseJson } from './json.js';
 import { readCapped } from './read-body.js';
 import { Limiter } from './limiter.js';
@@ -21,6 +22,8 @@ export interface UpstreamClientOptions {
   /** What must run there, said when it cannot be reached. */
   hint?: string;
   health?: HealthBook;
+  /** Calls go through this proxy instead of a direct pool (outboundProxy()). */
+  proxy?: ProxyChoice;
   retries: number;
   maxBytes: number;
   concurrency: number;
@@ -56,7 +59,7 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
  * only transport failures throw.
  */
 export class UpstreamClient {
-  private readonly pool: Pool;
+  private readonly pool: Dispatcher;
   private readonly limiter: Limiter;
   private readonly origin: string;
   private readonly basePath: string;
@@ -67,13 +70,15 @@ export class UpstreamClient {
     const base = new URL(opts.baseUrl);
     this.origin = base.origin;
     this.basePath = base.pathname.replace(/\/+$/, '');
-    this.pool = new Pool(this.origin, {
-      connections: opts.concurrency,
-      headersTimeout: opts.timeoutMs,
-      bodyTimeout: opts.timeoutMs,
-      connect: { timeout: opts.connectTimeoutMs },
-      keepAliveTimeout: 10_000,
-    });
+    this.pool =
+      opts.proxy?.dispatcher ??
+      new Pool(this.origin, {
+        connections: opts.concurrency,
+        headersTimeout: opts.timeoutMs,
+        bodyTimeout: opts.timeoutMs,
+        connect: { timeout: opts.connectTimeoutMs },
+        keepAliveTimeout: 10_000,
+      });
     this.limiter = new Limiter(opts.concurrency);
   }
 
@@ -149,8 +154,11 @@ export class UpstreamClient {
       if (s) path += (path.includes('?') ? '&' : '?') + s;
     }
     const res = await this.pool.request({
+      origin: this.origin,
       method: method as Dispatcher.HttpMethod,
       path,
+      headersTimeout: this.opts.timeoutMs,
+      bodyTimeout: this.opts.timeoutMs,
       headers: { 'user-agent': 'feedgate', ...this.opts.headers, ...req.headers },
       body: req.body,
       signal: req.signal,
@@ -181,7 +189,8 @@ export class UpstreamClient {
     }
     const reason = code || (err as Error)?.message || 'unknown error';
     const fix = this.opts.setting ? `; check ${this.opts.setting}${this.opts.hint ? ` (${this.opts.hint})` : ''}` : '';
-    return new UpstreamError(name, 'unreachable', 502, 'UPSTREAM_UNREACHABLE', `${name} is unreachable at ${this.origin} (${reason})${fix}`);
+    const via = this.opts.proxy ? ` through the proxy in ${this.opts.proxy.via} (check that too)` : '';
+    return new UpstreamError(name, 'unreachable', 502, 'UPSTREAM_UNREACHABLE', `${name} is unreachable at ${this.origin}${via} (${reason})${fix}`);
   }
 
   private async backoff(attempt: number, signal?: AbortSignal): Promise<void> {
