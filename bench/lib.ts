@@ -33,6 +33,21 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
+/** A started child; stop() sends SIGTERM and waits for the exit. */
+function handle(child: ChildProcess, info: Record<string, string>): Proc {
+  return {
+    pid: child.pid!,
+    info,
+    child,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
 /**
  * Starts a child and waits for its ready line: `BENCH {json}` on stderr (or `listening on URL` on stdout).
  */
@@ -49,17 +64,7 @@ export async function startProc(cmd: [string, string[]], env: Record<string, str
     });
     child.once('exit', (code) => reject(new Error(`${cmd.flat().join(' ')} exited with ${code}`)));
   });
-  return {
-    pid: child.pid!,
-    info,
-    child,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+  return handle(child, info);
 }
 
 /** A program with no ready line (nginx): started, then polled until `url` answers at all. */
@@ -70,17 +75,7 @@ export async function startPolled(cmd: [string, string[]], url: string): Promise
     if (child.exitCode !== null) throw new Error(`${cmd.flat().join(' ')} exited with ${child.exitCode}`);
     await sleep(50);
   }
-  return {
-    pid: child.pid!,
-    info: { url },
-    child,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+  return handle(child, { url });
 }
 
 /** A TypeScript child under tsx. */
@@ -177,15 +172,5 @@ export async function feedgate(env: Record<string, string>): Promise<Proc> {
     if (!url) await sleep(50);
   }
   if (!url) throw new Error('feedgate did not start');
-  return {
-    pid: child.pid!,
-    info: { url, log: logFile },
-    child,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+  return handle(child, { url, log: logFile });
 }

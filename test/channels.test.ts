@@ -1,31 +1,18 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { base64ToId, idToBase64 } from '../src/feeds/channels/ids.js';
-import { startFakeCdn, type FakeCdn } from './fakes/cdn.js';
-import { ACCOUNT, DECODE_KEY, PAGE2_MARKER, VIDEO_ID, VIDEO_NONCE, startFakeChannels, type FakeChannels } from './fakes/channels.js';
+import type { FakeCdn } from './fakes/cdn.js';
+import { ACCOUNT, PAGE2_MARKER, VIDEO_ID, VIDEO_NONCE, useFakeChannels, type FakeChannels } from './fakes/channels.js';
 import { startApp, type RunningApp } from './helpers/app.js';
-import { encrypt, sampleJpeg, sampleMp4 } from './helpers/media.js';
 import { feedparser, jsonFeedErrors } from './helpers/validate.js';
 import { itFeedparser } from './helpers/tools.js';
 
+const ch = useFakeChannels();
 let cdn: FakeCdn;
 let fake: FakeChannels;
 let app: RunningApp;
 let plain: Buffer;
-
-beforeAll(async () => {
-  plain = sampleMp4();
-  cdn = await startFakeCdn();
-  const jpeg = await sampleJpeg(80, 60);
-  for (const p of ['/head/132', '/pics/1.jpg', '/pics/2.jpg', '/live/cover.jpg', '/251/20304/cover', '/251/20350/thumb']) cdn.files.set(p, { body: jpeg, type: 'image/jpeg' });
-  fake = await startFakeChannels(cdn, { encrypted: encrypt(plain, BigInt(DECODE_KEY)), plain });
-});
-afterAll(async () => {
-  await fake.close();
-  await cdn.close();
-});
 beforeEach(() => {
-  fake.mode = 'ok';
-  fake.calls.clear();
+  ({ cdn, fake, plain } = ch);
 });
 afterEach(async () => {
   await app?.close();

@@ -1,31 +1,16 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UpstreamError, failureMemoMs } from '../src/upstream/errors.js';
 import { HttpError } from '../src/http/errors.js';
-import { startFakeCdn, type FakeCdn } from './fakes/cdn.js';
-import { ACCOUNT, DECODE_KEY, startFakeChannels, type FakeChannels } from './fakes/channels.js';
+import { ACCOUNT, useFakeChannels, type FakeChannels } from './fakes/channels.js';
 import { useFakeHdhive } from './fakes/hdhive.js';
 import { startApp, type RunningApp } from './helpers/app.js';
-import { encrypt, sampleMp4 } from './helpers/media.js';
 
-let cdn: FakeCdn;
-let fake: FakeChannels;
+const ch = useFakeChannels();
 let app: RunningApp | undefined;
 const hd = useFakeHdhive();
-
-beforeAll(async () => {
-  const plain = sampleMp4();
-  cdn = await startFakeCdn();
-  fake = await startFakeChannels(cdn, { encrypted: encrypt(plain, BigInt(DECODE_KEY)), plain });
-});
-afterAll(async () => {
-  await fake.close();
-  await cdn.close();
-});
+let fake: FakeChannels;
 beforeEach(() => {
-  fake.mode = 'ok';
-  fake.delayMs = 0;
-  fake.abandoned = 0;
-  fake.calls.clear();
+  fake = ch.fake;
 });
 afterEach(async () => {
   await app?.close();

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { FakeCdn } from './cdn.js';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { encrypt, sampleJpeg, sampleMp4 } from '../helpers/media.js';
+import { startFakeCdn, type FakeCdn } from './cdn.js';
 
 /**
  * Fake WeChat Channels upstreams on loopback ports, built from notes/channels-mp.md §2.3 and seeds
@@ -235,4 +237,30 @@ export async function startFakeChannels(cdn: FakeCdn, video: { encrypted: Buffer
     }
   };
   return fake;
+}
+
+/**
+ * The fake Channels upstreams for a test file, with their fake CDN (the encrypted video and the
+ * pictures the objects point at), reset before each test. Call at the top level of a test file.
+ */
+export function useFakeChannels() {
+  const ctx = {} as { cdn: FakeCdn; fake: FakeChannels; plain: Buffer };
+  beforeAll(async () => {
+    ctx.plain = sampleMp4();
+    ctx.cdn = await startFakeCdn();
+    const jpeg = await sampleJpeg(80, 60);
+    for (const p of ['/head/132', '/pics/1.jpg', '/pics/2.jpg', '/live/cover.jpg', '/251/20304/cover', '/251/20350/thumb']) ctx.cdn.files.set(p, { body: jpeg, type: 'image/jpeg' });
+    ctx.fake = await startFakeChannels(ctx.cdn, { encrypted: encrypt(ctx.plain, BigInt(DECODE_KEY)), plain: ctx.plain });
+  });
+  afterAll(async () => {
+    await ctx.fake?.close();
+    await ctx.cdn?.close();
+  });
+  beforeEach(() => {
+    ctx.fake.mode = 'ok';
+    ctx.fake.delayMs = 0;
+    ctx.fake.abandoned = 0;
+    ctx.fake.calls.clear();
+  });
+  return ctx;
 }
