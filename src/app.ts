@@ -9,7 +9,7 @@ import type { SourceContext, SourceDescriptor } from './feeds/descriptor.js';
 import { hdhiveSource } from './feeds/hdhive/index.js';
 import { describeSource, mountSource } from './feeds/mount.js';
 import { formatSuffix } from './feeds/route.js';
-import { requireToken } from './http/auth.js';
+import { requireToken, tokenCheck } from './http/auth.js';
 import './http/context.js';
 import { compressJson } from './http/compress.js';
 import { errorHandler } from './http/error-handler.js';
@@ -98,6 +98,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
   // What each route needs is declared where it is registered: the token, or for media a valid
   // signature or the token, and the per-client limit.
   const token = requireToken(config.ACCESS_TOKEN);
+  const checkToken = tokenCheck(config.ACCESS_TOKEN);
   const mediaGuards = [verifySignedMedia(signer), token, perClientLimit(config.PROXY_CLIENT_CONCURRENCY)];
 
   // Exact paths only: /PROXY or /proxy/ must not reach a handler the media checks did not recognise.
@@ -118,7 +119,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
   router.get('/proxy', ...mediaGuards, proxyHandler({ ...media, cache: mediaCache, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES }));
   router.get('/play', ...mediaGuards, playHandler(media));
   const feed = { cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE };
-  for (const source of sources) mountSource(router, source, { cache, feed, play: media, health, publicUrl: config.PUBLIC_URL, token, mediaGuards });
+  for (const source of sources) mountSource(router, source, { cache, feed, play: media, health, publicUrl: config.PUBLIC_URL, token, checkToken, mediaGuards });
 
   const koa = new Koa({ proxy: config.TRUST_PROXY });
   koa.silent = true; // errors are logged by errorHandler with the request id

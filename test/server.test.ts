@@ -135,6 +135,24 @@ describe('the server process', () => {
     expect(refused).toBe(true);
   }, 120_000);
 
+  it('on SIGTERM a stuck upstream call is aborted at half of SHUTDOWN_TIMEOUT and the process exits 0', async () => {
+    fake.delayMs = 60_000;
+    const { child, url } = await boot({ DATA_DIR: tempDir(), HDHIVE_API_URL: fake.url, HDHIVE_API_KEY: fake.apiKey, SHUTDOWN_TIMEOUT: '2s', UPSTREAM_DEADLINE: '60s', UPSTREAM_TIMEOUT: '60s' });
+    try {
+      const inflight = fetch(`${url}/feeds/hdhive/tv/101172`).then((r) => r.status, () => 0);
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = Date.now();
+      const exited = exitOf(child);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(1900);
+      expect([502, 503, 0]).toContain(await inflight);
+    } finally {
+      fake.delayMs = 0;
+      child.kill('SIGKILL');
+    }
+  });
+
   it('on SIGTERM stops accepting, finishes the request in flight, then exits 0', async () => {
     fake.delayMs = 1000;
     const { child, url } = await boot({ DATA_DIR: tempDir(), HDHIVE_API_URL: fake.url, HDHIVE_API_KEY: fake.apiKey });

@@ -17,8 +17,9 @@ export interface MountDeps {
   play: PlayDeps;
   health: HealthBook;
   publicUrl: string;
-  /** The access-token guard every non-media route carries. */
+  /** The access-token guard every non-media route carries, as middleware and as a plain check. */
   token: Middleware;
+  checkToken: (ctx: Context) => void;
   /** What media routes carry instead: a valid signature or the token, and the per-client limit. */
   mediaGuards: Middleware[];
 }
@@ -30,12 +31,19 @@ export function missingSettings(source: SourceDescriptor, route?: SourceRoute): 
 }
 
 /** 503 before any upstream call when a setting the route needs is empty, naming each one. */
-function configured(source: SourceDescriptor, route: SourceRoute) {
+function configuredCheck(source: SourceDescriptor, route: SourceRoute): () => void {
   const missing = missingSettings(source, route);
-  return async function sourceConfigured(_ctx: Context, next: Next): Promise<void> {
+  return () => {
     if (missing.length > 0) {
       throw new HttpError(503, 'SOURCE_NOT_CONFIGURED', `${source.title} is not configured: set ${missing.join(', ')} (environment, .env or CONFIG_FILE), then restart`);
     }
+  };
+}
+
+function configured(source: SourceDescriptor, route: SourceRoute) {
+  const check = configuredCheck(source, route);
+  return async function sourceConfigured(_ctx: Context, next: Next): Promise<void> {
+    check();
     await next();
   };
 }
@@ -56,7 +64,14 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
     switch (route.kind) {
       case 'feed': {
         const feed = { ...route.source, fetch: noted(deps.health, route.source.fetch.bind(route.source)) };
-        router.get(route.path, deps.token, guard, feedRoute(feed, deps.feed, { defaultFormat: route.defaultFormat }));
+        const serve = feedRoute(feed, deps.feed, { defaultFormat: route.defaultFormat });
+        const isConfigured = configuredCheck(source, route);
+        // One handler, the checks inline: every layer of middleware costs a promise on the hottest path.
+        router.get(route.path, function feed(ctx) {
+          deps.checkToken(ctx);
+          isConfigured();
+          return serve(ctx);
+        });
         break;
       }
       case 'play': {

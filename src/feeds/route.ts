@@ -39,13 +39,15 @@ const SUFFIX = /\.(rss|atom|json)$/;
  * Reads a `.rss` / `.atom` / `.json` suffix off feed paths so routes match without it, and keeps the
  * format for parseFeedParams.
  */
-export async function formatSuffix(ctx: Context, next: Next): Promise<void> {
-  const m = SUFFIX.exec(ctx.path);
-  if (m && (ctx.path.startsWith('/feeds/') || ctx.path.startsWith('/rss/'))) {
+export function formatSuffix(ctx: Context, next: Next): Promise<void> {
+  const path = ctx.path;
+  // Not async: one promise fewer on every request.
+  if ((path.startsWith('/feeds/') || path.startsWith('/rss/')) && SUFFIX.test(path)) {
+    const m = SUFFIX.exec(path)!;
     ctx.state.formatFromPath = m[1] as Format;
-    ctx.path = ctx.path.slice(0, -m[0].length);
+    ctx.path = path.slice(0, -m[0].length);
   }
-  await next();
+  return next();
 }
 
 /** Rendered bytes per data object; dropped with the data when the cache replaces it. */

@@ -30,8 +30,17 @@ export function presentedToken(ctx: Context): string | undefined {
  * another way (a signed media URL sets ctx.state.signed).
  */
 export function requireToken(accessToken: string) {
-  const expected = Buffer.from(accessToken, 'utf8');
+  const check = tokenCheck(accessToken);
   return async function auth(ctx: Context, next: Next): Promise<void> {
+    check(ctx);
+    await next();
+  };
+}
+
+/** The same check as a plain function, for handlers that run it inline (the feed route's hot path). */
+export function tokenCheck(accessToken: string): (ctx: Context) => void {
+  const expected = Buffer.from(accessToken, 'utf8');
+  return function checkToken(ctx: Context): void {
     if (accessToken && ctx.state.signed !== true) {
       const given = presentedToken(ctx);
       if (given === undefined) {
@@ -43,6 +52,5 @@ export function requireToken(accessToken: string) {
         throw new HttpError(401, 'UNAUTHORIZED', 'the access token is wrong', { 'WWW-Authenticate': 'Bearer realm="feedgate", error="invalid_token"' });
       }
     }
-    await next();
   };
 }
