@@ -92,7 +92,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
 
   const policy = { extraHosts: parseAllowHosts(config.PROXY_ALLOW_HOSTS) };
   const mediaProxy = config.PROXY_MEDIA_VIA_UPSTREAM_PROXY ? outboundProxy(config.UPSTREAM_PROXY, process.env, { connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT }) : undefined;
-  const fetcher = new MediaFetcher({ policy, connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT, timeoutMs: config.PROXY_TIMEOUT, metrics, proxy: mediaProxy?.dispatcher });
+  const fetcher = new MediaFetcher({ policy, connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT, timeoutMs: config.PROXY_TIMEOUT, metrics, proxy: mediaProxy });
   const media = { fetcher, policy, keystreams: new KeystreamCache(config.KEYSTREAM_CACHE_KEYS), accessTokenConfigured: config.ACCESS_TOKEN !== '' };
   const mediaCache = new MediaCache({ memoryBytes: config.MEDIA_CACHE_MEMORY_BYTES, diskBytes: config.MEDIA_CACHE_DISK_BYTES, dir: join(config.DATA_DIR, 'media') });
   // What each route needs is declared where it is registered: the token, or for media a valid

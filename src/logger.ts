@@ -9,17 +9,24 @@ export type { Logger };
  * crash), a slow reader slows logging rather than growing memory, and a kill -9 loses at most the last
  * 100 ms. Times are epoch milliseconds (formatting ISO dates cost more than the rest of a line).
  */
-export function createLogger(level: string, dest: number | string = 1): Logger {
-  const stream = pino.destination({ dest, sync: true, minLength: 4096 });
-  const flush = () => {
+const streams = new Set<ReturnType<typeof pino.destination>>();
+function flushAll(): void {
+  for (const stream of streams) {
     try {
       stream.flushSync();
     } catch {
       // Nothing buffered, or the destination is gone: nothing more can be done.
     }
-  };
-  setInterval(flush, 100).unref();
-  process.once('exit', flush);
+  }
+}
+
+export function createLogger(level: string, dest: number | string = 1): Logger {
+  const stream = pino.destination({ dest, sync: true, minLength: 4096 });
+  if (streams.size === 0) {
+    setInterval(flushAll, 100).unref();
+    process.once('exit', flushAll);
+  }
+  streams.add(stream);
   return pino({ level, base: undefined, serializers: { err: serializeError } }, stream);
 }
 

@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream';
-import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { HttpError } from '../http/errors.js';
 import type { Metrics } from '../metrics.js';
 import { GENERIC_HEADERS, RULES, type Platform } from './platforms.js';
 import { isIP } from 'node:net';
+import type { ProxyChoice } from '../upstream/proxy.js';
 import { checkResolved, checkTarget, guardedLookup, type Target, type TargetPolicy } from './ssrf.js';
 
 export interface MediaFetcherOptions {
@@ -13,7 +14,7 @@ export interface MediaFetcherOptions {
   timeoutMs: number;
   metrics?: Metrics;
   /** PROXY_MEDIA_VIA_UPSTREAM_PROXY: fetch through this proxy; targets are still checked before they leave. */
-  proxy?: Dispatcher;
+  proxy?: ProxyChoice;
 }
 
 export interface MediaResponse {
@@ -41,16 +42,26 @@ export const mediaType = (h: MediaResponse['headers']): string => (header(h, 'co
  * buffered here.
  */
 export class MediaFetcher {
-  private readonly agent: Dispatcher;
+  /** Made on the first fetch (undici is loaded only when media is asked for). */
+  private agent?: Promise<Dispatcher>;
 
-  constructor(private readonly opts: MediaFetcherOptions) {
-    this.agent = opts.proxy ?? new Agent({
-      connect: { timeout: opts.connectTimeoutMs, lookup: guardedLookup(opts.policy) as never },
-      headersTimeout: opts.timeoutMs,
-      bodyTimeout: opts.timeoutMs,
-      keepAliveTimeout: 10_000,
-      connections: 32,
-    });
+  constructor(private readonly opts: MediaFetcherOptions) {}
+
+  private dispatcher(): Promise<Dispatcher> {
+    const opts = this.opts;
+    this.agent ??=
+      opts.proxy?.create() ??
+      import('undici').then(
+        ({ Agent }) =>
+          new Agent({
+            connect: { timeout: opts.connectTimeoutMs, lookup: guardedLookup(opts.policy) as never },
+            headersTimeout: opts.timeoutMs,
+            bodyTimeout: opts.timeoutMs,
+            keepAliveTimeout: 10_000,
+            connections: 32,
+          }),
+      );
+    return this.agent;
   }
 
   async open(
@@ -69,7 +80,7 @@ export class MediaFetcher {
       try {
         // Through a proxy our lookup never runs: check the target's addresses before the request leaves.
         if (this.opts.proxy && !isIP(target.hostname.replace(/^\[|\]$/g, ''))) await checkResolved(this.opts.policy, target.hostname);
-        res = await this.agent.request({
+        res = await (await this.dispatcher()).request({
           origin: target.url.origin,
           path: target.url.pathname + target.url.search,
           method: 'GET',
@@ -98,7 +109,7 @@ export class MediaFetcher {
 
   /** Ends media downloads in flight too: a video stream would otherwise hold shutdown for its whole length. */
   close(): Promise<void> {
-    return this.agent.destroy();
+    return this.agent ? this.agent.then((a) => a.destroy()) : Promise.resolve();
   }
 
   private classify(err: unknown, target: Target): HttpError {
@@ -111,7 +122,7 @@ export class MediaFetcher {
     if (e?.name === 'AbortError' || code === 'UND_ERR_ABORTED') {
       kind = 'aborted';
       out = new HttpError(499, 'CLIENT_CLOSED', 'the client went away');
-    } else if (TIMEOUT_CODES.has(code) || err instanceof undiciErrors.HeadersTimeoutError) {
+    } else if (TIMEOUT_CODES.has(code)) {
       kind = 'timeout';
       out = new HttpError(504, 'UPSTREAM_TIMEOUT', `${target.hostname} did not answer in time (PROXY_TIMEOUT ${this.opts.timeoutMs} ms)`);
     } else {

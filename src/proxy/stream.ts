@@ -1,5 +1,6 @@
 import { pipeline, type Readable } from 'node:stream';
 import type { Context } from 'koa';
+import { clientSignal } from '../http/client-signal.js';
 import { HttpError } from '../http/errors.js';
 import { parseContentRange, parseRange, rangeHeader, resolveRange, sliceStream } from '../http/range.js';
 import { header, mediaStatusError, mediaType, type MediaFetcher } from './fetch.js';
@@ -28,9 +29,7 @@ export interface StreamOptions {
  */
 export async function streamMedia(ctx: Context, fetcher: MediaFetcher, keystreams: KeystreamCache, req: MediaRequest, opts: StreamOptions): Promise<void> {
   const spec = parseRange(ctx.get('Range'));
-  const abort = new AbortController();
-  ctx.res.once('close', () => abort.abort());
-  const up = await fetcher.open(req.target, { platform: req.platform, platformOnly: req.platformOnly, range: spec && rangeHeader(spec), signal: abort.signal });
+  const up = await fetcher.open(req.target, { platform: req.platform, platformOnly: req.platformOnly, range: spec && rangeHeader(spec), signal: clientSignal(ctx) });
   const drop = () => up.body.destroy();
 
   if (up.status === 416) {

@@ -1,7 +1,8 @@
-import { EnvHttpProxyAgent, ProxyAgent, Socks5ProxyAgent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 
 export interface ProxyChoice {
-  dispatcher: Dispatcher;
+  /** Makes the dispatcher on first use: undici is loaded only when a request needs it. */
+  create(): Promise<Dispatcher>;
   /** For error messages: which setting routes calls through a proxy. */
   via: string;
 }
@@ -16,16 +17,16 @@ export function outboundProxy(upstreamProxy: string, env: Env = process.env, opt
   if (upstreamProxy) {
     const protocol = new URL(upstreamProxy).protocol;
     if (protocol === 'socks5:' || protocol === 'socks5h:') {
-      return { dispatcher: new Socks5ProxyAgent(upstreamProxy), via: 'UPSTREAM_PROXY' };
+      return { via: 'UPSTREAM_PROXY', create: async () => new (await import('undici')).Socks5ProxyAgent(upstreamProxy) };
     }
-    return { dispatcher: new ProxyAgent({ uri: upstreamProxy, connect: { timeout: opts.connectTimeoutMs } }), via: 'UPSTREAM_PROXY' };
+    return { via: 'UPSTREAM_PROXY', create: async () => new (await import('undici')).ProxyAgent({ uri: upstreamProxy, connect: { timeout: opts.connectTimeoutMs } }) };
   }
   const get = (name: string) => env[name] ?? env[name.toLowerCase()];
   const httpProxy = get('HTTP_PROXY');
   const httpsProxy = get('HTTPS_PROXY');
   if (!httpProxy && !httpsProxy) return undefined;
   return {
-    dispatcher: new EnvHttpProxyAgent({ httpProxy, httpsProxy, noProxy: get('NO_PROXY'), connect: { timeout: opts.connectTimeoutMs } }),
     via: 'HTTPS_PROXY/HTTP_PROXY',
+    create: async () => new (await import('undici')).EnvHttpProxyAgent({ httpProxy, httpsProxy, noProxy: get('NO_PROXY'), connect: { timeout: opts.connectTimeoutMs } }),
   };
 }
