@@ -1,5 +1,4 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { startFakeCdn, type FakeCdn } from './fakes/cdn.js';
 import { ACCOUNT, DECODE_KEY, startFakeChannels, type FakeChannels } from './fakes/channels.js';
 import { useFakeHdhive } from './fakes/hdhive.js';
 import { startApp, tempDir, type RunningApp } from './helpers/app.js';
+import { rawRequest } from './helpers/raw.js';
 import { encrypt, sampleJpeg, sampleMp4 } from './helpers/media.js';
 
 let cdn: FakeCdn;
@@ -36,18 +36,10 @@ afterAll(async () => {
   await cdn.close();
 });
 
-/** A raw request: any method, request target and Host header, as a hostile client would send. */
-function raw(method: string, target: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  const port = Number(new URL(app.url).port);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path: target, headers: { authorization: 'Bearer tok', ...headers }, setHost: !('Host' in headers) }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+/** With the access token; the body as text. */
+async function raw(method: string, target: string, headers: Record<string, string> = {}) {
+  const r = await rawRequest(app.url, target, { method, headers: { authorization: 'Bearer tok', ...headers } });
+  return { ...r, body: r.body.toString('utf8') };
 }
 
 const noStack = (body: string) => expect(body).not.toMatch(/\n\s+at |node_modules|\.ts:\d+/);

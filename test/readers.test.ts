@@ -1,11 +1,11 @@
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeedData } from '../src/feeds/model.js';
 import { formats } from '../src/feeds/render/index.js';
 import { negotiateEncoding } from '../src/http/compress.js';
 import { useFakeHdhive } from './fakes/hdhive.js';
 import { startApp, type RunningApp } from './helpers/app.js';
+import { rawRequest } from './helpers/raw.js';
 import { itFeedparser } from './helpers/tools.js';
 import { feedparser, jsonFeedErrors } from './helpers/validate.js';
 import { child, childrenNamed, parseXml } from './helpers/xml.js';
@@ -102,18 +102,7 @@ afterAll(async () => {
   await app.close();
 });
 
-/** Raw bytes as sent (fetch would decode them). */
-function raw(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    request(app.url + path, { headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
+const raw = (path: string, headers: Record<string, string> = {}) => rawRequest(app.url, path, { headers });
 
 describe('compression and text parameters over HTTP', () => {
   it('feeds are compressed once per encoding, with Vary and a distinct ETag per encoding; 304 works for each', async () => {
