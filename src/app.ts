@@ -68,7 +68,6 @@ export function createApp({ config, logger, db }: AppDeps): App {
     links,
     metrics,
     firstSeen: sqliteFirstSeen(db),
-    health: (name) => health.get(name),
     upstream(name, baseUrl, where) {
       const client = new UpstreamClient({
         name,

@@ -6,7 +6,6 @@ import type { ResolvedMedia } from '../proxy/play.js';
 import type { MediaLinks } from '../proxy/links.js';
 import type { FirstSeen } from '../store/first-seen.js';
 import type { UpstreamClient } from '../upstream/client.js';
-import type { UpstreamHealth } from '../upstream/health.js';
 import type { Format } from './render/index.js';
 import type { FeedSource } from './source.js';
 
@@ -94,7 +93,6 @@ export interface SourceContext {
   metrics: Metrics;
   /** A pooled upstream client with the app's timeouts; `setting` and `hint` are named when it cannot be reached. */
   upstream(name: string, baseUrl: string, where: { setting: keyof Config & string; hint?: string }): UpstreamClient;
-  health(upstream: string): UpstreamHealth;
 }
 
 /** A setting's state from the config: set when it is not empty. */
