@@ -42,8 +42,8 @@ const SUFFIX = /\.(rss|atom|json)$/;
 export function formatSuffix(ctx: Context, next: Next): Promise<void> {
   const path = ctx.path;
   // Not async: one promise fewer on every request.
-  if ((path.startsWith('/feeds/') || path.startsWith('/rss/')) && SUFFIX.test(path)) {
-    const m = SUFFIX.exec(path)!;
+  const m = path.startsWith('/feeds/') || path.startsWith('/rss/') ? SUFFIX.exec(path) : null;
+  if (m) {
     ctx.state.formatFromPath = m[1] as Format;
     ctx.path = path.slice(0, -m[0].length);
   }
@@ -90,7 +90,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const p = source.parse(ctx.params as Record<string, string>, ctx.query);
     const key = source.key(p);
     const base = publicBase(ctx, deps.publicUrl);
-    const self = selfUrl(ctx, deps.publicUrl);
+    const self = selfUrl(ctx, base);
     const result = await deps.cache.get(key, deps.ttlMs, (signal) => source.fetch(p, signal), { signal: () => clientSignal(ctx), staleAfterMs: deps.staleAfterMs });
 
     const memoKey = `${params.format}\n${self}\n${params.canonical}`;

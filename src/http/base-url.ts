@@ -14,9 +14,8 @@ export function publicBase(ctx: Context, publicUrl: string): string {
   return `${ctx.protocol}://${host}`;
 }
 
-/** The URL the reader asked for, on our public origin (an absolute-form request line keeps only its path and query). */
-export function selfUrl(ctx: Context, publicUrl: string): string {
-  const base = publicBase(ctx, publicUrl);
+/** The URL the reader asked for, on our public origin `base` (an absolute-form request line keeps only its path and query). */
+export function selfUrl(ctx: Context, base: string): string {
   const url = ctx.originalUrl;
   if (url.startsWith('/')) return base + url;
   const parsed = URL.canParse(url) ? new URL(url) : undefined;
