@@ -60,7 +60,6 @@ function noted<A extends unknown[], T>(health: HealthBook, fn: (...args: A) => P
 /** Registers every route a source declares, behind its settings check. */
 export function mountSource(router: Router, source: SourceDescriptor, deps: MountDeps): void {
   for (const route of source.routes) {
-    const guard = configured(source, route);
     switch (route.kind) {
       case 'feed': {
         const feed = { ...route.source, fetch: noted(deps.health, route.source.fetch.bind(route.source)) };
@@ -79,7 +78,7 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
         router.get(
           route.path,
           ...deps.mediaGuards,
-          guard,
+          configured(source, route),
           resolvedPlayHandler(deps.play, async (ctx, fresh) => {
             const key = route.key(ctx);
             if (fresh) deps.cache.invalidate(key);
@@ -91,7 +90,7 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
       }
       case 'api': {
         const method = route.method === 'POST' ? 'post' : 'get';
-        router[method](route.path, deps.token, guard, compressJson, async (ctx) => {
+        router[method](route.path, deps.token, configured(source, route), compressJson, async (ctx) => {
           await route.handler(ctx, {
             cached: async (key, ttlMs, load) => (await deps.cache.get(key, ttlMs, noted(deps.health, load), { signal: () => clientSignal(ctx) })).value,
             absolute: (path) => publicBase(ctx, deps.publicUrl) + path,

@@ -3,7 +3,6 @@ import type { Dispatcher } from 'undici';
 import { HttpError } from '../http/errors.js';
 import type { Metrics } from '../metrics.js';
 import { GENERIC_HEADERS, RULES, type Platform } from './platforms.js';
-import { isIP } from 'node:net';
 import type { ProxyChoice } from '../upstream/proxy.js';
 import { checkResolved, checkTarget, guardedLookup, type Target, type TargetPolicy } from './ssrf.js';
 
@@ -79,7 +78,7 @@ export class MediaFetcher {
       let res: Dispatcher.ResponseData;
       try {
         // Through a proxy our lookup never runs: check the target's addresses before the request leaves.
-        if (this.opts.proxy && !isIP(target.hostname.replace(/^\[|\]$/g, ''))) await checkResolved(this.opts.policy, target.hostname);
+        if (this.opts.proxy) await checkResolved(this.opts.policy, target.hostname);
         res = await (await this.dispatcher()).request({
           origin: target.url.origin,
           path: target.url.pathname + target.url.search,

@@ -96,8 +96,11 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
  * is sent. The proxy's own resolution may differ (DNS rebinding); that window is the price of a proxy.
  */
 export function checkResolved(policy: TargetPolicy, hostname: string): Promise<void> {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  // An address literal has nothing to resolve; checkTarget judged it already.
+  if (isIP(host)) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    guardedLookup(policy)(hostname.replace(/^\[|\]$/g, ''), { all: true }, (err) => (err ? reject(err) : resolve()));
+    guardedLookup(policy)(host, { all: true }, (err) => (err ? reject(err) : resolve()));
   });
 }
 

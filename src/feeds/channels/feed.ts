@@ -4,7 +4,7 @@ import { escapeHtml, textToHtml } from '../html.js';
 import type { Enclosure, FeedData, FeedItem } from '../model.js';
 import { single, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
-import { U64, feedPageUrl } from './ids.js';
+import { feedPageUrl } from './ids.js';
 import { finderName, type ChannelsAccount, type ChannelsObject, type ChannelsProvider } from './provider.js';
 
 export interface ChannelsFeedOptions {
@@ -158,10 +158,11 @@ function keepOnly(url: string, params: string[]): string {
   return u.href;
 }
 
-/** The current media URL and decodeKey for an object, in the asked quality, from the provider's profile call. */
+/**
+ * The current media URL and decodeKey for an object, in the asked quality, from the provider's profile
+ * call. Ids and quality are checked by the play route (playParams in index.ts) before this runs.
+ */
 export async function resolveChannelsMedia(provider: ChannelsProvider, oid: string, nid: string, quality: string, username?: string, signal?: AbortSignal): Promise<PlayTarget> {
-  if (!U64.test(oid) || !U64.test(nid)) throw badRequest('oid and nid must be decimal object ids');
-  if (!QUALITY.test(quality)) throw badRequest('q must be original or a spec fileFormat');
   const o = await provider.profile(oid, nid, username, signal);
   const m = o.media[0];
   if (!m || o.mediaType === MEDIA_LIVE || o.mediaType === MEDIA_ALBUM) throw new HttpError(404, 'NO_VIDEO', `Channels object ${oid} has no video`);

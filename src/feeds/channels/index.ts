@@ -9,6 +9,15 @@ import { WxcdProvider } from './wxcd-client.js';
 
 const param = (ctx: Context, name: string) => (typeof ctx.query[name] === 'string' ? (ctx.query[name] as string) : undefined);
 
+/** /play/channels/:oid/:nid?q=&u=, checked: 400 before any call on a bad id or quality. */
+function playParams(c: Context) {
+  const { oid = '', nid = '' } = c.params as Record<string, string>;
+  if (!U64.test(oid) || !U64.test(nid)) throw badRequest('oid and nid must be decimal object ids');
+  const quality = param(c, 'q') ?? 'original';
+  if (!QUALITY.test(quality)) throw badRequest('q must be original or a spec fileFormat');
+  return { oid, nid, quality, username: param(c, 'u') };
+}
+
 /** WeChat Channels (视频号) accounts, from the downloader's local API (seed 000) or E云 (seed 003). */
 export function channelsSource(ctx: SourceContext): SourceDescriptor {
   const { config } = ctx;
@@ -45,15 +54,12 @@ export function channelsSource(ctx: SourceContext): SourceDescriptor {
         summary: 'a video, resolved to its current URL and key when played',
         ttlMs: config.CHANNELS_PLAY_TTL,
         key(c) {
-          const { oid = '', nid = '' } = c.params as Record<string, string>;
-          if (!U64.test(oid) || !U64.test(nid)) throw badRequest('oid and nid must be decimal object ids');
-          const quality = param(c, 'q') ?? 'original';
-          if (!QUALITY.test(quality)) throw badRequest('q must be original or a spec fileFormat');
-          return `channels:play:${provider.name}:${oid}:${nid}:${quality}`;
+          const p = playParams(c);
+          return `channels:play:${provider.name}:${p.oid}:${p.nid}:${p.quality}`;
         },
         async resolve(c, signal) {
-          const { oid = '', nid = '' } = c.params as Record<string, string>;
-          const r = await resolveChannelsMedia(provider, oid, nid, param(c, 'q') ?? 'original', param(c, 'u'), signal);
+          const p = playParams(c);
+          const r = await resolveChannelsMedia(provider, p.oid, p.nid, p.quality, p.username, signal);
           return { ...r, platform: 'channels' };
         },
       },

@@ -105,11 +105,8 @@ export class HdhiveClient {
     return this.list({ path: `/api/open/resources/${type}/${encodeURIComponent(tmdbId)}`, signal }, this.opts.accessToken !== '');
   }
 
-  /** GET /api/open/shares: the user's own shares (needs the write scope and a user token). */
+  /** GET /api/open/shares: the user's own shares (the route needs HDHIVE_ACCESS_TOKEN set; see index.ts). */
   async shares(page: number, pageSize: number, signal?: AbortSignal): Promise<HdhiveList> {
-    if (!this.opts.accessToken) {
-      throw new UpstreamError(NAME, 'auth', 502, 'HDHIVE_TOKEN_MISSING', 'HDHive shares need a user access token: set HDHIVE_ACCESS_TOKEN');
-    }
     return this.list({ path: '/api/open/shares', query: { page, page_size: pageSize }, signal }, true);
   }
 
@@ -130,9 +127,6 @@ export class HdhiveClient {
 
   /** Maps by HTTP status first, then by the envelope's code when the body has one: an error's shape never decides its status. */
   private async call(req: UpstreamRequest, withUser: boolean): Promise<Envelope> {
-    if (!this.opts.apiKey) {
-      throw new UpstreamError(NAME, 'auth', 502, 'HDHIVE_KEY_MISSING', 'HDHive needs an API key: set HDHIVE_API_KEY');
-    }
     const wait = Math.ceil((this.cooldownUntil - this.now()) / 1000);
     if (wait > 0) throw this.rateLimited(wait, 'HDHive asked us to slow down; waiting before the next call');
 
