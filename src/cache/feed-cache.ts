@@ -108,20 +108,21 @@ export class FeedCache {
       f.promise.then(release, release);
       this.count('miss');
     }
+    // The copy that may stand in: read from the snapshot store once, only when it could be needed.
+    const last = opts.staleAfterMs !== undefined ? (cached ?? this.fromSnapshot(key, ttlMs)) : cached;
     try {
-      const entry = await this.wait(key, ttlMs, flight, cached, opts);
-      if (entry === undefined) return this.staleOr(key, ttlMs, cached, new RefreshPending(opts.staleAfterMs!));
+      const entry = await this.wait(flight, last, opts);
+      if (entry === undefined) return this.staleOr(key, ttlMs, last, new RefreshPending(opts.staleAfterMs!));
       return { value: entry.value as T, state: 'miss', storedAt: entry.storedAt };
     } catch (err) {
-      return this.staleOr(key, ttlMs, cached, err);
+      return this.staleOr(key, ttlMs, last, err);
     }
   }
 
   /** The load's entry; undefined when staleAfterMs passed first and a last good copy can stand in. */
-  private wait(key: string, ttlMs: number, flight: Flight, cached: Entry | undefined, opts: GetOptions): Promise<Entry | undefined> {
+  private wait(flight: Flight, last: Entry | undefined, opts: GetOptions): Promise<Entry | undefined> {
     flight.waiters++;
     const signal = opts.signal?.();
-    const last = opts.staleAfterMs !== undefined ? (cached ?? this.fromSnapshot(key, ttlMs)) : undefined;
     return new Promise<Entry | undefined>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       let left = false;
@@ -139,7 +140,7 @@ export class FeedCache {
         if (flight.waiters === 0 && !flight.keep) flight.controller.abort(new Error('every client waiting for this feed has gone'));
         reject(signal!.reason);
       };
-      if (last && this.now() <= last.freshUntil + this.opts.staleMs) {
+      if (opts.staleAfterMs !== undefined && last && this.now() <= last.freshUntil + this.opts.staleMs) {
         timer = setTimeout(() => {
           if (!leave()) return;
           flight.keep = true;
