@@ -8,6 +8,7 @@ import { channelsSource } from './feeds/channels/index.js';
 import type { SourceContext, SourceDescriptor } from './feeds/descriptor.js';
 import { hdhiveSource } from './feeds/hdhive/index.js';
 import { describeSource, mountSource } from './feeds/mount.js';
+import { mpSource } from './feeds/mp/index.js';
 import { formatSuffix } from './feeds/route.js';
 import { requireToken, tokenCheck } from './http/auth.js';
 import './http/context.js';
@@ -68,7 +69,8 @@ export function createApp({ config, logger, db }: AppDeps): App {
     links,
     metrics,
     firstSeen: sqliteFirstSeen(db),
-    upstream(name, baseUrl, where) {
+    db,
+    upstream(name, baseUrl, { concurrency, ...where }) {
       const client = new UpstreamClient({
         name,
         baseUrl,
@@ -78,7 +80,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
         deadlineMs: config.UPSTREAM_DEADLINE,
         retries: config.UPSTREAM_RETRIES,
         maxBytes: config.UPSTREAM_MAX_BYTES,
-        concurrency: config.UPSTREAM_CONCURRENCY,
+        concurrency: concurrency ?? config.UPSTREAM_CONCURRENCY,
         metrics,
         health,
         proxy: outboundProxy(config.UPSTREAM_PROXY, process.env, { connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT }),
@@ -87,7 +89,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
       return client;
     },
   };
-  const sources = [channelsSource(ctx), hdhiveSource(ctx)];
+  const sources = [channelsSource(ctx), mpSource(ctx), hdhiveSource(ctx)];
 
   const policy = { extraHosts: parseAllowHosts(config.PROXY_ALLOW_HOSTS) };
   const mediaProxy = config.PROXY_MEDIA_VIA_UPSTREAM_PROXY ? outboundProxy(config.UPSTREAM_PROXY, process.env, { connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT }) : undefined;

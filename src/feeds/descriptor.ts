@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { ResolvedMedia } from '../proxy/play.js';
 import type { MediaLinks } from '../proxy/links.js';
+import type { Db } from '../store/db.js';
 import type { FirstSeen } from '../store/first-seen.js';
 import type { UpstreamClient } from '../upstream/client.js';
 import type { Format } from './render/index.js';
@@ -63,7 +64,18 @@ interface RouteBase {
 export type SourceRoute =
   | (RouteBase & { kind: 'feed'; source: FeedSource<any>; defaultFormat?: Format })
   | (RouteBase & PlayRoute)
-  | (RouteBase & { kind: 'api'; method?: 'GET' | 'POST'; handler: (ctx: Context, api: ApiTools) => Promise<void> });
+  | (RouteBase & ApiRoute);
+
+export interface ApiRoute {
+  kind: 'api';
+  method?: 'GET' | 'POST';
+  /**
+   * Who may call it: the access token (default); `media`, a signed link or the token (pages a feed links
+   * to, which readers open without a token); or a check of the route's own that throws when refused.
+   */
+  access?: 'token' | 'media' | ((ctx: Context) => void);
+  handler: (ctx: Context, api: ApiTools) => Promise<void>;
+}
 
 /**
  * A stable, signed play path (/play/<source>/…) resolved to the current media URL when it is played.
@@ -91,8 +103,13 @@ export interface SourceContext {
   links: MediaLinks;
   firstSeen: FirstSeen;
   metrics: Metrics;
-  /** A pooled upstream client with the app's timeouts; `setting` and `hint` are named when it cannot be reached. */
-  upstream(name: string, baseUrl: string, where: { setting: keyof Config & string; hint?: string }): UpstreamClient;
+  /** The app's SQLite database, for a source's own durable state (through a store in src/store). */
+  db: Db;
+  /**
+   * A pooled upstream client with the app's timeouts; `setting` and `hint` are named when it cannot be
+   * reached; `concurrency` overrides UPSTREAM_CONCURRENCY for it.
+   */
+  upstream(name: string, baseUrl: string, where: { setting: keyof Config & string; hint?: string; concurrency?: number }): UpstreamClient;
 }
 
 /** A setting's state from the config: set when it is not empty. */

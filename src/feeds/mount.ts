@@ -90,7 +90,19 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
       }
       case 'api': {
         const method = route.method === 'POST' ? 'post' : 'get';
-        router[method](route.path, deps.token, configured(source, route), compressJson, async (ctx) => {
+        const access = route.access ?? 'token';
+        const guards: Middleware[] =
+          access === 'token'
+            ? [deps.token]
+            : access === 'media'
+              ? deps.mediaGuards
+              : [
+                  async (ctx, next) => {
+                    access(ctx);
+                    await next();
+                  },
+                ];
+        router[method](route.path, ...guards, configured(source, route), compressJson, async (ctx) => {
           await route.handler(ctx, {
             cached: async (key, ttlMs, load) => (await deps.cache.get(key, ttlMs, noted(deps.health, load), { signal: () => clientSignal(ctx) })).value,
             absolute: (path) => publicBase(ctx, deps.publicUrl) + path,

@@ -27,4 +27,43 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
       );
     `,
   },
+  {
+    version: 3,
+    name: 'mp_accounts_and_articles',
+    sql: `
+      -- Official Account credentials pushed by the downloader (POST /api/mp/refresh). Secrets stay in
+      -- this table: no route, log or metric reads them back out.
+      CREATE TABLE mp_accounts (
+        biz           TEXT    PRIMARY KEY,
+        nickname      TEXT    NOT NULL DEFAULT '',
+        avatar_url    TEXT    NOT NULL DEFAULT '',
+        uin           TEXT    NOT NULL,
+        key           TEXT    NOT NULL,
+        pass_ticket   TEXT    NOT NULL,
+        appmsg_token  TEXT    NOT NULL DEFAULT '',
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        -- WeChat answered ret=-3 for the credentials received at updated_at
+        rejected_at   INTEGER,
+        -- WeChat answered ret=-6: the account is left alone until limited_until
+        limited_at    INTEGER,
+        limited_until INTEGER,
+        last_success  INTEGER,
+        last_error    TEXT    NOT NULL DEFAULT ''
+      );
+      -- Every article seen in a message list, and its full text once fetched: kept when WeChat deletes it.
+      CREATE TABLE mp_articles (
+        url        TEXT    PRIMARY KEY,
+        biz        TEXT    NOT NULL,
+        pushed_at  INTEGER NOT NULL,
+        idx        INTEGER NOT NULL,
+        meta       TEXT    NOT NULL,
+        body       TEXT,
+        body_kind  TEXT,
+        body_at    INTEGER,
+        first_seen INTEGER NOT NULL
+      );
+      CREATE INDEX mp_articles_by_biz ON mp_articles (biz, pushed_at DESC, idx);
+    `,
+  },
 ];

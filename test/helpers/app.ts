@@ -23,11 +23,11 @@ export function tempDir(prefix = 'feedgate-test-'): string {
 }
 
 /** A real feedgate on an ephemeral loopback port, configured like production but for `overrides`. */
-export async function startApp(overrides: Partial<Record<keyof Config, unknown>> = {}): Promise<RunningApp> {
+export async function startApp(overrides: Partial<Record<keyof Config, unknown>> = {}, opts: { logFile?: string } = {}): Promise<RunningApp> {
   const dataDir = (overrides.DATA_DIR as string | undefined) ?? tempDir();
   const config = loadConfig({}, { LOG_LEVEL: 'silent', PORT: 0, UPSTREAM_RETRIES: 0, ...overrides, DATA_DIR: dataDir });
   const db = openDb(dataDir);
-  const app = createApp({ config, logger: createLogger(config.LOG_LEVEL), db });
+  const app = createApp({ config, logger: createLogger(config.LOG_LEVEL, opts.logFile ?? 1), db });
   const server: Server = await new Promise((resolve) => {
     const s = app.koa.listen(0, '127.0.0.1', () => resolve(s));
   });

@@ -1,0 +1,249 @@
+import { HttpError, badRequest } from '../../http/errors.js';
+import { READABLE, parseArticlePage, proxyImages, type ArticlePage } from '../../proxy/article.js';
+import type { MediaLinks } from '../../proxy/links.js';
+import { mpState, type MpAccount, type MpAccountStore, type MpState } from '../../store/mp-accounts.js';
+import type { MpArticleRow, MpArticleStore } from '../../store/mp-articles.js';
+import { UpstreamError } from '../../upstream/errors.js';
+import { escapeHtml } from '../html.js';
+import type { FeedData, FeedItem } from '../model.js';
+import { single, type Query } from '../params.js';
+import type { FeedSource } from '../source.js';
+import { MP_HOST, type MpClient, type MpListedArticle } from './client.js';
+
+export const BIZ = /^[A-Za-z0-9+/=_-]{4,64}$/;
+
+export interface MpFeedOptions {
+  client: MpClient;
+  accounts: MpAccountStore;
+  archive: MpArticleStore;
+  links: MediaLinks;
+  credentialTtlMs: number;
+  limitedBackoffMs: number;
+  maxPages: number;
+  articleTtlMs: number;
+  now?: () => number;
+}
+
+export interface MpParams {
+  biz: string;
+  offset: number;
+  pages: number;
+  content: boolean;
+  /** Item links through /mp/proxy. */
+  proxy: boolean;
+  /** Covers through /proxy (default on: WeChat's CDN blocks them in readers otherwise). */
+  proxyCover: boolean;
+}
+
+function flag(query: Query, name: string, fallback: boolean): boolean {
+  const v = single(query, name);
+  if (v === undefined || v === '') return fallback;
+  if (v === '1' || v === 'true') return true;
+  if (v === '0' || v === 'false') return false;
+  throw badRequest(`${name} must be 1 or 0, got "${v.slice(0, 20)}"`);
+}
+
+export function parseMpParams(biz: string | undefined, query: Query, maxPages: number): MpParams {
+  if (!biz || !BIZ.test(biz)) throw badRequest(`biz must be an Official Account's __biz (such as MzA3MDM3NjE5NQ==), got "${(biz ?? '').slice(0, 80)}"`);
+  const offsetRaw = single(query, 'offset') ?? '0';
+  if (!/^\d{1,7}$/.test(offsetRaw)) throw badRequest('offset must be a whole number (a message-list offset)');
+  const pagesRaw = single(query, 'pages') ?? '1';
+  if (!/^\d{1,3}$/.test(pagesRaw) || Number(pagesRaw) < 1 || Number(pagesRaw) > maxPages) throw badRequest(`pages must be a whole number from 1 to ${maxPages} (MP_MAX_PAGES)`);
+  return {
+    biz,
+    offset: Number(offsetRaw),
+    pages: Number(pagesRaw),
+    content: flag(query, 'content', false),
+    proxy: flag(query, 'proxy', false),
+    proxyCover: flag(query, 'proxy_cover', true),
+  };
+}
+
+const profileUrl = (biz: string) => `https://${MP_HOST}/mp/profile_ext?action=home&__biz=${encodeURIComponent(biz)}&scene=124#wechat_redirect`;
+
+/** What full text an article has: its body (kept or fresh), or why there is none. */
+export interface FullText {
+  body?: string;
+  kind?: string;
+  problem?: string;
+  page?: ArticlePage;
+}
+
+/**
+ * Full text through the archive: a kept body is used as is (articles do not change; MP_ARTICLE_TTL may
+ * say otherwise), else the page is fetched, cleaned and kept. A page that is gone or blocked never
+ * replaces a kept body.
+ */
+export async function fullText(opts: Pick<MpFeedOptions, 'client' | 'archive' | 'articleTtlMs' | 'now'>, url: string, row: MpArticleRow | undefined, signal?: AbortSignal): Promise<FullText> {
+  const now = (opts.now ?? Date.now)();
+  if (row?.body && (opts.articleTtlMs === 0 || now - (row.bodyAt ?? 0) < opts.articleTtlMs)) return { body: row.body, kind: row.bodyKind };
+  let page: ArticlePage;
+  try {
+    const res = await opts.client.article(url, signal);
+    page = await parseArticlePage(res.html, url);
+  } catch (err) {
+    if (row?.body) return { body: row.body, kind: row.bodyKind };
+    return { problem: err instanceof HttpError ? err.message : 'the article page could not be read' };
+  }
+  if (READABLE.has(page.kind) && page.body) {
+    if (row) opts.archive.keepBody(url, page.body, page.kind, now);
+    return { body: page.body, kind: page.kind, page };
+  }
+  if (row?.body) return { body: row.body, kind: row.bodyKind, page };
+  return { problem: page.kind === 'deleted' ? 'the article was deleted before feedgate could keep it' : (page.reason ?? 'no article body'), kind: page.kind, page };
+}
+
+interface Notice {
+  state: Exclude<MpState, 'effective'>;
+  since: number;
+  until?: number;
+}
+
+function noticeItem(account: MpAccount, n: Notice, feedLink: string): FeedItem {
+  const name = account.nickname || account.biz;
+  const since = new Date(n.since).toISOString().replace('.000Z', 'Z');
+  const expired = n.state === 'expired';
+  const title = expired ? `feedgate: the credentials for ${name} expired` : `feedgate: WeChat is limiting requests for ${name}`;
+  const text = expired
+    ? `Credentials expired since ${since}; open any article of this account in WeChat to refresh them. Until then this feed shows the articles feedgate already has.`
+    : `WeChat answered ret=-6 (too many requests) at ${since}; feedgate leaves this account alone until ${new Date(n.until ?? n.since).toISOString().replace('.000Z', 'Z')} and shows the articles it already has. Poll less often or lower MP_CALLS_PER_MINUTE.`;
+  return {
+    // Changes only when the state does, so a reader shows it once.
+    guid: `feedgate:mp:${account.biz}:${n.state}:${n.since}`,
+    title,
+    link: feedLink,
+    contentHtml: `<p>${escapeHtml(text)}</p>`,
+    summary: text,
+    authors: [{ name: 'feedgate' }],
+    published: n.since,
+  };
+}
+
+function itemOf(row: MpArticleRow, account: MpAccount, p: MpParams, opts: MpFeedOptions, text: FullText | undefined, body: string | undefined): FeedItem {
+  const m = row.meta;
+  const cover = m.cover ? (p.proxyCover ? opts.links.image(m.cover, 'wechat') : m.cover) : undefined;
+  const parts: string[] = [];
+  if (cover) parts.push(`<p><img src="${escapeHtml(cover)}" alt="" referrerpolicy="no-referrer"></p>`);
+  if (body) parts.push(body);
+  else {
+    if (m.digest) parts.push(`<p>${escapeHtml(m.digest)}</p>`);
+    if (p.content && text?.problem) parts.push(`<p><em>${escapeHtml(`Full text unavailable (${text.problem}); this is the digest.`)}</em></p>`);
+  }
+  if (m.sourceUrl && /^https?:\/\//.test(m.sourceUrl)) parts.push(`<p><a href="${escapeHtml(m.sourceUrl)}">Read the original source</a></p>`);
+  const item: FeedItem = {
+    guid: row.url,
+    title: m.title || m.digest.slice(0, 60) || 'Untitled article',
+    link: p.proxy ? opts.links.route('/mp/proxy', { url: row.url }) : row.url,
+    contentHtml: parts.join(''),
+    summary: m.digest || undefined,
+    authors: [{ name: m.author || account.nickname || account.biz }],
+    published: row.pushedAt,
+  };
+  if (cover) {
+    item.image = cover;
+    item.thumbnails = [{ url: cover }];
+  }
+  return item;
+}
+
+/** GET /feeds/mp/:biz and the downloader-compatible /rss/mp?biz=. */
+export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds'): FeedSource<MpParams> {
+  const now = () => (opts.now ?? Date.now)();
+  const stateOf = (biz: string) => {
+    const a = opts.accounts.get(biz);
+    return a ? mpState(a, now(), opts.credentialTtlMs) : undefined;
+  };
+
+  async function walk(biz: string, p: MpParams, signal?: AbortSignal): Promise<{ articles: MpListedArticle[]; next?: number }> {
+    const creds = opts.accounts.credentials(biz)!;
+    const articles: MpListedArticle[] = [];
+    let offset = p.offset;
+    let next: number | undefined;
+    for (let page = 0; page < p.pages; page++) {
+      const res = await opts.client.messages(creds, offset, signal);
+      articles.push(...res.articles);
+      next = res.next;
+      if (next === undefined) break;
+      offset = next;
+    }
+    return { articles, next };
+  }
+
+  return {
+    parse(params, query) {
+      return parseMpParams(route === 'feeds' ? params.biz : single(query, 'biz'), query, opts.maxPages);
+    },
+    // The account's state and credential generation are part of the key: a push or an expiry is a new feed at once.
+    key(p) {
+      const a = opts.accounts.get(p.biz);
+      const s = a ? `${mpState(a, now(), opts.credentialTtlMs).state}@${a.updatedAt}` : 'none';
+      return `mp:${p.biz}:${s}:${p.offset}:${p.pages}:${+p.content}${+p.proxy}${+p.proxyCover}`;
+    },
+    async fetch(p, signal) {
+      let account = opts.accounts.get(p.biz);
+      if (!account) {
+        throw new HttpError(
+          404,
+          'MP_ACCOUNT_UNKNOWN',
+          `feedgate has no credentials for the account ${p.biz}: open any of its articles in desktop WeChat while the downloader's remote server points at feedgate (it pushes them to POST /api/mp/refresh)`,
+        );
+      }
+      let state = stateOf(p.biz)!;
+      let listed: { articles: MpListedArticle[]; next?: number } | undefined;
+      if (state.state === 'effective') {
+        try {
+          listed = await walk(p.biz, p, signal);
+          opts.accounts.succeeded(p.biz, now());
+        } catch (err) {
+          const code = err instanceof HttpError ? err.code : '';
+          if (code === 'MP_CREDENTIALS_EXPIRED') opts.accounts.rejected(p.biz, now());
+          else if (code === 'MP_LIMITED') opts.accounts.limited(p.biz, now(), now() + opts.limitedBackoffMs);
+          else {
+            if (err instanceof HttpError) opts.accounts.failed(p.biz, err.message);
+            throw err;
+          }
+          account = opts.accounts.get(p.biz)!;
+          state = stateOf(p.biz)!;
+        }
+      }
+      const notice: Notice | undefined = state.state === 'effective' ? undefined : { state: state.state, since: state.since, until: account.limitedUntil };
+      if (notice && p.offset > 0) {
+        const why = notice.state === 'expired' ? 'the credentials expired' : 'WeChat is limiting requests for it';
+        throw new UpstreamError('mp', notice.state === 'expired' ? 'auth' : 'rate_limited', 503, notice.state === 'expired' ? 'MP_CREDENTIALS_EXPIRED' : 'MP_LIMITED', `older pages of ${p.biz} cannot be fetched now: ${why}`);
+      }
+
+      let rows: MpArticleRow[];
+      if (listed) {
+        opts.archive.record(listed.articles, now());
+        if (p.offset === 0) {
+          // Everything kept from the same span of time: articles WeChat has since deleted stay.
+          const oldest = listed.articles.reduce((t, a) => Math.min(t, a.pushedAt), Infinity);
+          rows = opts.archive.recent(p.biz, 100 * p.pages, Number.isFinite(oldest) ? oldest : 0);
+        } else {
+          rows = listed.articles.map((a) => opts.archive.get(a.url)!).filter(Boolean);
+        }
+      } else {
+        rows = opts.archive.recent(p.biz, 10 * p.pages);
+      }
+
+      const texts = p.content ? await Promise.all(rows.map((r) => fullText(opts, r.url, r, signal))) : [];
+      const bodies = await Promise.all(texts.map((t) => (t.body ? proxyImages(t.body, (u) => opts.links.image(u, 'wechat')) : undefined)));
+      const name = account.nickname || p.biz;
+      const link = profileUrl(p.biz);
+      const items = rows.map((r, i) => itemOf(r, account!, p, opts, texts[i], bodies[i]));
+      if (notice) items.unshift(noticeItem(account, notice, link));
+      const feed: FeedData = {
+        id: `mp:${p.biz}`,
+        title: name,
+        link,
+        description: `Articles of the WeChat Official Account ${name}`,
+        language: 'zh-CN',
+        image: account.avatarUrl ? opts.links.image(account.avatarUrl, 'wechat') : undefined,
+        authors: [{ name }],
+        items,
+      };
+      if (listed?.next !== undefined) feed.nextQuery = { offset: String(listed.next) };
+      return feed;
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import { escapeHtml } from '../feeds/html.js';
+
+export interface ArticlePageView {
+  title: string;
+  author?: string;
+  account?: string;
+  published?: number;
+  /** Cleaned body, media already pointing at our /proxy. */
+  body: string;
+  original: string;
+  /** Said above the body when the text is a kept copy (e.g. WeChat has deleted the article). */
+  note?: string;
+}
+
+/**
+ * Our pages show cleaned third-party HTML: no script may run, nothing may be submitted or framed, and
+ * media may come from anywhere https (plus our own /proxy).
+ */
+export const ARTICLE_PAGE_CSP =
+  "default-src 'none'; img-src 'self' https: data:; media-src 'self' https:; style-src 'unsafe-inline'; frame-src https://v.qq.com; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+
+const STYLE = `body{margin:0;font:17px/1.7 -apple-system,BlinkMacSystemFont,"PingFang SC","Noto Sans CJK SC","Microsoft YaHei",sans-serif;color:#1f2328;background:#fff}
+article{max-width:680px;margin:0 auto;padding:24px 16px 48px}h1{font-size:1.5em;line-height:1.35;margin:0 0 .4em}
+.meta,.note{color:#656d76;font-size:.9em}.note{border-left:3px solid #d0d7de;padding-left:.8em}
+img,video{max-width:100%!important;height:auto!important}pre{overflow:auto;white-space:pre-wrap}table{border-collapse:collapse;max-width:100%}
+@media (prefers-color-scheme:dark){body{color:#e6edf3;background:#0d1117}a{color:#4493f8}.meta,.note{color:#9198a1}}`;
+
+/** A complete, readable HTML page for one article (GET /mp/proxy). */
+export function renderArticlePage(v: ArticlePageView): string {
+  const date = v.published ? new Date(v.published).toISOString().slice(0, 10) : '';
+  const meta = [v.author, v.account, date].filter(Boolean).map((s) => escapeHtml(s!)).join(' · ');
+  return `<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer">
+<title>${escapeHtml(v.title)}</title><style>${STYLE}</style></head>
+<body><article><h1>${escapeHtml(v.title)}</h1>${meta ? `<p class="meta">${meta}</p>` : ''}${v.note ? `<p class="note">${escapeHtml(v.note)}</p>` : ''}
+${v.body}
+<p class="meta"><a href="${escapeHtml(v.original)}">Original article on WeChat</a></p></article></body></html>
+`;
+}

@@ -1,0 +1,82 @@
+import type { Db } from './db.js';
+
+/** What a message list says of one article. */
+export interface MpArticleMeta {
+  title: string;
+  digest: string;
+  author: string;
+  cover: string;
+  sourceUrl: string;
+  /** WeChat's item_show_type (0 article, 5 video, 7 audio, 8 pictures, 10 text, …). */
+  showType: number;
+}
+
+export interface MpArticleRow {
+  /** The canonical https://mp.weixin.qq.com/s?__biz=&mid=&idx=&sn= URL. */
+  url: string;
+  biz: string;
+  /** The push's time (ms). */
+  pushedAt: number;
+  /** Position within its push (1 = lead). */
+  idx: number;
+  meta: MpArticleMeta;
+  /** The kept article body (extracted from the page, original media URLs) and what kind of page it was. */
+  body?: string;
+  bodyKind?: string;
+  bodyAt?: number;
+}
+
+interface Row {
+  url: string;
+  biz: string;
+  pushed_at: number;
+  idx: number;
+  meta: string;
+  body: string | null;
+  body_kind: string | null;
+  body_at: number | null;
+}
+
+function toRow(r: Row): MpArticleRow {
+  return {
+    url: r.url,
+    biz: r.biz,
+    pushedAt: r.pushed_at,
+    idx: r.idx,
+    meta: JSON.parse(r.meta) as MpArticleMeta,
+    body: r.body ?? undefined,
+    bodyKind: r.body_kind ?? undefined,
+    bodyAt: r.body_at ?? undefined,
+  };
+}
+
+/** The article archive: every article seen, and its text once fetched; nothing is dropped when WeChat drops it. */
+export interface MpArticleStore {
+  /** Records articles from a message list (new ones, or newer metadata for known ones); bodies are kept. */
+  record(rows: ReadonlyArray<Omit<MpArticleRow, 'body' | 'bodyKind' | 'bodyAt'>>, now?: number): void;
+  /** An account's articles pushed at or after `since` (ms), newest first, at most `limit`. */
+  recent(biz: string, limit: number, since?: number): MpArticleRow[];
+  get(url: string): MpArticleRow | undefined;
+  keepBody(url: string, body: string, kind: string, at?: number): void;
+}
+
+export function sqliteMpArticles(db: Db): MpArticleStore {
+  const upsert = db.prepare(`
+    INSERT INTO mp_articles (url, biz, pushed_at, idx, meta, first_seen) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT(url) DO UPDATE SET pushed_at = excluded.pushed_at, idx = excluded.idx, meta = excluded.meta`);
+  const recent = db.prepare<[string, number, number], Row>('SELECT * FROM mp_articles WHERE biz = ? AND pushed_at >= ? ORDER BY pushed_at DESC, idx LIMIT ?');
+  const get = db.prepare<[string], Row>('SELECT * FROM mp_articles WHERE url = ?');
+  const keep = db.prepare('UPDATE mp_articles SET body = ?, body_kind = ?, body_at = ? WHERE url = ?');
+  const record = db.transaction((rows: ReadonlyArray<Omit<MpArticleRow, 'body' | 'bodyKind' | 'bodyAt'>>, now: number) => {
+    for (const r of rows) upsert.run(r.url, r.biz, r.pushedAt, r.idx, JSON.stringify(r.meta), now);
+  });
+  return {
+    record: (rows, now = Date.now()) => record(rows, now),
+    recent: (biz, limit, since = 0) => recent.all(biz, since, limit).map(toRow),
+    get(url) {
+      const r = get.get(url);
+      return r && toRow(r);
+    },
+    keepBody: (url, body, kind, at = Date.now()) => void keep.run(body, kind, at, url),
+  };
+}
