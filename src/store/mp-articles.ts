@@ -56,6 +56,8 @@ export interface MpArticleStore {
   record(rows: ReadonlyArray<Omit<MpArticleRow, 'body' | 'bodyKind' | 'bodyAt'>>, now?: number): void;
   /** An account's articles pushed at or after `since` (ms), newest first, at most `limit`. */
   recent(biz: string, limit: number, since?: number): MpArticleRow[];
+  /** The articles of an account's latest `pushes` pushes, newest first (what a message-list page would show). */
+  latestPushes(biz: string, pushes: number): MpArticleRow[];
   get(url: string): MpArticleRow | undefined;
   keepBody(url: string, body: string, kind: string, at?: number): void;
 }
@@ -65,6 +67,9 @@ export function sqliteMpArticles(db: Db): MpArticleStore {
     INSERT INTO mp_articles (url, biz, pushed_at, idx, meta, first_seen) VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT(url) DO UPDATE SET pushed_at = excluded.pushed_at, idx = excluded.idx, meta = excluded.meta`);
   const recent = db.prepare<[string, number, number], Row>('SELECT * FROM mp_articles WHERE biz = ? AND pushed_at >= ? ORDER BY pushed_at DESC, idx LIMIT ?');
+  const latest = db.prepare<[string, string, number], Row>(
+    'SELECT * FROM mp_articles WHERE biz = ? AND pushed_at >= (SELECT COALESCE(MIN(pushed_at), 0) FROM (SELECT DISTINCT pushed_at FROM mp_articles WHERE biz = ? ORDER BY pushed_at DESC LIMIT ?)) ORDER BY pushed_at DESC, idx',
+  );
   const get = db.prepare<[string], Row>('SELECT * FROM mp_articles WHERE url = ?');
   const keep = db.prepare('UPDATE mp_articles SET body = ?, body_kind = ?, body_at = ? WHERE url = ?');
   const record = db.transaction((rows: ReadonlyArray<Omit<MpArticleRow, 'body' | 'bodyKind' | 'bodyAt'>>, now: number) => {
@@ -73,6 +78,7 @@ export function sqliteMpArticles(db: Db): MpArticleStore {
   return {
     record: (rows, now = Date.now()) => record(rows, now),
     recent: (biz, limit, since = 0) => recent.all(biz, since, limit).map(toRow),
+    latestPushes: (biz, pushes) => latest.all(biz, biz, pushes).map(toRow),
     get(url) {
       const r = get.get(url);
       return r && toRow(r);

@@ -223,7 +223,7 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
           rows = listed.articles.map((a) => opts.archive.get(a.url)!).filter(Boolean);
         }
       } else {
-        rows = opts.archive.recent(p.biz, 10 * p.pages);
+        rows = opts.archive.latestPushes(p.biz, 10 * p.pages);
       }
 
       const texts = p.content ? await Promise.all(rows.map((r) => fullText(opts, r.url, r, signal))) : [];
