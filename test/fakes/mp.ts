@@ -45,6 +45,8 @@ export interface FakeMp {
   validKeys: Map<string, string>;
   mode: ListMode;
   pushes: FakePush[];
+  /** Message lists of accounts other than BIZ (the bench uses a one-article account). */
+  others: Map<string, FakePush[]>;
   /** Articles that now answer with the "deleted by the publisher" page. */
   deleted: Set<string>;
   articleDelayMs: number;
@@ -94,9 +96,9 @@ export function defaultPushes(cdn: string, now = Math.floor(Date.now() / 1000)):
   return pushes;
 }
 
-function listItem(p: FakePush, mp: FakeMp) {
+function listItem(p: FakePush, mp: FakeMp, biz: string) {
   const link = (a: FakeArticle) =>
-    `http://mp.weixin.qq.com/s?__biz=${BIZ}&amp;mid=${a.mid}&amp;idx=${a.idx}&amp;sn=${mp.sn(a.mid, a.idx)}&amp;chksm=ea1b2c3d4e5f&amp;scene=27#wechat_redirect`;
+    `http://mp.weixin.qq.com/s?__biz=${biz}&amp;mid=${a.mid}&amp;idx=${a.idx}&amp;sn=${mp.sn(a.mid, a.idx)}&amp;chksm=ea1b2c3d4e5f&amp;scene=27#wechat_redirect`;
   const fields = (a: FakeArticle) => ({
     title: a.title,
     digest: a.digest,
@@ -131,6 +133,7 @@ export async function startFakeMp(): Promise<FakeMp> {
     validKeys: new Map(),
     mode: 'ok',
     pushes: [],
+    others: new Map(),
     deleted: new Set(),
     articleDelayMs: 0,
     listCalls: 0,
@@ -145,6 +148,7 @@ export async function startFakeMp(): Promise<FakeMp> {
       mp.validKeys.clear();
       mp.mode = 'ok';
       mp.pushes = defaultPushes(mp.url);
+      mp.others.clear();
       mp.deleted.clear();
       mp.articleDelayMs = 0;
       mp.listCalls = 0;
@@ -190,9 +194,10 @@ export async function startFakeMp(): Promise<FakeMp> {
     if (mp.mode === 'limited') return json(res, { ret: -6, errmsg: 'unknown error', cookie_count: 1 });
     const offset = Number(q.get('offset') ?? 0);
     const count = Number(q.get('count') ?? 10);
-    const page = mp.pushes.slice(offset, offset + count);
-    const more = offset + count < mp.pushes.length;
-    const general = JSON.stringify({ list: page.map((p) => listItem(p, mp)) });
+    const pushes = mp.others.get(biz) ?? mp.pushes;
+    const page = pushes.slice(offset, offset + count);
+    const more = offset + count < pushes.length;
+    const general = JSON.stringify({ list: page.map((p) => listItem(p, mp, biz)) });
     json(res, {
       ret: 0,
       errmsg: 'ok',
@@ -214,7 +219,7 @@ export async function startFakeMp(): Promise<FakeMp> {
     const key = `${mid}:${idx}`;
     mp.pageHits.set(key, (mp.pageHits.get(key) ?? 0) + 1);
     if (mp.articleDelayMs) await new Promise((r) => setTimeout(r, mp.articleDelayMs));
-    const article = mp.pushes.flatMap((p) => p.articles).find((a) => a.mid === mid && a.idx === idx);
+    const article = [mp.pushes, ...mp.others.values()].flat().flatMap((p) => p.articles).find((a) => a.mid === mid && a.idx === idx);
     if (!article || url.searchParams.get('sn') !== sn(mid, idx)) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       return res.end(fixture('deleted'));
