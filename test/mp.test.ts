@@ -453,9 +453,13 @@ describe('MP feeds in real parsers', () => {
       const p = await feedparser({ url: feedUrl(app, '?content=1', fmt) });
       expect(p.bozo_exception).toBeNull();
       expect(p.entries).toHaveLength(11);
-      expect(p.entries[0]!.id).toBe(fmt === 'rss' ? mp.articleUrl(2650000125, 1) : `urn:feedgate:mp:${BIZ}:${mp.articleUrl(2650000125, 1)}`);
+      // Already a URI: Atom keeps it as the entry id too.
+      expect(p.entries[0]!.id).toBe(mp.articleUrl(2650000125, 1));
       expect(p.entries[0]!.content.join('')).toContain('第三层的段落。');
       expect(p.entries[0]!.media_thumbnail[0]?.url).toMatch(/\/proxy\?/);
+      // The articles of one push share their published time; Atom still gives each its own updated.
+      expect(p.entries[1]!.published).toBe(p.entries[0]!.published);
+      if (fmt === 'atom') expect(new Set(p.entries.map((e) => e.updated)).size).toBe(p.entries.length);
     }
   });
 });

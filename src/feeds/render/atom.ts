@@ -24,15 +24,14 @@ export const renderAtom: Renderer = (feed: FeedData, opts) => {
   x.leaf('generator', 'feedgate');
   x.leaf('icon', feed.image || undefined);
 
-  // An entry without a time of its own takes the feed's, less a second per place, so no two entries
-  // share an atom:updated by accident (validators warn, and some readers merge such entries).
+  // No two entries share an atom:updated (validators warn, and some readers merge such entries): an
+  // entry without a time of its own takes the feed's less a second per place, and one whose time is
+  // taken (the articles of one WeChat push) goes a second earlier. atom:published keeps the real time.
   const used = new Set<number>();
   const entryUpdated = (item: FeedData['items'][number], i: number) => {
-    let t = item.updated ?? item.published;
-    if (t === undefined) {
-      t = updated - (i + 1) * 1000;
-      while (used.has(t)) t -= 1000;
-    }
+    let t = item.updated ?? item.published ?? updated - (i + 1) * 1000;
+    t = Math.floor(t / 1000) * 1000;
+    while (used.has(t)) t -= 1000;
     used.add(t);
     return t;
   };
