@@ -2,12 +2,14 @@ import { join } from 'node:path';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { FeedCache } from './cache/feed-cache.js';
+import { MediaArchive } from './cache/media-archive.js';
 import { MediaCache } from './cache/media-cache.js';
 import type { Config } from './config.js';
 import { channelsSource } from './feeds/channels/index.js';
 import type { SourceContext, SourceDescriptor } from './feeds/descriptor.js';
 import { hdhiveSource } from './feeds/hdhive/index.js';
 import { describeSource, mountSource } from './feeds/mount.js';
+import { momentsSource } from './feeds/moments/index.js';
 import { mpSource } from './feeds/mp/index.js';
 import { formatSuffix } from './feeds/route.js';
 import { requireToken, tokenCheck } from './http/auth.js';
@@ -18,6 +20,7 @@ import { observe } from './http/observe.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { MediaFetcher } from './proxy/fetch.js';
+import { MediaKeeper } from './proxy/keeper.js';
 import { KeystreamCache } from './proxy/keystream-cache.js';
 import { MediaLinks } from './proxy/links.js';
 import { perClientLimit } from './proxy/media-request.js';
@@ -44,6 +47,8 @@ export interface App {
   /** Signed media links, as sources build them. */
   links: MediaLinks;
   sources: SourceDescriptor[];
+  /** Background media keeping (Moments archive); tests wait on `keeper.idle()`. */
+  keeper: MediaKeeper;
   /** Aborts upstream calls in flight and releases connection pools. The caller owns the db and the HTTP server. */
   close(): Promise<void>;
 }
@@ -61,6 +66,21 @@ export function createApp({ config, logger, db }: AppDeps): App {
     snapshots: sqliteSnapshots(db),
   });
   const clients: UpstreamClient[] = [];
+  const policy = { extraHosts: parseAllowHosts(config.PROXY_ALLOW_HOSTS) };
+  const mediaProxy = config.PROXY_MEDIA_VIA_UPSTREAM_PROXY ? outboundProxy(config.UPSTREAM_PROXY, process.env, { connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT }) : undefined;
+  const fetcher = new MediaFetcher({ policy, connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT, timeoutMs: config.PROXY_TIMEOUT, metrics, proxy: mediaProxy });
+  const keystreams = new KeystreamCache(config.KEYSTREAM_CACHE_KEYS);
+  const archive = new MediaArchive(db, join(config.DATA_DIR, 'archive'), config.MOMENTS_ARCHIVE_MAX_BYTES);
+  const keeper = new MediaKeeper({
+    fetcher,
+    policy,
+    keystreams,
+    archive,
+    maxImageBytes: config.PROXY_MAX_IMAGE_BYTES,
+    maxVideoBytes: config.MOMENTS_ARCHIVE_VIDEO_MAX_BYTES,
+    concurrency: config.MOMENTS_ARCHIVE_CONCURRENCY,
+    metrics,
+  });
   const signer = new UrlSigner(loadProxySecret(config.PROXY_SECRET, config.DATA_DIR));
   const links = new MediaLinks(signer);
   const ctx: SourceContext = {
@@ -70,6 +90,9 @@ export function createApp({ config, logger, db }: AppDeps): App {
     metrics,
     firstSeen: sqliteFirstSeen(db),
     db,
+    keepMedia: (requests) => {
+      if (config.MOMENTS_ARCHIVE) keeper.keep(requests);
+    },
     upstream(name, baseUrl, { concurrency, ...where }) {
       const client = new UpstreamClient({
         name,
@@ -89,12 +112,9 @@ export function createApp({ config, logger, db }: AppDeps): App {
       return client;
     },
   };
-  const sources = [channelsSource(ctx), mpSource(ctx), hdhiveSource(ctx)];
+  const sources = [channelsSource(ctx), mpSource(ctx), momentsSource(ctx), hdhiveSource(ctx)];
 
-  const policy = { extraHosts: parseAllowHosts(config.PROXY_ALLOW_HOSTS) };
-  const mediaProxy = config.PROXY_MEDIA_VIA_UPSTREAM_PROXY ? outboundProxy(config.UPSTREAM_PROXY, process.env, { connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT }) : undefined;
-  const fetcher = new MediaFetcher({ policy, connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT, timeoutMs: config.PROXY_TIMEOUT, metrics, proxy: mediaProxy });
-  const media = { fetcher, policy, keystreams: new KeystreamCache(config.KEYSTREAM_CACHE_KEYS), accessTokenConfigured: config.ACCESS_TOKEN !== '' };
+  const media = { fetcher, policy, keystreams, archive, accessTokenConfigured: config.ACCESS_TOKEN !== '' };
   const mediaCache = new MediaCache({ memoryBytes: config.MEDIA_CACHE_MEMORY_BYTES, diskBytes: config.MEDIA_CACHE_DISK_BYTES, dir: join(config.DATA_DIR, 'media') });
   // What each route needs is declared where it is registered: the token, or for media a valid
   // signature or the token, and the per-client limit.
@@ -135,7 +155,9 @@ export function createApp({ config, logger, db }: AppDeps): App {
     koa,
     links,
     sources,
+    keeper,
     close() {
+      keeper.close();
       closing ??= Promise.all([...clients.map((c) => c.close()), fetcher.close()]).then(() => undefined);
       return closing;
     },

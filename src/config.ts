@@ -121,6 +121,15 @@ const schema = z.object({
   MP_MAX_PAGES: int(1, 20),
   MP_FETCH_CONCURRENCY: int(1, 32),
   MP_ARTICLE_TTL: duration,
+  MOMENTS_PROVIDER: oneOf(['weflow', 'ecloud']),
+  WEFLOW_API_URL: httpUrl.transform((v) => v.replace(/\/+$/, '')),
+  WEFLOW_TOKEN: text,
+  MOMENTS_PAGE_SIZE: int(1, 200),
+  MOMENTS_MAX_PAGES: int(1, 50),
+  MOMENTS_ARCHIVE: bool,
+  MOMENTS_ARCHIVE_MAX_BYTES: size,
+  MOMENTS_ARCHIVE_VIDEO_MAX_BYTES: size,
+  MOMENTS_ARCHIVE_CONCURRENCY: int(1, 32),
   PROXY_SECRET: text,
   PROXY_ALLOW_HOSTS: text.refine(
     (v) => v.split(',').every((h) => h.trim() === '' || /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/i.test(h.trim())),
@@ -137,6 +146,9 @@ const schema = z.object({
 const checked = schema.superRefine((c, ctx) => {
   if (c.CHANNELS_PROVIDER === 'ecloud' && !c.ECLOUD_API_URL) {
     ctx.addIssue({ code: 'custom', path: ['ECLOUD_API_URL'], message: 'is required when CHANNELS_PROVIDER is ecloud' });
+  }
+  if (c.MOMENTS_PROVIDER === 'ecloud' && !c.ECLOUD_API_URL) {
+    ctx.addIssue({ code: 'custom', path: ['ECLOUD_API_URL'], message: 'is required when MOMENTS_PROVIDER is ecloud' });
   }
 });
 

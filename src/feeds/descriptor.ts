@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import type { FeedCache } from '../cache/feed-cache.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
+import type { KeepRequest } from '../proxy/keeper.js';
 import type { ResolvedMedia } from '../proxy/play.js';
 import type { MediaLinks } from '../proxy/links.js';
 import type { Db } from '../store/db.js';
@@ -105,6 +106,11 @@ export interface SourceContext {
   metrics: Metrics;
   /** The app's SQLite database, for a source's own durable state (through a store in src/store). */
   db: Db;
+  /**
+   * Keeps media for good, in the background (fetched, decrypted, checked, archived), so the /proxy and
+   * /play links of a post keep working after its CDN links expire. Never waits, never throws.
+   */
+  keepMedia(requests: readonly KeepRequest[]): void;
   /**
    * A pooled upstream client with the app's timeouts; `setting` and `hint` are named when it cannot be
    * reached; `concurrency` overrides UPSTREAM_CONCURRENCY for it.

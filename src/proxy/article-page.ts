@@ -7,7 +7,9 @@ export interface ArticlePageView {
   published?: number;
   /** Cleaned body, media already pointing at our /proxy. */
   body: string;
-  original: string;
+  /** Where the item lives on its platform, when it has a public address. */
+  original?: string;
+  originalLabel?: string;
   /** Said above the body when the text is a kept copy (e.g. WeChat has deleted the article). */
   note?: string;
 }
@@ -25,7 +27,7 @@ article{max-width:680px;margin:0 auto;padding:24px 16px 48px}h1{font-size:1.5em;
 img,video{max-width:100%!important;height:auto!important}pre{overflow:auto;white-space:pre-wrap}table{border-collapse:collapse;max-width:100%}
 @media (prefers-color-scheme:dark){body{color:#e6edf3;background:#0d1117}a{color:#4493f8}.meta,.note{color:#9198a1}}`;
 
-/** A complete, readable HTML page for one article (GET /mp/proxy). */
+/** A complete, readable HTML page for one article (GET /mp/proxy) or post (GET /moments/post/:id). */
 export function renderArticlePage(v: ArticlePageView): string {
   const date = v.published ? new Date(v.published).toISOString().slice(0, 10) : '';
   const meta = [v.author, v.account, date].filter(Boolean).map((s) => escapeHtml(s!)).join(' · ');
@@ -34,6 +36,6 @@ export function renderArticlePage(v: ArticlePageView): string {
 <title>${escapeHtml(v.title)}</title><style>${STYLE}</style></head>
 <body><article><h1>${escapeHtml(v.title)}</h1>${meta ? `<p class="meta">${meta}</p>` : ''}${v.note ? `<p class="note">${escapeHtml(v.note)}</p>` : ''}
 ${v.body}
-<p class="meta"><a href="${escapeHtml(v.original)}">Original article on WeChat</a></p></article></body></html>
+${v.original ? `<p class="meta"><a href="${escapeHtml(v.original)}">${escapeHtml(v.originalLabel ?? 'Original article on WeChat')}</a></p>` : ''}</article></body></html>
 `;
 }

@@ -6,7 +6,9 @@ import { PREFIX_BYTES, type KeystreamCache } from './keystream-cache.js';
 import { mediaRequest, type MediaRequest } from './media-request.js';
 import type { Platform } from './platforms.js';
 import { checkTarget } from './ssrf.js';
-import { streamMedia } from './stream.js';
+import { sendArchived, streamMedia } from './stream.js';
+import { mediaIdentity } from './platforms.js';
+import type { MediaArchive } from '../cache/media-archive.js';
 import type { TargetPolicy } from './ssrf.js';
 
 export interface PlayDeps {
@@ -14,6 +16,8 @@ export interface PlayDeps {
   keystreams: KeystreamCache;
   policy: TargetPolicy;
   accessTokenConfigured: boolean;
+  /** Media kept when first seen (Moments): served from disk once the CDN link has expired. */
+  archive?: MediaArchive;
 }
 
 /**
@@ -27,6 +31,8 @@ export function playHandler(deps: PlayDeps) {
     const mode = ctx.query.mode ?? 'prefix';
     if (mode !== 'prefix' && mode !== 'full') throw badRequest('parameter mode must be prefix or full');
     const req = mediaRequest(ctx, deps.policy, deps.accessTokenConfigured);
+    const kept = deps.archive?.lookup(mediaIdentity(req.target.url, req.platform, key));
+    if (kept) return sendArchived(ctx, kept, req.signed);
     await streamMedia(ctx, deps.fetcher, deps.keystreams, req, { key, limit: mode === 'full' ? Infinity : PREFIX_BYTES, defaultType: 'video/mp4' });
   };
 }

@@ -8,11 +8,13 @@ import { parseDecodeKey } from './decode-key.js';
 import { header, mediaStatusError, mediaType, type MediaFetcher, type MediaResponse } from './fetch.js';
 import type { KeystreamCache } from './keystream-cache.js';
 import { copyValidators, mediaHeaders, mediaRequest, type MediaRequest } from './media-request.js';
-import { cacheIdentity } from './platforms.js';
+import { mediaIdentity } from './platforms.js';
+import { decryptImage } from './decrypt-image.js';
+import type { MediaArchive } from '../cache/media-archive.js';
+import { readFile } from 'node:fs/promises';
 import type { TargetPolicy } from './ssrf.js';
 import { streamMedia } from './stream.js';
 import { isIdentity, negotiateFormat, parseTransform, sniffImage, transformImage, type OutputFormat } from './transform.js';
-import { xorBuffer } from './xor-stream.js';
 import { readCapped } from '../upstream/read-body.js';
 
 export interface ProxyDeps {
@@ -22,6 +24,8 @@ export interface ProxyDeps {
   policy: TargetPolicy;
   accessTokenConfigured: boolean;
   maxImageBytes: number;
+  /** Media kept when first seen (Moments), served once the CDN link has expired. */
+  archive?: MediaArchive;
 }
 
 const GENERIC = new Set(['', 'application/octet-stream', 'binary/octet-stream', 'application/binary']);
@@ -53,6 +57,16 @@ export function proxyHandler(deps: ProxyDeps) {
   async function fetchOriginal(req: MediaRequest, key: bigint | undefined, id: string): Promise<Loaded> {
     const cached = await deps.cache.get(id);
     if (cached) return { entry: cached };
+    // Kept when first seen: its CDN link may have expired since.
+    const archived = deps.archive?.lookup(id);
+    if (archived && archived.contentType.startsWith('image/')) {
+      const body = await readFile(archived.file).catch(() => undefined);
+      if (body) {
+        const entry: MediaEntry = { body, contentType: archived.contentType, etag: etagOf(body), lastModified: archived.storedAt };
+        await deps.cache.set(id, entry);
+        return { entry };
+      }
+    }
     const up = await deps.fetcher.open(req.target, { platform: req.platform, platformOnly: req.platformOnly });
     if (up.status !== 200) {
       up.body.destroy();
@@ -72,14 +86,8 @@ export function proxyHandler(deps: ProxyDeps) {
       throw new HttpError(502, 'UPSTREAM_RESET', `${req.target.hostname} broke off while sending the image`);
     });
     if (!raw) throw new HttpError(413, 'TOO_LARGE', `the image is larger than PROXY_MAX_IMAGE_BYTES (${deps.maxImageBytes} bytes)`);
-    let body: Buffer = raw;
-    // Whole-file XOR (Moments images, notes/moments.md §2.6): keep the decrypted bytes only if they
-    // are an image; a raw body that already is one was not encrypted.
-    if (key !== undefined && key !== 0n) {
-      const decrypted = xorBuffer(body, key, deps.keystreams);
-      if (sniffImage(decrypted)) body = decrypted;
-      else if (!sniffImage(body)) throw new HttpError(502, 'DECRYPT_FAILED', 'the file is not an image with or without this key');
-    }
+    // Whole-file XOR (Moments images, notes/moments.md §2.6), checked before anything is cached.
+    let body = decryptImage(raw, key, deps.keystreams);
     let sniffed = sniffImage(body);
     // Only raster images are served from our origin: an SVG can carry script, so it is rasterized.
     if (!sniffed && type === 'image/svg+xml') {
@@ -116,7 +124,7 @@ export function proxyHandler(deps: ProxyDeps) {
     const req = mediaRequest(ctx, deps.policy, deps.accessTokenConfigured);
     const fmt = spec.fmt === 'auto' ? negotiateFormat(ctx.get('Accept')) : spec.fmt;
     if (spec.fmt === 'auto') ctx.vary('Accept');
-    const original = `${cacheIdentity(req.target.url, req.platform)}#key=${key ?? ''}`;
+    const original = mediaIdentity(req.target.url, req.platform, key);
     const transform = { w: spec.w, h: spec.h, q: spec.q, fmt };
     const variant = isIdentity(spec) ? original : `${original}#w=${spec.w ?? ''}&h=${spec.h ?? ''}&q=${spec.q ?? ''}&fmt=${fmt}`;
 

@@ -1,4 +1,6 @@
+import { createReadStream } from 'node:fs';
 import { pipeline, type Readable } from 'node:stream';
+import type { ArchivedMedia } from '../cache/media-archive.js';
 import type { Context } from 'koa';
 import { clientSignal } from '../http/client-signal.js';
 import { HttpError } from '../http/errors.js';
@@ -97,5 +99,29 @@ export async function streamMedia(ctx: Context, fetcher: MediaFetcher, keystream
   if (contentRange) ctx.set('Content-Range', contentRange);
   copyValidators(ctx, up.headers);
   mediaHeaders(ctx, req.signed);
+  ctx.set('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges');
+}
+
+/** A kept file (already decrypted), with Range: what /play serves once the CDN link has expired. */
+export function sendArchived(ctx: Context, media: ArchivedMedia, signed: boolean): void {
+  const spec = parseRange(ctx.get('Range'));
+  const etag = `"a-${media.storedAt.toString(36)}-${media.bytes.toString(36)}"`;
+  let start = 0;
+  let end = media.bytes - 1;
+  ctx.status = 200;
+  const ifRange = ctx.get('If-Range');
+  if (spec && (!ifRange || ifRange === etag)) {
+    const r = resolveRange(spec, media.bytes);
+    if (!r) throw new HttpError(416, 'RANGE_NOT_SATISFIABLE', 'the requested range is outside the file', { 'Content-Range': `bytes */${media.bytes}` });
+    ({ start, end } = r);
+    ctx.status = 206;
+    ctx.set('Content-Range', `bytes ${start}-${end}/${media.bytes}`);
+  }
+  if (ctx.method !== 'HEAD' && media.bytes > 0) ctx.body = createReadStream(media.file, { start, end });
+  ctx.type = media.contentType;
+  ctx.set('Content-Length', String(media.bytes === 0 ? 0 : end - start + 1));
+  ctx.set('ETag', etag);
+  ctx.set('Last-Modified', new Date(media.storedAt).toUTCString());
+  mediaHeaders(ctx, signed);
   ctx.set('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges');
 }

@@ -66,4 +66,31 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX mp_articles_by_biz ON mp_articles (biz, pushed_at DESC, idx);
     `,
   },
+  {
+    version: 4,
+    name: 'moments_posts_and_media_archive',
+    sql: `
+      -- Every Moments post seen, as feedgate parsed it: kept when the author deletes it or the upstream
+      -- stops returning it.
+      CREATE TABLE moments_posts (
+        id          TEXT    PRIMARY KEY,
+        username    TEXT    NOT NULL,
+        create_time INTEGER NOT NULL,
+        data        TEXT    NOT NULL,
+        first_seen  INTEGER NOT NULL
+      );
+      CREATE INDEX moments_posts_by_time ON moments_posts (create_time DESC);
+      CREATE INDEX moments_posts_by_user ON moments_posts (username, create_time DESC);
+      -- Decrypted media kept on disk (DATA_DIR/archive) by media identity (the URL without its
+      -- expiring token, and the key), so links keep working after CDN tokens expire.
+      CREATE TABLE media_archive (
+        id           TEXT    PRIMARY KEY,
+        file         TEXT    NOT NULL,
+        bytes        INTEGER NOT NULL,
+        content_type TEXT    NOT NULL,
+        stored_at    INTEGER NOT NULL
+      );
+      CREATE INDEX media_archive_by_age ON media_archive (stored_at);
+    `,
+  },
 ];

@@ -1,0 +1,87 @@
+import { HttpError, badRequest } from '../../http/errors.js';
+import { ARTICLE_PAGE_CSP, renderArticlePage } from '../../proxy/article-page.js';
+import { sqliteMomentsPosts } from '../../store/moments-posts.js';
+import type { Config } from '../../config.js';
+import { setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
+import { EcloudMomentsProvider } from './ecloud-client.js';
+import { POST_ID, momentsFeed, renderPost } from './feed.js';
+import type { MomentsProvider } from './provider.js';
+import { WeflowProvider } from './weflow-client.js';
+
+/** Whether /play/channels can resolve a shared Channels video with the current settings. */
+const channelsConfigured = (c: Config) => (c.CHANNELS_PROVIDER === 'ecloud' ? !!(c.ECLOUD_API_URL && c.ECLOUD_AUTH && c.ECLOUD_WID) : !!c.WXCD_API_URL);
+
+/** WeChat Moments (朋友圈) from WeFlow (seed 001) or E云 (seed 003), with media kept when first seen. */
+export function momentsSource(ctx: SourceContext): SourceDescriptor {
+  const { config } = ctx;
+  const ecloud = config.MOMENTS_PROVIDER === 'ecloud';
+  const http = ecloud
+    ? ctx.upstream('ecloud-moments', config.ECLOUD_API_URL || 'http://127.0.0.1', { setting: 'ECLOUD_API_URL', hint: 'your E云 instance must be logged in' })
+    : ctx.upstream('weflow', config.WEFLOW_API_URL, { setting: 'WEFLOW_API_URL', hint: "WeFlow must run there with its API service on, connected to WeChat's database" });
+  const provider: MomentsProvider = ecloud
+    ? new EcloudMomentsProvider(http, { auth: config.ECLOUD_AUTH, wid: config.ECLOUD_WID })
+    : new WeflowProvider(http, { token: config.WEFLOW_TOKEN, pageSize: config.MOMENTS_PAGE_SIZE });
+  const posts = sqliteMomentsPosts(ctx.db);
+  const opts = {
+    provider,
+    posts,
+    links: ctx.links,
+    keepMedia: ctx.keepMedia,
+    maxPages: config.MOMENTS_MAX_PAGES,
+    pageSize: config.MOMENTS_PAGE_SIZE,
+    channelsPlayable: channelsConfigured(config),
+  };
+  const feed = momentsFeed(opts);
+  return {
+    name: 'moments',
+    title: 'WeChat Moments',
+    description: 'Moments (朋友圈) posts as a feed, with decrypted photos, videos and live photos kept after their links expire.',
+    settings: ecloud
+      ? [
+          setting(config, 'ECLOUD_API_URL', true, 'base URL of your E云 instance'),
+          setting(config, 'ECLOUD_AUTH', true, 'the Authorization value from E云 login'),
+          setting(config, 'ECLOUD_WID', true, 'the E云 instance id (wId; changes at every re-login)'),
+        ]
+      : [setting(config, 'WEFLOW_API_URL', true, "WeFlow's local API"), setting(config, 'WEFLOW_TOKEN', true, 'the access token set in WeFlow')],
+    upstreams: [http],
+    routes: [
+      { kind: 'feed', path: '/feeds/moments', summary: 'everyone the provider can see (?usernames=a,b&keyword=&comments=1)', source: feed },
+      { kind: 'feed', path: '/feeds/moments/:username', summary: "one person's posts", source: feed },
+      {
+        kind: 'api',
+        path: '/moments/post/:id',
+        summary: 'one post as a page (the link of items that share no URL)',
+        access: 'media',
+        async handler(c) {
+          const id = (c.params as Record<string, string>).id ?? '';
+          if (!POST_ID.test(id)) throw badRequest('a post id is a decimal number');
+          const post = posts.get(id);
+          if (!post) throw new HttpError(404, 'MOMENTS_POST_UNKNOWN', `feedgate has not seen the post ${id}`);
+          const { html } = renderPost(post, opts, true);
+          c.type = 'text/html; charset=utf-8';
+          c.set('Content-Security-Policy', ARTICLE_PAGE_CSP);
+          c.set('X-Content-Type-Options', 'nosniff');
+          c.set('Referrer-Policy', 'no-referrer');
+          c.set('Cache-Control', 'private, max-age=300');
+          const first = post.text.split('\n')[0]?.trim();
+          c.body = renderArticlePage({
+            title: first ? first.slice(0, 140) : `${post.nickname || post.username}'s post`,
+            author: post.nickname || post.username,
+            published: post.createTime * 1000,
+            body: html,
+            original: post.link?.url || undefined,
+            originalLabel: 'Shared link',
+          });
+        },
+      },
+    ],
+    form: {
+      path: '/feeds/moments/:username',
+      fields: [
+        { name: 'username', label: 'Person (wxid)', in: 'path', example: 'wxid_alice01', required: false },
+        { name: 'keyword', label: 'Keyword', in: 'query', required: false },
+        { name: 'comments', label: 'Likes and comments', in: 'query', options: ['0', '1'], required: false },
+      ],
+    },
+  };
+}

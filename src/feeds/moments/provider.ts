@@ -1,0 +1,21 @@
+import type { MomentsPost } from './post.js';
+
+export interface TimelineQuery {
+  /** Only these authors (wxids); everyone the provider can see when empty. */
+  usernames: string[];
+  keyword?: string;
+  /** Pages to walk (the provider's own page size). */
+  pages: number;
+  /** Posts feedgate already keeps: a provider may skip per-post detail calls for them. */
+  known(id: string): boolean;
+}
+
+/** Where Moments come from: WeFlow's local API (seed 001) or E云 (seed 003). Newest first, ids unique. */
+export interface MomentsProvider {
+  readonly name: string;
+  timeline(q: TimelineQuery, signal?: AbortSignal): Promise<MomentsPost[]>;
+}
+
+export const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : undefined);
+export const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+export const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);

@@ -1,0 +1,45 @@
+import type { MomentsPost } from '../feeds/moments/post.js';
+import type { Db } from './db.js';
+
+/** Every Moments post feedgate has seen, kept when the upstream stops returning it. */
+export interface MomentsPostStore {
+  /** Stores posts (newer data replaces older for the same id) and returns the ids seen for the first time. */
+  record(posts: readonly MomentsPost[], now?: number): Set<string>;
+  get(id: string): MomentsPost | undefined;
+  has(id: string): boolean;
+  /** Posts created at or after `since` (unix seconds), newest first, by these authors (all when empty). */
+  since(usernames: readonly string[], since: number, limit: number): MomentsPost[];
+}
+
+export function sqliteMomentsPosts(db: Db): MomentsPostStore {
+  const exists = db.prepare<[string], { id: string }>('SELECT id FROM moments_posts WHERE id = ?');
+  const upsert = db.prepare(
+    'INSERT INTO moments_posts (id, username, create_time, data, first_seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET username = excluded.username, create_time = excluded.create_time, data = excluded.data',
+  );
+  const get = db.prepare<[string], { data: string }>('SELECT data FROM moments_posts WHERE id = ?');
+  const all = db.prepare<[number, number], { data: string }>('SELECT data FROM moments_posts WHERE create_time >= ? ORDER BY create_time DESC, id DESC LIMIT ?');
+  const record = db.transaction((posts: readonly MomentsPost[], now: number) => {
+    const fresh = new Set<string>();
+    for (const p of posts) {
+      if (!exists.get(p.id)) fresh.add(p.id);
+      upsert.run(p.id, p.username, p.createTime, JSON.stringify(p), now);
+    }
+    return fresh;
+  });
+  return {
+    record: (posts, now = Date.now()) => record(posts, now),
+    get(id) {
+      const r = get.get(id);
+      return r && (JSON.parse(r.data) as MomentsPost);
+    },
+    has: (id) => exists.get(id) !== undefined,
+    since(usernames, since, limit) {
+      if (usernames.length === 0) return all.all(since, limit).map((r) => JSON.parse(r.data) as MomentsPost);
+      const marks = usernames.map(() => '?').join(',');
+      const rows = db
+        .prepare<unknown[], { data: string }>(`SELECT data FROM moments_posts WHERE username IN (${marks}) AND create_time >= ? ORDER BY create_time DESC, id DESC LIMIT ?`)
+        .all(...usernames, since, limit);
+      return rows.map((r) => JSON.parse(r.data) as MomentsPost);
+    },
+  };
+}
