@@ -268,3 +268,14 @@ describe('Moments feeds in real parsers', () => {
     }
   });
 });
+
+describe('Moments helper API and archive bounds', () => {
+  it('/api/moments/usernames lists WeFlow\'s authors with names from kept posts and feed URLs', async () => {
+    const { m } = holder;
+    app = await weflow(m);
+    await feed(app);
+    const r = (await (await fetch(`${app.url}/api/moments/usernames`)).json()) as any;
+    expect(r.users.map((u: any) => u.username)).toEqual(['wxid_alice01', 'wxid_bob02', 'wxid_carol3', 'wxid_dave04']);
+    expect(r.users[0]).toEqual({ username: 'wxid_alice01', nickname: 'Alice', posts: 2, feed: `${app.url}/feeds/moments/wxid_alice01` });
+  });
+});

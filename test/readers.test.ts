@@ -52,6 +52,14 @@ describe('podcast apps and readers', () => {
     expect(child(item, 'itunes:summary')!.text).toBe('第一个视频的说明');
   });
 
+  it('itunes:owner carries PODCAST_OWNER_EMAIL when it is set, and is left out otherwise', () => {
+    const ch = child(parseXml(formats.rss.render(video, { selfUrl: 'http://127.0.0.1/feeds/x', ttlSeconds: 300, ownerEmail: 'me@example.org' })), 'channel')!;
+    const owner = child(ch, 'itunes:owner')!;
+    expect(child(owner, 'itunes:email')!.text).toBe('me@example.org');
+    expect(child(owner, 'itunes:name')!.text).toBe('示例频道');
+    expect(render('rss', video)).not.toContain('itunes:owner');
+  });
+
   it('a feed without audio or video declares no iTunes namespace', () => {
     expect(render('rss', { ...video, items: [video.items[1]!] })).not.toContain('itunes');
   });

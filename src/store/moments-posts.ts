@@ -9,6 +9,8 @@ export interface MomentsPostStore {
   has(id: string): boolean;
   /** Posts created at or after `since` (unix seconds), newest first, by these authors (all when empty). */
   since(usernames: readonly string[], since: number, limit: number): MomentsPost[];
+  /** Every author with kept posts, and the name of their newest post. */
+  authors(): Array<{ username: string; nickname: string; posts: number }>;
 }
 
 export function sqliteMomentsPosts(db: Db): MomentsPostStore {
@@ -18,6 +20,9 @@ export function sqliteMomentsPosts(db: Db): MomentsPostStore {
   );
   const get = db.prepare<[string], { data: string }>('SELECT data FROM moments_posts WHERE id = ?');
   const all = db.prepare<[number, number], { data: string }>('SELECT data FROM moments_posts WHERE create_time >= ? ORDER BY create_time DESC, id DESC LIMIT ?');
+  const authors = db.prepare<[], { username: string; data: string; posts: number }>(
+    'SELECT username, data, MAX(create_time) AS newest, COUNT(*) AS posts FROM moments_posts GROUP BY username ORDER BY username',
+  );
   const record = db.transaction((posts: readonly MomentsPost[], now: number) => {
     const fresh = new Set<string>();
     for (const p of posts) {
@@ -33,6 +38,8 @@ export function sqliteMomentsPosts(db: Db): MomentsPostStore {
       return r && (JSON.parse(r.data) as MomentsPost);
     },
     has: (id) => exists.get(id) !== undefined,
+    // With MAX(), SQLite takes bare columns from the row holding the maximum: the newest post's name.
+    authors: () => authors.all().map((r) => ({ username: r.username, nickname: (JSON.parse(r.data) as MomentsPost).nickname, posts: r.posts })),
     since(usernames, since, limit) {
       if (usernames.length === 0) return all.all(since, limit).map((r) => JSON.parse(r.data) as MomentsPost);
       const marks = usernames.map(() => '?').join(',');

@@ -4,7 +4,7 @@ import { sqliteMomentsPosts } from '../../store/moments-posts.js';
 import type { Config } from '../../config.js';
 import { setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
 import { EcloudMomentsProvider } from './ecloud-client.js';
-import { POST_ID, momentsFeed, renderPost } from './feed.js';
+import { POST_ID, WXID, momentsFeed, renderPost } from './feed.js';
 import type { MomentsProvider } from './provider.js';
 import { WeflowProvider } from './weflow-client.js';
 
@@ -49,6 +49,18 @@ export function momentsSource(ctx: SourceContext): SourceDescriptor {
       { kind: 'feed', path: '/feeds/moments/:username', summary: "one person's posts", source: feed },
       {
         kind: 'api',
+        path: '/api/moments/usernames',
+        summary: 'people with Moments posts, and their feed URLs',
+        async handler(c, api) {
+          const listed = provider.usernames ? await api.cached(`moments:usernames:${provider.name}`, config.CACHE_TTL, (signal) => provider.usernames!(signal)) : [];
+          const kept = new Map(posts.authors().map((a) => [a.username, a]));
+          const all = [...new Set([...listed, ...kept.keys()])].filter((u) => WXID.test(u)).sort();
+          c.set('Cache-Control', 'private, max-age=60');
+          c.body = { users: all.map((u) => ({ username: u, nickname: kept.get(u)?.nickname ?? '', posts: kept.get(u)?.posts ?? 0, feed: api.absolute(`/feeds/moments/${encodeURIComponent(u)}`) })) };
+        },
+      },
+      {
+        kind: 'api',
         path: '/moments/post/:id',
         summary: 'one post as a page (the link of items that share no URL)',
         access: 'media',
@@ -78,7 +90,7 @@ export function momentsSource(ctx: SourceContext): SourceDescriptor {
     form: {
       path: '/feeds/moments/:username',
       fields: [
-        { name: 'username', label: 'Person (wxid)', in: 'path', example: 'wxid_alice01', required: false },
+        { name: 'username', label: 'Person (wxid)', in: 'path', example: 'wxid_alice01', helper: '/api/moments/usernames', required: false },
         { name: 'keyword', label: 'Keyword', in: 'query', required: false },
         { name: 'comments', label: 'Likes and comments', in: 'query', options: ['0', '1'], required: false },
       ],

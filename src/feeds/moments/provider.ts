@@ -14,6 +14,8 @@ export interface TimelineQuery {
 export interface MomentsProvider {
   readonly name: string;
   timeline(q: TimelineQuery, signal?: AbortSignal): Promise<MomentsPost[]>;
+  /** Everyone with posts the provider can see, when it can list them. */
+  usernames?(signal?: AbortSignal): Promise<string[]>;
 }
 
 export const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : undefined);

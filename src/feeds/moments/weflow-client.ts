@@ -71,6 +71,16 @@ export class WeflowProvider implements MomentsProvider {
     return body.timeline.map(obj);
   }
 
+  async usernames(signal?: AbortSignal): Promise<string[]> {
+    const res = await this.http.json({ path: '/api/v1/sns/usernames', headers: { authorization: `Bearer ${this.opts.token}` }, signal });
+    if (res.status === 401 || res.status === 403) {
+      throw new UpstreamError(NAME, 'auth', 502, 'UPSTREAM_AUTH', `WeFlow refused the token (HTTP ${res.status}); set WEFLOW_TOKEN to the access token configured in WeFlow's API settings`);
+    }
+    return arr(obj(res.data).usernames)
+      .map(str)
+      .filter((u): u is string => !!u);
+  }
+
   async timeline(q: TimelineQuery, signal?: AbortSignal): Promise<MomentsPost[]> {
     const out: MomentsPost[] = [];
     const seen = new Set<string>();

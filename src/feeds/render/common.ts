@@ -8,6 +8,8 @@ export interface RenderOptions {
   ttlSeconds: number;
   /** The next (older) page, when the source has one. */
   nextUrl?: string;
+  /** Podcast owner's e-mail (itunes:owner), which directories and validators ask podcasts for. */
+  ownerEmail?: string;
 }
 
 export type Renderer = (feed: FeedData, opts: RenderOptions) => string;

@@ -61,6 +61,7 @@ export const renderRss: Renderer = (feed: FeedData, opts) => {
     x.empty('itunes:category', { text: feed.podcastCategory ?? 'TV & Film' });
     x.leaf('itunes:explicit', 'false');
     x.leaf('itunes:type', 'episodic');
+    if (opts.ownerEmail) x.open('itunes:owner').leaf('itunes:name', feedAuthor).leaf('itunes:email', opts.ownerEmail).close('itunes:owner');
   }
 
   for (const item of feed.items) {
