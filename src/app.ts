@@ -9,6 +9,7 @@ import { channelsSource } from './feeds/channels/index.js';
 import type { SourceContext, SourceDescriptor } from './feeds/descriptor.js';
 import { hdhiveSource } from './feeds/hdhive/index.js';
 import { describeSource, mountSource } from './feeds/mount.js';
+import { douyinSource } from './feeds/douyin/index.js';
 import { momentsSource } from './feeds/moments/index.js';
 import { mpSource } from './feeds/mp/index.js';
 import { formatSuffix } from './feeds/route.js';
@@ -27,7 +28,7 @@ import { perClientLimit } from './proxy/media-request.js';
 import { playHandler } from './proxy/play.js';
 import { proxyHandler } from './proxy/proxy.js';
 import { UrlSigner, loadProxySecret, verifySignedMedia } from './proxy/sign.js';
-import { parseAllowHosts } from './proxy/ssrf.js';
+import { checkTarget, parseAllowHosts } from './proxy/ssrf.js';
 import type { Db } from './store/db.js';
 import { sqliteFirstSeen } from './store/first-seen.js';
 import { sqliteSnapshots } from './store/snapshots.js';
@@ -93,7 +94,12 @@ export function createApp({ config, logger, db }: AppDeps): App {
     keepMedia: (requests) => {
       if (config.MOMENTS_ARCHIVE) keeper.keep(requests);
     },
-    upstream(name, baseUrl, { concurrency, ...where }) {
+    async resolveRedirects(url, platform, signal) {
+      const res = await fetcher.open(checkTarget(url, policy), { platform, platformOnly: false, signal });
+      res.body.destroy();
+      return res.url.href;
+    },
+    upstream(name, baseUrl, { concurrency, retries, ...where }) {
       const client = new UpstreamClient({
         name,
         baseUrl,
@@ -101,7 +107,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
         connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT,
         timeoutMs: config.UPSTREAM_TIMEOUT,
         deadlineMs: config.UPSTREAM_DEADLINE,
-        retries: config.UPSTREAM_RETRIES,
+        retries: retries ?? config.UPSTREAM_RETRIES,
         maxBytes: config.UPSTREAM_MAX_BYTES,
         concurrency: concurrency ?? config.UPSTREAM_CONCURRENCY,
         metrics,
@@ -112,7 +118,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
       return client;
     },
   };
-  const sources = [channelsSource(ctx), mpSource(ctx), momentsSource(ctx), hdhiveSource(ctx)];
+  const sources = [channelsSource(ctx), mpSource(ctx), momentsSource(ctx), douyinSource(ctx), hdhiveSource(ctx)];
 
   const media = { fetcher, policy, keystreams, archive, accessTokenConfigured: config.ACCESS_TOKEN !== '' };
   const mediaCache = new MediaCache({ memoryBytes: config.MEDIA_CACHE_MEMORY_BYTES, diskBytes: config.MEDIA_CACHE_DISK_BYTES, dir: join(config.DATA_DIR, 'media') });

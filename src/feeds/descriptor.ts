@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { KeepRequest } from '../proxy/keeper.js';
 import type { ResolvedMedia } from '../proxy/play.js';
+import type { Platform } from '../proxy/platforms.js';
 import type { MediaLinks } from '../proxy/links.js';
 import type { Db } from '../store/db.js';
 import type { FirstSeen } from '../store/first-seen.js';
@@ -115,7 +116,12 @@ export interface SourceContext {
    * A pooled upstream client with the app's timeouts; `setting` and `hint` are named when it cannot be
    * reached; `concurrency` overrides UPSTREAM_CONCURRENCY for it.
    */
-  upstream(name: string, baseUrl: string, where: { setting: keyof Config & string; hint?: string; concurrency?: number }): UpstreamClient;
+  upstream(name: string, baseUrl: string, where: { setting: keyof Config & string; hint?: string; concurrency?: number; retries?: number }): UpstreamClient;
+  /**
+   * Where a platform link (a share link) leads: redirects followed with the SSRF checks of /proxy, each
+   * hop limited to platform hosts and PROXY_ALLOW_HOSTS. Returns the final URL.
+   */
+  resolveRedirects(url: string, platform: Platform, signal?: AbortSignal): Promise<string>;
 }
 
 /** A setting's state from the config: set when it is not empty. */

@@ -65,7 +65,7 @@ export class MediaFetcher {
 
   async open(
     first: Target,
-    opts: { platform?: Platform; platformOnly: boolean; range?: string; signal?: AbortSignal },
+    opts: { platform?: Platform; platformOnly: boolean; range?: string; signal?: AbortSignal; headers?: Record<string, string> },
   ): Promise<MediaResponse> {
     let target = first;
     const headers: Record<string, string> = {
@@ -74,6 +74,8 @@ export class MediaFetcher {
       'accept-encoding': 'identity',
     };
     if (opts.range) headers.range = opts.range;
+    // A source's own headers (a platform cookie) go to that platform's hosts only, never past a redirect elsewhere.
+    Object.assign(headers, opts.headers);
     for (let hop = 0; ; hop++) {
       let res: Dispatcher.ResponseData;
       try {
@@ -99,6 +101,7 @@ export class MediaFetcher {
         if (hop >= MAX_REDIRECTS) throw new HttpError(502, 'TOO_MANY_REDIRECTS', `more than ${MAX_REDIRECTS} redirects from ${first.hostname}`);
         if (!URL.canParse(location, target.url.href)) throw new HttpError(502, 'UPSTREAM_BAD_REDIRECT', `${target.hostname} redirected to an invalid location`);
         target = checkTarget(new URL(location, target.url).href, this.opts.policy, opts.platformOnly);
+        if (opts.headers && target.platform !== opts.platform) for (const k of Object.keys(opts.headers)) delete headers[k];
         continue;
       }
       this.opts.metrics?.upstreamCalls.inc({ upstream: 'media', outcome: res.statusCode < 400 ? 'ok' : `http_${res.statusCode}` });

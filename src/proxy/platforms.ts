@@ -39,6 +39,8 @@ export const RULES: Readonly<Record<Platform, PlatformRule>> = {
   douyin: {
     hosts: ['douyinpic.com', 'douyinvod.com', 'douyincdn.com', 'douyinstatic.com', 'douyin.com', 'iesdouyin.com', 'amemv.com', 'byteimg.com', 'bytecdn.cn', 'zjcdn.com', 'snssdk.com'],
     headers: { 'user-agent': DESKTOP_UA, referer: 'https://www.douyin.com/', accept: '*/*' },
+    // Signed image links expire; the object behind them does not.
+    volatileParams: ['x-expires', 'x-signature'],
   },
   hdhive: {
     hosts: ['hdhive.com', 'image.tmdb.org'],

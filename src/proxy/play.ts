@@ -42,6 +42,8 @@ export interface ResolvedMedia {
   /** decodeKey as the upstream gave it. */
   key?: string;
   platform: Platform;
+  /** Headers the platform's hosts want besides its rules (Douyin's cookie); never sent past a redirect elsewhere. */
+  headers?: Record<string, string>;
 }
 
 /** `fresh` asks for a new resolution, skipping any cached one (the CDN refused the last). */
@@ -64,9 +66,10 @@ export function resolvedPlayHandler(deps: PlayDeps, resolve: MediaResolver) {
       }
       const req: MediaRequest = { target: checkTarget(media.url, deps.policy), platform: media.platform, signed: ctx.state.signed === true, platformOnly: false };
       try {
-        await streamMedia(ctx, deps.fetcher, deps.keystreams, req, { key, limit: PREFIX_BYTES, defaultType: 'video/mp4' });
+        await streamMedia(ctx, deps.fetcher, deps.keystreams, req, { key, limit: PREFIX_BYTES, defaultType: 'video/mp4', headers: media.headers });
         return;
       } catch (err) {
+        // 403/404/410 and the like from the CDN: the resolved link has expired or rotated.
         const refused = err instanceof HttpError && (err.code === 'UPSTREAM_NOT_FOUND' || err.code === 'UPSTREAM_ERROR');
         if (attempt > 0 || !refused) throw err;
         media = await resolve(ctx, true);

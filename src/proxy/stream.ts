@@ -21,6 +21,8 @@ export interface StreamOptions {
   limit: number;
   /** Content-Type when the CDN sends a generic one. */
   defaultType: string;
+  /** Sent to the platform's hosts besides its rules (a cookie the CDN wants). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -31,7 +33,7 @@ export interface StreamOptions {
  */
 export async function streamMedia(ctx: Context, fetcher: MediaFetcher, keystreams: KeystreamCache, req: MediaRequest, opts: StreamOptions): Promise<void> {
   const spec = parseRange(ctx.get('Range'));
-  const up = await fetcher.open(req.target, { platform: req.platform, platformOnly: req.platformOnly, range: spec && rangeHeader(spec), signal: clientSignal(ctx) });
+  const up = await fetcher.open(req.target, { platform: req.platform, platformOnly: req.platformOnly, range: spec && rangeHeader(spec), signal: clientSignal(ctx), headers: opts.headers });
   const drop = () => up.body.destroy();
 
   if (up.status === 416) {

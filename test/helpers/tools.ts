@@ -13,7 +13,8 @@ export interface Tool {
  */
 function tool(name: string, cmd: string, args: string[], install: string): Tool {
   const hint = `needs ${name}: ${install}`;
-  if (spawnSync(cmd, args, { stdio: 'ignore', timeout: 10_000 }).status === 0) return { ok: true, hint };
+  // Generous: on a loaded machine the first start of a tool from a cold disk can take seconds.
+  if (spawnSync(cmd, args, { stdio: 'ignore', timeout: 60_000 }).status === 0) return { ok: true, hint };
   if (process.env.CI === 'true') throw new Error(`CI=true and ${name} is missing (${install})`);
   console.warn(`skipping the tests that need ${name}; install it with: ${install}`);
   return { ok: false, hint };

@@ -1,0 +1,105 @@
+import type { Context } from 'koa';
+import { Counter } from 'prom-client';
+import { HttpError, badRequest } from '../../http/errors.js';
+import { CallBudget } from '../../upstream/budget.js';
+import { setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
+import { AWEME_ID, DouyinClient, firstLink, secUidOf } from './client.js';
+import { douyinFeed, resolveDouyinMedia } from './feed.js';
+
+const DOUYIN_HOSTS = /^(?:[\w-]+\.)*(?:douyin\.com|iesdouyin\.com)$/i;
+
+/** /play/douyin/:awemeId[?i=N], checked before any call. */
+function playParams(c: Context): { id: string; index?: number } {
+  const id = (c.params as Record<string, string>).awemeId ?? '';
+  if (!AWEME_ID.test(id)) throw badRequest('awemeId must be a Douyin post id (digits)');
+  const i = c.query.i;
+  if (i === undefined) return { id };
+  if (typeof i !== 'string' || !/^\d{1,2}$/.test(i)) throw badRequest('i must be an image index (0-99)');
+  return { id, index: Number(i) };
+}
+
+/** Douyin (抖音) user posts through the signed web API (seed 002): no headless browser. */
+export function douyinSource(ctx: SourceContext): SourceDescriptor {
+  const { config } = ctx;
+  const http = ctx.upstream('douyin', config.DOUYIN_BASE_URL, { setting: 'DOUYIN_BASE_URL', retries: 0 });
+  const ttwid = config.DOUYIN_COOKIE ? undefined : ctx.upstream('douyin-ttwid', config.DOUYIN_TTWID_URL, { setting: 'DOUYIN_TTWID_URL', retries: 0 });
+  const blocked = new Counter({
+    name: 'feedgate_douyin_blocked_total',
+    help: 'Douyin answers that refused us, by reason (empty body, captcha, forbidden, rate_limited)',
+    labelNames: ['reason'] as const,
+    registers: [ctx.metrics.registry],
+  });
+  const client = new DouyinClient(http, {
+    userAgent: config.DOUYIN_USER_AGENT,
+    cookie: config.DOUYIN_COOKIE,
+    signer: config.DOUYIN_SIGNER,
+    budget: new CallBudget({ name: 'Douyin', perMinute: config.DOUYIN_CALLS_PER_MINUTE, setting: 'DOUYIN_CALLS_PER_MINUTE' }),
+    blockBackoffSeconds: Math.round(config.DOUYIN_BLOCK_BACKOFF / 1000),
+    onBlocked: (reason) => blocked.inc({ reason }),
+    ttwid,
+  });
+  const baseHost = new URL(config.DOUYIN_BASE_URL).host;
+  const opts = { client, links: ctx.links, maxPages: config.DOUYIN_MAX_PAGES };
+  // The operator's cookie goes to Douyin's own hosts with the video requests, as a browser's would.
+  const mediaHeaders = config.DOUYIN_COOKIE ? { cookie: config.DOUYIN_COOKIE } : undefined;
+
+  return {
+    name: 'douyin',
+    title: 'Douyin',
+    description: "A Douyin (抖音) user's video and image posts, with enclosures that play through feedgate and never expire.",
+    settings: [
+      setting(config, 'DOUYIN_COOKIE', false, 'cookie of a logged-in browser session on www.douyin.com (guest mode without it)'),
+      setting(config, 'DOUYIN_BASE_URL', true, "Douyin's web API"),
+    ],
+    upstreams: ttwid ? [http, ttwid] : [http],
+    routes: [
+      { kind: 'feed', path: '/feeds/douyin/:secUserId', summary: "a user's posts (MS4wLjABAAAA…)", source: douyinFeed(opts) },
+      {
+        kind: 'api',
+        path: '/feeds/douyin',
+        summary: 'subscribe by share link or profile URL (?url=): redirects to the feed',
+        async handler(c) {
+          const raw = typeof c.query.url === 'string' ? c.query.url : '';
+          const link = firstLink(raw);
+          if (!link) throw badRequest('parameter url must hold a Douyin share link or profile URL (https://v.douyin.com/… or https://www.douyin.com/user/…)', 'MISSING_URL');
+          let u: URL;
+          try {
+            u = new URL(link);
+          } catch {
+            throw badRequest('parameter url is not a URL', 'BAD_URL');
+          }
+          if (!DOUYIN_HOSTS.test(u.hostname) && u.host !== baseHost) throw new HttpError(400, 'NOT_DOUYIN', `${u.hostname.slice(0, 100)} is not a Douyin address`);
+          let secUid = secUidOf(u.href);
+          if (!secUid) secUid = secUidOf(await ctx.resolveRedirects(u.href, 'douyin', AbortSignal.timeout(config.UPSTREAM_DEADLINE)));
+          if (!secUid) throw new HttpError(404, 'DOUYIN_USER_NOT_FOUND', 'that link does not lead to a Douyin user page; use a share link of a profile, or its www.douyin.com/user/… URL');
+          const q = new URLSearchParams(c.querystring);
+          q.delete('url');
+          const suffix = c.state.formatFromPath ? `.${c.state.formatFromPath as string}` : '';
+          c.set('Cache-Control', 'private, max-age=3600');
+          c.redirect(`/feeds/douyin/${secUid}${suffix}${q.size ? `?${q}` : ''}`);
+        },
+      },
+      {
+        kind: 'play',
+        path: '/play/douyin/:awemeId',
+        summary: "a post's video (or ?i=N, an image's live-photo clip), resolved to its current address when played",
+        ttlMs: config.DOUYIN_PLAY_TTL,
+        key(c) {
+          const p = playParams(c);
+          return `douyin:play:${p.id}:${p.index ?? 'v'}`;
+        },
+        async resolve(c, signal) {
+          const p = playParams(c);
+          return { url: await resolveDouyinMedia(client, p.id, p.index, signal), platform: 'douyin', headers: mediaHeaders };
+        },
+      },
+    ],
+    form: {
+      path: '/feeds/douyin/:secUserId',
+      fields: [
+        { name: 'secUserId', label: 'User (sec_user_id)', in: 'path', example: 'MS4wLjABAAAAtestUserSecUid0123456789abcdefghijklmnop', helper: '/feeds/douyin?url=', required: true },
+        { name: 'pages', label: 'Pages of history', in: 'query', example: '1', required: false },
+      ],
+    },
+  };
+}
