@@ -4,6 +4,8 @@ import Koa from 'koa';
 import { FeedCache } from './cache/feed-cache.js';
 import { MediaArchive } from './cache/media-archive.js';
 import { MediaCache } from './cache/media-cache.js';
+import { RedisState } from './cache/shared.js';
+import { CallBudget } from './upstream/budget.js';
 import type { Config } from './config.js';
 import { channelsSource } from './feeds/channels/index.js';
 import type { SourceContext, SourceDescriptor } from './feeds/descriptor.js';
@@ -58,7 +60,10 @@ export interface App {
 export function createApp({ config, logger, db }: AppDeps): App {
   const metrics = createMetrics();
   const health = new HealthBook();
+  const shared = config.REDIS_URL ? new RedisState(config.REDIS_URL, logger, metrics) : undefined;
   const cache = new FeedCache({
+    shared,
+    lockTtlMs: config.UPSTREAM_DEADLINE,
     maxBytes: config.CACHE_MAX_BYTES,
     staleMs: config.STALE_TTL,
     failureTtl: (err) => failureMemoMs(err, config.CACHE_TTL),
@@ -94,6 +99,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
     keepMedia: (requests) => {
       if (config.MOMENTS_ARCHIVE) keeper.keep(requests);
     },
+    budget: (name, perMinute, setting) => new CallBudget({ name, perMinute, setting, shared }),
     async resolveRedirects(url, platform, signal) {
       const res = await fetcher.open(checkTarget(url, policy), { platform, platformOnly: false, signal });
       res.body.destroy();
@@ -164,7 +170,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
     keeper,
     close() {
       keeper.close();
-      closing ??= Promise.all([...clients.map((c) => c.close()), fetcher.close()]).then(() => undefined);
+      closing ??= Promise.all([...clients.map((c) => c.close()), fetcher.close(), shared?.close()]).then(() => undefined);
       return closing;
     },
   };

@@ -86,6 +86,14 @@ const schema = z.object({
   CACHE_MAX_BYTES: size.pipe(z.number().min(1024 * 1024, 'must be at least 1MB')),
   STALE_TTL: duration,
   FEED_MAX_LIMIT: int(1, 100_000),
+  REDIS_URL: text.refine((v) => {
+    if (v === '') return true;
+    try {
+      return ['redis:', 'rediss:'].includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, 'expected redis://[user:password@]host:port[/db], rediss://…, or nothing'),
   PODCAST_OWNER_EMAIL: text.refine((v) => v === '' || /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/.test(v), 'expected an e-mail address or nothing'),
   UPSTREAM_CONNECT_TIMEOUT: duration.pipe(z.number().min(1, 'must be more than 0')),
   UPSTREAM_TIMEOUT: duration.pipe(z.number().min(1, 'must be more than 0')),

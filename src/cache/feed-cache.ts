@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Metrics } from '../metrics.js';
 import type { SnapshotStore } from '../store/snapshots.js';
+import { reviveError, storeError, type SharedState } from './shared.js';
 
 export type CacheState = 'hit' | 'miss' | 'stale';
 
@@ -52,6 +53,13 @@ export interface FeedCacheOptions {
   failureTtl?: (err: unknown) => number;
   /** Which failures a last good copy may cover (default: all). The app lets only upstream failures through. */
   isStaleable?: (err: unknown) => boolean;
+  /**
+   * Replicas' shared state (REDIS_URL): before calling upstream a replica looks for another's fresh copy
+   * or remembered failure, and takes a lock so that one replica calls while the others wait for its result.
+   */
+  shared?: SharedState;
+  /** How long a shared lock holds (the longest a load may take: UPSTREAM_DEADLINE). */
+  lockTtlMs?: number;
   now?: () => number;
 }
 
@@ -100,7 +108,7 @@ export class FeedCache {
       this.count('coalesced');
     } else {
       const controller = new AbortController();
-      flight = { promise: this.load(key, ttlMs, () => load(controller.signal)), controller, waiters: 0, keep: false };
+      flight = { promise: this.load(key, ttlMs, () => load(controller.signal), controller.signal), controller, waiters: 0, keep: false };
       const f = flight;
       this.inflight.set(key, f);
       // Release the slot whatever happens, so the next request after a failure tries again.
@@ -167,19 +175,64 @@ export class FeedCache {
     throw err;
   }
 
-  /** Forgets a key (memory, failure memo); the next get() loads it again. */
+  /** Forgets a key (memory, failure memo, and the shared copy); the next get() loads it again. */
   invalidate(key: string): void {
     this.lru.delete(key);
     this.failures.delete(key);
+    void this.opts.shared?.del(key);
   }
 
-  private async load<T>(key: string, ttlMs: number, load: () => Promise<T>): Promise<Entry> {
+  /** Keeps an entry another replica loaded, as if loaded here. */
+  private adopt(key: string, entry: Entry, ttlMs: number): Entry {
+    this.failures.delete(key);
+    this.lru.set(key, entry, { size: Buffer.byteLength(JSON.stringify(entry.value)), ttl: Math.max(1, entry.freshUntil - this.now()) + this.opts.staleMs });
+    void ttlMs;
+    return entry;
+  }
+
+  /**
+   * With shared state: another replica's fresh copy or remembered failure, else the lock. While another
+   * replica holds the lock, its result is awaited (polled; the lock's expiry bounds the wait). Returns
+   * what to do: use an entry, raise an error, or load here (with the lock token when we hold it).
+   */
+  private async viaShared(key: string, signal: AbortSignal): Promise<{ entry: Entry } | { error: unknown } | { token?: string }> {
+    const shared = this.opts.shared!;
+    const lockTtl = this.opts.lockTtlMs ?? 60_000;
+    const until = this.now() + lockTtl;
+    for (let round = 0; ; round++) {
+      const found = await shared.get(key);
+      if (found && this.now() < found.freshUntil) return { entry: found };
+      const failed = await shared.failure(key);
+      if (failed) return { error: reviveError(failed) };
+      if (round === 0 || !(await shared.locked(key))) {
+        const token = await shared.lock(key, lockTtl);
+        if (token === undefined) return {};
+        if (token) return { token };
+      }
+      if (this.now() >= until || signal.aborted || !shared.up) return {};
+      await new Promise((r) => setTimeout(r, Math.min(50 * (round + 1), 250)));
+    }
+  }
+
+  private async load<T>(key: string, ttlMs: number, load: () => Promise<T>, signal: AbortSignal): Promise<Entry> {
+    let token: string | undefined;
+    if (this.opts.shared?.up) {
+      const via = await this.viaShared(key, signal);
+      if ('entry' in via) return this.adopt(key, via.entry, ttlMs);
+      if ('error' in via) throw via.error;
+      token = via.token;
+    }
     let value: T;
     try {
       value = await load();
     } catch (err) {
       const memo = this.opts.failureTtl?.(err) ?? 0;
-      if (memo > 0) this.failures.set(key, { error: err }, { ttl: memo });
+      if (memo > 0) {
+        this.failures.set(key, { error: err }, { ttl: memo });
+        const stored = storeError(err);
+        if (stored) await this.opts.shared?.setFailure(key, stored, memo);
+      }
+      if (token) await this.opts.shared?.unlock(key, token);
       throw err;
     }
     this.failures.delete(key);
@@ -187,6 +240,10 @@ export class FeedCache {
     const json = JSON.stringify(value);
     const entry: Entry = { value, storedAt, freshUntil: storedAt + ttlMs };
     this.lru.set(key, entry, { size: Buffer.byteLength(json), ttl: ttlMs + this.opts.staleMs });
+    if (this.opts.shared?.up) {
+      await this.opts.shared.set(key, entry, ttlMs + this.opts.staleMs);
+      if (token) await this.opts.shared.unlock(key, token);
+    }
     if (this.opts.snapshots) {
       this.opts.snapshots.put(key, json, storedAt);
       // Copies too old to be served stale are dead weight; sweep now and then.

@@ -8,6 +8,7 @@ import type { Platform } from '../proxy/platforms.js';
 import type { MediaLinks } from '../proxy/links.js';
 import type { Db } from '../store/db.js';
 import type { FirstSeen } from '../store/first-seen.js';
+import type { CallBudget } from '../upstream/budget.js';
 import type { UpstreamClient } from '../upstream/client.js';
 import type { Format } from './render/index.js';
 import type { FeedSource } from './source.js';
@@ -122,6 +123,8 @@ export interface SourceContext {
    * hop limited to platform hosts and PROXY_ALLOW_HOSTS. Returns the final URL.
    */
   resolveRedirects(url: string, platform: Platform, signal?: AbortSignal): Promise<string>;
+  /** A call budget shared by every replica when REDIS_URL is set (per process otherwise). */
+  budget(name: string, perMinute: number, setting: keyof Config & string): CallBudget;
 }
 
 /** A setting's state from the config: set when it is not empty. */

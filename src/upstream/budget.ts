@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { SharedState } from '../cache/shared.js';
 import { UpstreamError } from './errors.js';
 
 /** Calls are refused rather than queued when the next free slot is further away than this. */
@@ -14,12 +15,15 @@ export class CallBudget {
   private next = 0;
 
   constructor(
-    private readonly opts: { name: string; perMinute: number; setting: string; now?: () => number; random?: () => number },
+    private readonly opts: { name: string; perMinute: number; setting: string; now?: () => number; random?: () => number; shared?: SharedState },
   ) {}
 
   async take(signal?: AbortSignal): Promise<void> {
     const now = (this.opts.now ?? Date.now)();
-    const at = Math.max(now, this.next);
+    const interval = (60_000 / this.opts.perMinute) * (1 + 0.25 * (this.opts.random ?? Math.random)());
+    // Replicas share one pace through Redis; without it (or while it is away) each process keeps its own.
+    const sharedAt = this.opts.shared?.up ? await this.opts.shared.slot(this.opts.name, interval, now, MAX_WAIT_MS) : undefined;
+    const at = sharedAt ?? Math.max(now, this.next);
     const wait = at - now;
     if (wait > MAX_WAIT_MS) {
       const seconds = Math.ceil(wait / 1000);
@@ -32,8 +36,17 @@ export class CallBudget {
         { 'Retry-After': String(seconds) },
       );
     }
-    const interval = 60_000 / this.opts.perMinute;
-    this.next = at + interval * (1 + 0.25 * (this.opts.random ?? Math.random)());
+    this.next = Math.max(this.next, at + interval);
     if (wait > 0) await sleep(wait, undefined, { signal });
+  }
+
+  /** Pauses this budget across replicas until `untilMs` (an upstream asked to slow down). */
+  async hold(untilMs: number): Promise<void> {
+    await this.opts.shared?.hold(this.opts.name, untilMs);
+  }
+
+  /** Until when another replica paused this budget (0 when none did, or without shared state). */
+  async heldUntil(): Promise<number> {
+    return (this.opts.shared?.up ? await this.opts.shared.heldUntil(this.opts.name) : undefined) ?? 0;
   }
 }

@@ -31,3 +31,10 @@ export const ffprobeTool = () => once('ffprobe', () => tool('ffprobe', 'ffprobe'
 
 /** A test that reads feeds through feedparser: skipped (with the install hint printed) where it is missing. */
 export const itFeedparser = it.skipIf(!feedparserTool().ok);
+
+/** Debian's redis-server, started by the tests on a free loopback port. */
+export const redisTool = () => once('redis-server', () => tool('redis-server', 'redis-server', ['--version'], 'apt-get install redis-server'));
+
+/** Debian's Chromium, driven headless by playwright-core. */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const chromiumTool = () => once('chromium', () => tool('chromium', CHROMIUM, ['--version'], 'apt-get install chromium'));

@@ -1,7 +1,6 @@
 import type { Context } from 'koa';
 import { Counter } from 'prom-client';
 import { HttpError, badRequest } from '../../http/errors.js';
-import { CallBudget } from '../../upstream/budget.js';
 import { setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
 import { AWEME_ID, DouyinClient, firstLink, secUidOf } from './client.js';
 import { douyinFeed, resolveDouyinMedia } from './feed.js';
@@ -33,7 +32,7 @@ export function douyinSource(ctx: SourceContext): SourceDescriptor {
     userAgent: config.DOUYIN_USER_AGENT,
     cookie: config.DOUYIN_COOKIE,
     signer: config.DOUYIN_SIGNER,
-    budget: new CallBudget({ name: 'Douyin', perMinute: config.DOUYIN_CALLS_PER_MINUTE, setting: 'DOUYIN_CALLS_PER_MINUTE' }),
+    budget: ctx.budget('Douyin', config.DOUYIN_CALLS_PER_MINUTE, 'DOUYIN_CALLS_PER_MINUTE'),
     blockBackoffSeconds: Math.round(config.DOUYIN_BLOCK_BACKOFF / 1000),
     onBlocked: (reason) => blocked.inc({ reason }),
     ttwid,

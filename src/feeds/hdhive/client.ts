@@ -3,6 +3,7 @@ import { HttpError } from '../../http/errors.js';
 import type { Metrics } from '../../metrics.js';
 import type { UpstreamClient, UpstreamRequest } from '../../upstream/client.js';
 import { parseJson } from '../../upstream/json.js';
+import type { CallBudget } from '../../upstream/budget.js';
 import { UpstreamError, parseRetryAfter } from '../../upstream/errors.js';
 
 /**
@@ -82,6 +83,8 @@ export interface HdhiveClientOptions {
   accessToken: string;
   metrics?: Metrics;
   now?: () => number;
+  /** Replicas' shared pause after a 429 (REDIS_URL), so no replica spends quota while HDHive says wait. */
+  pause?: Pick<CallBudget, 'hold' | 'heldUntil'>;
 }
 
 const KEY_CODES = new Set(['MISSING_API_KEY', 'INVALID_API_KEY', 'DISABLED_API_KEY', 'EXPIRED_API_KEY']);
@@ -127,7 +130,8 @@ export class HdhiveClient {
 
   /** Maps by HTTP status first, then by the envelope's code when the body has one: an error's shape never decides its status. */
   private async call(req: UpstreamRequest, withUser: boolean): Promise<Envelope> {
-    const wait = Math.ceil((this.cooldownUntil - this.now()) / 1000);
+    const shared = (await this.opts.pause?.heldUntil()) ?? 0;
+    const wait = Math.ceil((Math.max(this.cooldownUntil, shared) - this.now()) / 1000);
     if (wait > 0) throw this.rateLimited(wait, 'HDHive asked us to slow down; waiting before the next call');
 
     const headers: Record<string, string> = { 'x-api-key': this.opts.apiKey };
@@ -142,6 +146,7 @@ export class HdhiveClient {
     if (res.status === 429 || /RATE_LIMIT|QUOTA_EXCEEDED|COOLDOWN/.test(code)) {
       const retryAfter = parseRetryAfter(res.headers['retry-after'], this.now()) ?? 60;
       this.cooldownUntil = this.now() + retryAfter * 1000;
+      await this.opts.pause?.hold(this.cooldownUntil);
       throw this.rateLimited(retryAfter, `HDHive rate limit (${detail})`);
     }
     if (KEY_CODES.has(code)) {

@@ -7,7 +7,8 @@ export function hdhiveSource(ctx: SourceContext): SourceDescriptor {
   const { config } = ctx;
   const http = ctx.upstream('hdhive', config.HDHIVE_API_URL, { setting: 'HDHIVE_API_URL' });
   const opts = {
-    client: new HdhiveClient(http, { apiKey: config.HDHIVE_API_KEY, accessToken: config.HDHIVE_ACCESS_TOKEN, metrics: ctx.metrics }),
+    // No pace of its own (HDHive states its quota), but a 429 pauses every replica.
+    client: new HdhiveClient(http, { apiKey: config.HDHIVE_API_KEY, accessToken: config.HDHIVE_ACCESS_TOKEN, metrics: ctx.metrics, pause: ctx.budget('hdhive', 600, 'HDHIVE_API_KEY') }),
     firstSeen: ctx.firstSeen,
     siteUrl: config.HDHIVE_API_URL,
     hideInvalid: config.HDHIVE_HIDE_INVALID,

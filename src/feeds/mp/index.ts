@@ -8,7 +8,6 @@ import { proxyImages } from '../../proxy/article.js';
 import { platformOfHost } from '../../proxy/platforms.js';
 import { mpState, sqliteMpAccounts, type MpAccount, type MpCredentialPush } from '../../store/mp-accounts.js';
 import { sqliteMpArticles } from '../../store/mp-articles.js';
-import { CallBudget } from '../../upstream/budget.js';
 import { setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
 import { MP_HOST, MpClient, canonicalArticleUrl } from './client.js';
 import { BIZ, fullText, mpFeed } from './feed.js';
@@ -37,7 +36,7 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
   const hint = 'WeChat must be reachable from here';
   const list = ctx.upstream('mp', config.MP_BASE_URL, { setting: 'MP_BASE_URL', hint });
   const pages = ctx.upstream('mp-article', config.MP_BASE_URL, { setting: 'MP_BASE_URL', hint, concurrency: config.MP_FETCH_CONCURRENCY });
-  const budget = new CallBudget({ name: 'WeChat message-list', perMinute: config.MP_CALLS_PER_MINUTE, setting: 'MP_CALLS_PER_MINUTE' });
+  const budget = ctx.budget('WeChat message-list', config.MP_CALLS_PER_MINUTE, 'MP_CALLS_PER_MINUTE');
   const client = new MpClient(list, pages, budget);
   const opts = {
     client,
