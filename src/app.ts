@@ -15,7 +15,15 @@ import { douyinSource } from './feeds/douyin/index.js';
 import { momentsSource } from './feeds/moments/index.js';
 import { mpSource } from './feeds/mp/index.js';
 import { formatSuffix } from './feeds/route.js';
-import { requireToken, tokenCheck } from './http/auth.js';
+import { presentedToken, requireToken, tokenCheck, tokenMatches } from './http/auth.js';
+import { publicBase } from './http/base-url.js';
+import { badRequest } from './http/errors.js';
+import { readJsonBody } from './http/json-body.js';
+import { canonicalFeedUrl, sqliteOpmlFeeds } from './store/opml-feeds.js';
+import { renderOpml } from './web/opml.js';
+import { renderStartPage, startPageCsp } from './web/start-page.js';
+import { LRUCache } from 'lru-cache';
+import { randomBytes } from 'node:crypto';
 import './http/context.js';
 import { compressJson } from './http/compress.js';
 import { errorHandler } from './http/error-handler.js';
@@ -149,9 +157,63 @@ export function createApp({ config, logger, db }: AppDeps): App {
     c.set('Cache-Control', 'no-store');
     c.body = { sources: sources.map((s) => describeSource(s, health)) };
   });
+  // The start page: the sources and a form each to build feed URLs; without the token only a prompt.
+  router.get('/', (c) => {
+    const given = presentedToken(c);
+    const rejected = config.ACCESS_TOKEN !== '' && given !== undefined && !tokenMatches(given, Buffer.from(config.ACCESS_TOKEN));
+    const allowed = config.ACCESS_TOKEN === '' || (given !== undefined && !rejected);
+    const nonce = randomBytes(12).toString('base64');
+    c.set('Cache-Control', 'no-store');
+    c.set('Content-Security-Policy', startPageCsp(nonce));
+    c.set('X-Content-Type-Options', 'nosniff');
+    c.set('Referrer-Policy', 'no-referrer');
+    c.type = 'text/html; charset=utf-8';
+    c.body = renderStartPage({
+      sources: allowed ? sources.map((s) => describeSource(s, health)) : null,
+      token: allowed && config.ACCESS_TOKEN ? given : undefined,
+      tokenRequired: config.ACCESS_TOKEN !== '',
+      tokenRejected: rejected,
+      nonce,
+    });
+  });
+  router.get('/opml', token, (c) => {
+    const withToken = c.query.with_token === '1' && config.ACCESS_TOKEN ? config.ACCESS_TOKEN : undefined;
+    c.set('Cache-Control', 'no-store');
+    c.type = 'text/x-opml; charset=utf-8';
+    c.attachment('feedgate.opml', { type: 'inline' });
+    c.body = renderOpml(opml.list(Date.now() - config.OPML_DAYS * 86_400_000), { base: publicBase(c, config.PUBLIC_URL), token: withToken });
+  });
+  router.post('/api/opml/feeds', token, async (c) => {
+    const body = await readJsonBody(c, 8 * 1024);
+    const raw = typeof body.url === 'string' ? body.url : '';
+    let u: URL;
+    try {
+      u = new URL(raw, 'http://x');
+    } catch {
+      throw badRequest('url must be a feed URL of this feedgate');
+    }
+    const m = /^\/(?:feeds|rss)\/([a-z]+)(?:[/.]|$)/.exec(u.pathname);
+    if (!m) throw badRequest('url must be a feed URL of this feedgate (/feeds/… or /rss/…)');
+    const path = /\.(rss|atom|json)$/.test(u.pathname) ? u.pathname : `${u.pathname}.${u.searchParams.get('format') ?? 'rss'}`;
+    u.searchParams.delete('format');
+    opml.built({ url: canonicalFeedUrl(path, u.searchParams), title: typeof body.title === 'string' ? body.title.slice(0, 300) : '', source: m[1]! });
+    c.status = 204;
+  });
   router.get('/proxy', ...mediaGuards, proxyHandler({ ...media, cache: mediaCache, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES }));
   router.get('/play', ...mediaGuards, playHandler(media));
-  const feed = { cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL };
+  // Feeds read lately go into the OPML export: written at most every ten minutes per URL.
+  const opml = sqliteOpmlFeeds(db);
+  const lastNoted = new LRUCache<string, number>({ max: 10_000 });
+  const served = (url: string, title: string) => {
+    const now = Date.now();
+    if ((lastNoted.get(url) ?? 0) > now - 600_000) return;
+    lastNoted.set(url, now);
+    const u = new URL(url, 'http://x');
+    u.searchParams.delete('format');
+    const source = /^\/(?:feeds|rss)\/([a-z]+)/.exec(u.pathname)?.[1] ?? '';
+    opml.requested({ url: canonicalFeedUrl(u.pathname, u.searchParams), title, source }, now);
+  };
+  const feed = { cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served };
   for (const source of sources) mountSource(router, source, { cache, feed, play: media, health, publicUrl: config.PUBLIC_URL, token, checkToken, mediaGuards });
 
   const koa = new Koa({ proxy: config.TRUST_PROXY });

@@ -86,6 +86,7 @@ const schema = z.object({
   CACHE_MAX_BYTES: size.pipe(z.number().min(1024 * 1024, 'must be at least 1MB')),
   STALE_TTL: duration,
   FEED_MAX_LIMIT: int(1, 100_000),
+  OPML_DAYS: int(1, 3650),
   REDIS_URL: text.refine((v) => {
     if (v === '') return true;
     try {

@@ -25,6 +25,12 @@ export function createMetrics() {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    sharedLoads: new Counter({
+      name: 'feedgate_cache_shared_loads_total',
+      help: "With REDIS_URL, how cache misses were settled: peer (another replica's copy), peer_failure, locked (loaded here under the shared lock), unlocked (loaded here without it), redis_down",
+      labelNames: ['how'] as const,
+      registers: [registry],
+    }),
     upstreamCalls: new Counter({
       name: 'feedgate_upstream_requests_total',
       help: 'Upstream HTTP requests by upstream and outcome (ok or an error kind)',

@@ -207,7 +207,15 @@ export class FeedCache {
       if (round === 0 || !(await shared.locked(key))) {
         const token = await shared.lock(key, lockTtl);
         if (token === undefined) return {};
-        if (token) return { token };
+        if (token) {
+          // The holder may have finished between our look and our lock: look once more.
+          const late = await shared.get(key);
+          if (late && this.now() < late.freshUntil) {
+            await shared.unlock(key, token);
+            return { entry: late };
+          }
+          return { token };
+        }
       }
       if (this.now() >= until || signal.aborted || !shared.up) return {};
       await new Promise((r) => setTimeout(r, Math.min(50 * (round + 1), 250)));
@@ -218,10 +226,17 @@ export class FeedCache {
     let token: string | undefined;
     if (this.opts.shared?.up) {
       const via = await this.viaShared(key, signal);
-      if ('entry' in via) return this.adopt(key, via.entry, ttlMs);
-      if ('error' in via) throw via.error;
+      if ('entry' in via) {
+        this.opts.metrics?.sharedLoads.inc({ how: 'peer' });
+        return this.adopt(key, via.entry, ttlMs);
+      }
+      if ('error' in via) {
+        this.opts.metrics?.sharedLoads.inc({ how: 'peer_failure' });
+        throw via.error;
+      }
       token = via.token;
-    }
+      this.opts.metrics?.sharedLoads.inc({ how: token ? 'locked' : 'unlocked' });
+    } else if (this.opts.shared) this.opts.metrics?.sharedLoads.inc({ how: 'redis_down' });
     let value: T;
     try {
       value = await load();

@@ -22,6 +22,8 @@ export interface FeedRouteDeps {
   staleAfterMs: number;
   /** PODCAST_OWNER_EMAIL. */
   ownerEmail?: string;
+  /** Told of every feed served (its canonical URL and title), for the OPML export; must be cheap. */
+  served?: (url: string, title: string) => void;
 }
 
 interface Rendered {
@@ -107,6 +109,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
       }
     }
 
+    deps.served?.(`${ctx.path}.${params.format}${ctx.querystring ? `?${ctx.querystring}` : ''}`, (result.value as FeedData).title);
     if (result.state === 'stale') {
       ctx.set('X-Feed-Stale', '1');
       ctx.log.warn({ key, err: (result.error as Error)?.message }, 'upstream failed or is slow; serving the last good copy');

@@ -93,4 +93,19 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX media_archive_by_age ON media_archive (stored_at);
     `,
   },
+  {
+    version: 5,
+    name: 'opml_feeds',
+    sql: `
+      -- Feeds for the OPML export: built on the start page, or requested lately. The URL is canonical
+      -- (our path and its parameters, sorted, never the token).
+      CREATE TABLE opml_feeds (
+        url            TEXT    PRIMARY KEY,
+        title          TEXT    NOT NULL DEFAULT '',
+        source         TEXT    NOT NULL DEFAULT '',
+        built_at       INTEGER,
+        last_requested INTEGER
+      );
+    `,
+  },
 ];

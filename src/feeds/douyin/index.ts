@@ -71,6 +71,11 @@ export function douyinSource(ctx: SourceContext): SourceDescriptor {
           let secUid = secUidOf(u.href);
           if (!secUid) secUid = secUidOf(await ctx.resolveRedirects(u.href, 'douyin', AbortSignal.timeout(config.UPSTREAM_DEADLINE)));
           if (!secUid) throw new HttpError(404, 'DOUYIN_USER_NOT_FOUND', 'that link does not lead to a Douyin user page; use a share link of a profile, or its www.douyin.com/user/… URL');
+          // The start page asks for the answer as JSON.
+          if (c.accepts('json', 'html') === 'json' && !c.accepts('html')) {
+            c.body = { secUserId: secUid, feed: `/feeds/douyin/${secUid}` };
+            return;
+          }
           const q = new URLSearchParams(c.querystring);
           q.delete('url');
           const suffix = c.state.formatFromPath ? `.${c.state.formatFromPath as string}` : '';
