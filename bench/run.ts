@@ -4,7 +4,7 @@
  * with its baselines' absolute figures, so a ratio can be judged (a baseline limited by the generator
  * makes every ratio look good).
  *
- * BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_ONLY=feed,proxy,play,resize,mp,memory.
+ * BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_ONLY=feed,proxy,play,resize,mp,redis,memory.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { curlRate, ensureTools, feedgate, median, peakRss, pinned, pinningNote, 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'feed,proxy,play,resize,mp,memory').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'feed,proxy,play,resize,mp,redis,memory').split(','));
 const TOKEN = 'bench-token';
 const SECRET = 'bench-secret';
 
@@ -224,6 +224,28 @@ if (ONLY.has('mp')) {
   console.log(`  ratio                   ${(ten / one).toFixed(2)}x (goal <= 3x: ${ten / one <= 3 ? 'met' : 'NOT MET'})`);
   console.log(`  rebuilt from the archive ${kept.toFixed(0).padStart(4)} ms, ${pageCalls() - again} article pages fetched (goal 0: ${pageCalls() === again ? 'met' : 'NOT MET'})\n`);
   await mp.close();
+}
+
+if (ONLY.has('redis')) {
+  // Replicas share through Redis only on a miss: a cached feed is served from each replica's memory.
+  ensureTools({ 'redis-server': 'redis-server' });
+  const { startRedis } = await import('../test/helpers/redis.js');
+  const redis = await startRedis();
+  const shared = await track(
+    feedgate({ HDHIVE_API_URL: up.info.hdhive!, HDHIVE_API_KEY: up.info.apiKey!, ACCESS_TOKEN: TOKEN, PROXY_SECRET: SECRET, PROXY_ALLOW_HOSTS: up.info.cdnHost!, CACHE_TTL: '1h', REDIS_URL: redis.url }),
+  );
+  await fetch(shared.info.url + FEED);
+  const runs: Record<string, WrkResult[]> = {};
+  const targets: Record<string, string> = { 'bare Koa+router': `${bareKoa.info.url}/feed`, 'feedgate, memory': fg.info.url + FEED, 'feedgate, Redis': shared.info.url + FEED };
+  for (let r = 0; r < ROUNDS; r++) for (const [name, url] of Object.entries(targets)) (runs[name] ??= []).push(await wrk(url, { connections: CONNECTIONS, seconds: SECONDS }));
+  console.log('Cached feed with REDIS_URL against per-process memory (the same 20-item feed):');
+  const med: Record<string, number> = {};
+  for (const [name, rs] of Object.entries(runs)) {
+    med[name] = median(rs.map((x) => x.rps));
+    console.log(`  ${name.padEnd(22)} ${fmt({ rps: med[name]!, p50: median(rs.map((x) => x.p50)), p99: median(rs.map((x) => x.p99)), errors: rs.reduce((a, x) => a + x.errors, 0) })}`);
+  }
+  console.log(`  Redis vs memory        ${(med['feedgate, Redis']! / med['feedgate, memory']!).toFixed(2)}x\n`);
+  await redis.stop();
 }
 
 if (ONLY.has('memory')) {
