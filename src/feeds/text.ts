@@ -1,4 +1,5 @@
 import type { FeedData, FeedItem } from './model.js';
+import { cheerio } from '../cheerio.js';
 
 /**
  * RSSHub's reader-facing text parameters: `opencc` converts between Simplified and Traditional Chinese
@@ -42,7 +43,7 @@ async function converter(mode: string): Promise<Convert> {
 
 /** The visible text of an HTML fragment, white space folded (cheerio, never a regex over tags). */
 export async function htmlText(html: string): Promise<string> {
-  const { load } = await import('cheerio');
+  const { load } = await cheerio();
   const $ = load(html, null, false);
   $('script, style, noscript, template').remove();
   $('br, p, div, li, tr, h1, h2, h3, h4, h5, h6, blockquote, pre').after(' ');

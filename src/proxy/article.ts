@@ -1,5 +1,6 @@
 import type { Cheerio, CheerioAPI } from 'cheerio';
 import type { Element } from 'domhandler';
+import { cheerio } from '../cheerio.js';
 
 /**
  * WeChat Official Account article pages, read with a real HTML parser: what kind of page it is, its
@@ -48,6 +49,13 @@ const KEEP_ATTRS: Record<string, readonly string[]> = {
   ol: ['start', 'type', 'reversed'],
   li: ['value'],
 };
+/** The attributes kept per tag, as sets, made once. */
+const KEEP_SETS = new Map<string, ReadonlySet<string>>();
+function keptAttrs(tag: string): ReadonlySet<string> {
+  let set = KEEP_SETS.get(tag);
+  if (!set) KEEP_SETS.set(tag, (set = new Set([...KEEP_ATTRS['*']!, ...(KEEP_ATTRS[tag] ?? [])])));
+  return set;
+}
 /** Declarations WeChat's own script undoes on load; a reader without that script would show nothing. */
 const HIDING = /^(visibility\s*:\s*hidden|opacity\s*:\s*0(\.0*)?)$/i;
 
@@ -157,7 +165,7 @@ function cleanBody($: CheerioAPI, root: Cheerio<Element>, pageUrl: string): void
 
   root.find('*').each((_, el) => {
     const node = $(el);
-    const keep = new Set([...KEEP_ATTRS['*']!, ...(KEEP_ATTRS[el.tagName] ?? [])]);
+    const keep = keptAttrs(el.tagName);
     for (const name of Object.keys(el.attribs)) {
       if (!keep.has(name)) node.removeAttr(name);
     }
@@ -190,13 +198,16 @@ const meta = ($: CheerioAPI, sel: string) => ($(sel).attr('content') ?? '').repl
 
 /** Reads and cleans one article page. `pageUrl` resolves relative links. */
 export async function parseArticlePage(html: string, pageUrl: string): Promise<ArticlePage> {
-  const { load } = await import('cheerio');
+  const { load } = await cheerio();
   const $ = load(html);
   const scripts = $('script')
     .map((_, s) => $(s).text())
     .get()
     .join('\n');
-  const visible = $('body').text().replace(/\s+/g, ' ');
+  const content = $('#js_content').first();
+  // A page with an article body is neither a deletion notice nor a verification page: skip reading all its text.
+  const hasBody = content.length > 0 && (content.text().trim() !== '' || content.find('img').length > 0);
+  const visible = hasBody ? '' : $('body').text().replace(/\s+/g, ' ');
   const base = {
     title: meta($, 'meta[property="og:title"]') || $('#activity-name').text().trim() || $('title').text().trim(),
     author: meta($, 'meta[name="author"]') || $('#js_author_name').text().trim(),
@@ -216,7 +227,6 @@ export async function parseArticlePage(html: string, pageUrl: string): Promise<A
   const published = Number.isFinite(ct) && ct > 0 ? ct * 1000 : undefined;
   const source = jsValues(scripts, 'msg_source_url')[0];
   const showType = jsValues(scripts, 'item_show_type')[0];
-  const content = $('#js_content').first();
   const description = meta($, 'meta[property="og:description"]') || meta($, 'meta[name="description"]');
   const page = { ...base, published, sourceUrl: isHttp(source) ? source : undefined };
 
@@ -265,7 +275,7 @@ export async function parseArticlePage(html: string, pageUrl: string): Promise<A
 /** Points every image of a cleaned body at `image(url)` (signed /proxy links). */
 export async function proxyImages(body: string, image: (url: string) => string): Promise<string> {
   if (!body.includes('<img')) return body;
-  const { load } = await import('cheerio');
+  const { load } = await cheerio();
   const $ = load(body, null, false);
   $('img[src]').each((_, el) => {
     const src = $(el).attr('src')!;

@@ -1,6 +1,7 @@
 import type { Cheerio, CheerioAPI } from 'cheerio';
 import type { Element } from 'domhandler';
 import { momentsMediaUrl } from '../../proxy/platforms.js';
+import { cheerio } from '../../cheerio.js';
 
 /**
  * A Moments post as feedgate keeps it (plain JSON, stored in SQLite), whichever upstream it came from.
@@ -125,7 +126,7 @@ export interface PostExtras {
  * `type` vs `contentStyle`; the kind is read from the fields present, as the notes advise.
  */
 export async function parsePostXml(xml: string, extras: PostExtras = {}): Promise<MomentsPost | undefined> {
-  const { load } = await import('cheerio');
+  const { load } = await cheerio();
   const $ = load(xml, { xml: true });
   const tl = $('TimelineObject').first();
   if (!tl.length) return undefined;
