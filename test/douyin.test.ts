@@ -129,6 +129,10 @@ describe('Douyin feed', () => {
     expect(direct.headers.get('location')).toBe(`/feeds/douyin/${SEC_UID}?token=tok`);
     expect((await fetch(`${app.url}/feeds/douyin?token=tok&url=${encodeURIComponent('https://evil.example/user/x')}`)).status).toBe(400);
     expect((await fetch(`${app.url}/feeds/douyin?token=tok`)).status).toBe(400);
+    // The start page asks for JSON instead of a redirect.
+    const asJson = await fetch(`${app.url}/feeds/douyin?token=tok&url=${encodeURIComponent(share)}`, { headers: { accept: 'application/json' } });
+    expect(asJson.status).toBe(200);
+    expect(await asJson.json()).toEqual({ secUserId: SEC_UID, feed: `/feeds/douyin/${SEC_UID}` });
   });
 
   it('enclosures never expire: /play/douyin resolves through the detail endpoint and the redirector, Range works, and a rotated CDN URL is re-resolved once', async () => {
