@@ -30,7 +30,8 @@ export function negotiateEncoding(header: string | undefined): Encoding {
 /** Compressed once, kept beside the bytes they came from. */
 export function compress(body: Buffer, enc: Exclude<Encoding, 'identity'>): Buffer {
   return enc === 'br'
-    ? brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 9, [constants.BROTLI_PARAM_SIZE_HINT]: body.length, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT } })
+    ? // Quality 6: within a few percent of 9 on feeds, several times faster on the cold path.
+      brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 6, [constants.BROTLI_PARAM_SIZE_HINT]: body.length, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT } })
     : gzipSync(body, { level: 9 });
 }
 

@@ -80,6 +80,9 @@ export async function fullText(opts: Pick<MpFeedOptions, 'client' | 'archive' | 
   let page: ArticlePage;
   try {
     const res = await opts.client.article(url, signal);
+    // Parsing holds the event loop for milliseconds: let the other pages' answers in first, so their
+    // fetch slots free up and the next pages start on time.
+    await new Promise((r) => setImmediate(r));
     page = await parseArticlePage(res.html, url);
   } catch (err) {
     if (row?.body) return { body: row.body, kind: row.bodyKind };
@@ -226,8 +229,16 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
         rows = opts.archive.latestPushes(p.biz, 10 * p.pages);
       }
 
-      const texts = p.content ? await Promise.all(rows.map((r) => fullText(opts, r.url, r, signal))) : [];
-      const bodies = await Promise.all(texts.map((t) => (t.body ? proxyImages(t.body, (u) => opts.links.image(u, 'wechat')) : undefined)));
+      // Each body's images are pointed at /proxy as soon as it arrives, while other pages are still coming.
+      const texts: FullText[] = [];
+      const bodies = p.content
+        ? await Promise.all(
+            rows.map(async (r, i) => {
+              const t = (texts[i] = await fullText(opts, r.url, r, signal));
+              return t.body ? proxyImages(t.body, (u) => opts.links.image(u, 'wechat')) : undefined;
+            }),
+          )
+        : [];
       const name = account.nickname || p.biz;
       const link = profileUrl(p.biz);
       const items = rows.map((r, i) => itemOf(r, account!, p, opts, texts[i], bodies[i]));
