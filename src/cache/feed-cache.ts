@@ -183,10 +183,9 @@ export class FeedCache {
   }
 
   /** Keeps an entry another replica loaded, as if loaded here. */
-  private adopt(key: string, entry: Entry, ttlMs: number): Entry {
+  private adopt(key: string, entry: Entry): Entry {
     this.failures.delete(key);
     this.lru.set(key, entry, { size: Buffer.byteLength(JSON.stringify(entry.value)), ttl: Math.max(1, entry.freshUntil - this.now()) + this.opts.staleMs });
-    void ttlMs;
     return entry;
   }
 
@@ -228,7 +227,7 @@ export class FeedCache {
       const via = await this.viaShared(key, signal);
       if ('entry' in via) {
         this.opts.metrics?.sharedLoads.inc({ how: 'peer' });
-        return this.adopt(key, via.entry, ttlMs);
+        return this.adopt(key, via.entry);
       }
       if ('error' in via) {
         this.opts.metrics?.sharedLoads.inc({ how: 'peer_failure' });

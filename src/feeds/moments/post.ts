@@ -60,7 +60,7 @@ function childText(node: Node, name: string): string {
   return node.children(name).first().text().trim();
 }
 
-function readMedia($: CheerioAPI, m: Node, postType: number): MomentsMedia | undefined {
+function readMedia(m: Node, postType: number): MomentsMedia | undefined {
   const urlEl = m.children('url').first();
   const thumbEl = m.children('thumb').first();
   const rawUrl = urlEl.text().trim();
@@ -138,7 +138,7 @@ export async function parsePostXml(xml: string, extras: PostExtras = {}): Promis
     .children('mediaList')
     .children('media')
     .toArray()
-    .map((m) => readMedia($, $(m), postType))
+    .map((m) => readMedia($(m), postType))
     .filter((m): m is MomentsMedia => !!m);
 
   const finder = content.children('finderFeed').first();
