@@ -1,4 +1,4 @@
-import type { Cheerio, CheerioAPI } from 'cheerio';
+import type { Cheerio } from 'cheerio';
 import type { Element } from 'domhandler';
 import { momentsMediaUrl } from '../../proxy/platforms.js';
 import { cheerio } from '../../cheerio.js';
