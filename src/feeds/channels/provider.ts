@@ -1,3 +1,5 @@
+import { arr, num, obj, str } from '../../upstream/shape.js';
+
 /**
  * What both Channels upstreams (the downloader's local API and E云) are mapped to, and the interface
  * the feed and the play route use. Ids are decimal strings: they exceed 2^53.
@@ -61,15 +63,6 @@ export interface ChannelsProvider {
 /** `username` with the @finder suffix the upstream expects. */
 export const finderName = (u: string) => (u.endsWith('@finder') ? u : `${u}@finder`);
 
-// ---- shared tolerant readers for the raw WeChat object shape (both providers return it) ----
-
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : undefined);
-const num = (v: unknown): number | undefined => {
-  const n = typeof v === 'string' ? Number(v) : v;
-  return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
-};
-const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 export function readAccount(raw: unknown): ChannelsAccount | undefined {
   const c = obj(raw);
@@ -119,4 +112,3 @@ export function readObject(raw: unknown): ChannelsObject | undefined {
   };
 }
 
-export { arr, obj, str };

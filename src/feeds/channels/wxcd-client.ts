@@ -1,7 +1,8 @@
 import { HttpError } from '../../http/errors.js';
 import type { UpstreamClient } from '../../upstream/client.js';
 import { UpstreamError } from '../../upstream/errors.js';
-import { arr, finderName, obj, readAccount, readObject, str, type ChannelsAccount, type ChannelsObject, type ChannelsPage, type ChannelsProvider } from './provider.js';
+import { arr, obj, str } from '../../upstream/shape.js';
+import { finderName, readAccount, readObject, type ChannelsAccount, type ChannelsObject, type ChannelsPage, type ChannelsProvider } from './provider.js';
 
 const NAME = 'wxcd';
 const PAGE_CLOSED = /initiali[sz]e the client socket|初始化客户端\s*socket/i;

@@ -5,10 +5,8 @@ import type { Enclosure, FeedData, FeedItem } from '../model.js';
 import { single, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
 import { SEC_UID, notFound, type DouyinClient } from './client.js';
+import { arr, obj, str } from '../../upstream/shape.js';
 
-const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
 const urls = (addr: unknown) =>
   arr(obj(addr).url_list)
     .map(str)

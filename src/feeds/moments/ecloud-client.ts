@@ -1,7 +1,8 @@
 import type { UpstreamClient } from '../../upstream/client.js';
 import { UpstreamError } from '../../upstream/errors.js';
 import { parsePostXml, type MomentsPost } from './post.js';
-import { arr, obj, str, type MomentsProvider, type TimelineQuery } from './provider.js';
+import { arr, obj, str } from '../../upstream/shape.js';
+import type { MomentsProvider, TimelineQuery } from './provider.js';
 
 const NAME = 'ecloud';
 const U64 = /^\d{1,20}$/;

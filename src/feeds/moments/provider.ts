@@ -17,7 +17,3 @@ export interface MomentsProvider {
   /** Everyone with posts the provider can see, when it can list them. */
   usernames?(signal?: AbortSignal): Promise<string[]>;
 }
-
-export const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : undefined);
-export const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
-export const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
