@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { rc4 } from '../../src/feeds/douyin/sign.js';
 import { sampleJpeg, sampleMp4 } from '../helpers/media.js';
 import { startFakeCdn, type FakeCdn } from './cdn.js';
 
@@ -57,22 +58,6 @@ function decode(s: string, alphabet: string): number[] {
     for (let k = 0; k < 4; k++) n = (n << 6) | (k < chunk.length ? alphabet.indexOf(chunk[k]!) : 0);
     const bytes = [(n >> 16) & 255, (n >> 8) & 255, n & 255];
     out.push(...bytes.slice(0, chunk.length - 1));
-  }
-  return out;
-}
-
-function rc4(key: number[], data: number[]): number[] {
-  const s = Array.from({ length: 256 }, (_, i) => i);
-  for (let i = 0, j = 0; i < 256; i++) {
-    j = (j + s[i]! + key[i % key.length]!) & 255;
-    [s[i], s[j]] = [s[j]!, s[i]!];
-  }
-  const out: number[] = [];
-  for (let n = 0, i = 0, j = 0; n < data.length; n++) {
-    i = (i + 1) & 255;
-    j = (j + s[i]!) & 255;
-    [s[i], s[j]] = [s[j]!, s[i]!];
-    out.push(data[n]! ^ s[(s[i]! + s[j]!) & 255]!);
   }
   return out;
 }

@@ -9,8 +9,11 @@ import { createHash } from 'node:crypto';
 const md5 = (b: Uint8Array | string) => createHash('md5').update(b).digest();
 const sm3 = (b: Uint8Array | string) => createHash('sm3').update(b).digest();
 
-/** Textbook RC4 (KSA + PRGA) over byte values. */
-function rc4(key: ArrayLike<number>, data: ArrayLike<number>): number[] {
+/**
+ * Textbook RC4 (KSA + PRGA). Data values are XORed as integers, so a value above 255 (a_bogus's field
+ * table may hold some; see the notes' pitfalls) keeps its high bits.
+ */
+export function rc4(key: ArrayLike<number>, data: ArrayLike<number>): number[] {
   const s = Array.from({ length: 256 }, (_, i) => i);
   for (let i = 0, j = 0; i < 256; i++) {
     j = (j + s[i]! + key[i % key.length]!) & 255;
@@ -28,7 +31,10 @@ function rc4(key: ArrayLike<number>, data: ArrayLike<number>): number[] {
 
 const latin1 = (s: string) => Array.from(Buffer.from(s, 'latin1'));
 
-/** Base64 of bytes over a given 64-character alphabet, with '=' padding. */
+/**
+ * Base64 over a given 64-character alphabet, with '=' padding. Values are ORed into 24-bit groups as
+ * integers (a_bogus's may exceed 255, as in the reference).
+ */
 function base64(bytes: ArrayLike<number>, alphabet: string): string {
   let out = '';
   for (let i = 0; i < bytes.length; i += 3) {
@@ -52,13 +58,8 @@ export function xBogus(query: string, userAgent: string, unixSeconds: number, bo
   const t = unixSeconds >>> 0;
   const block = [64, 0, 1, 12, qHash[14]!, qHash[15]!, bodyHash[14]!, bodyHash[15]!, uaHash[14]!, uaHash[15]!, (t >>> 24) & 255, (t >>> 16) & 255, (t >>> 8) & 255, t & 255, 0x20, 0x00, 0xbe, 0x90];
   block.push(block.reduce((a, b) => a ^ b, 0));
-  const payload = [2, 255, ...rc4([255], block)];
-  let out = '';
-  for (let i = 0; i < payload.length; i += 3) {
-    const n = (payload[i]! << 16) | (payload[i + 1]! << 8) | payload[i + 2]!;
-    out += XB_ALPHABET[(n >> 18) & 63]! + XB_ALPHABET[(n >> 12) & 63]! + XB_ALPHABET[(n >> 6) & 63]! + XB_ALPHABET[n & 63]!;
-  }
-  return out;
+  // 21 bytes: seven whole groups, so no padding.
+  return base64([2, 255, ...rc4([255], block)], XB_ALPHABET);
 }
 
 // --- a_bogus ------------------------------------------------------------------------------------
@@ -80,36 +81,6 @@ export interface ABogusInput {
   endMs: number;
   /** Three integers in [0, 9999]. */
   random: [number, number, number];
-}
-
-/** RC4 with key "y", keeping values above 255 (the field table may hold them; see the notes' pitfalls). */
-function rc4y(data: number[]): number[] {
-  const s = Array.from({ length: 256 }, (_, i) => i);
-  for (let i = 0, j = 0; i < 256; i++) {
-    j = (j + s[i]! + 0x79) & 255;
-    [s[i], s[j]] = [s[j]!, s[i]!];
-  }
-  const out: number[] = [];
-  for (let n = 0, i = 0, j = 0; n < data.length; n++) {
-    i = (i + 1) & 255;
-    j = (j + s[i]!) & 255;
-    [s[i], s[j]] = [s[j]!, s[i]!];
-    out.push(data[n]! ^ s[(s[i]! + s[j]!) & 255]!);
-  }
-  return out;
-}
-
-/** Groups of three values (which may exceed 255) as 6-bit fields, '=' padded to a multiple of 4. */
-function encodeAb(values: number[]): string {
-  let out = '';
-  for (let i = 0; i < values.length; i += 3) {
-    const rest = values.length - i;
-    const n = (values[i]! << 16) | ((values[i + 1] ?? 0) << 8) | (values[i + 2] ?? 0);
-    const chars = rest >= 3 ? 4 : rest === 2 ? 3 : 2;
-    for (let k = 0; k < chars; k++) out += AB_OUT[(n >> (18 - 6 * k)) & 63];
-  }
-  while (out.length % 4) out += '=';
-  return out;
 }
 
 /** a_bogus (164-172 characters) for the exact query string that will be sent. */
@@ -163,7 +134,7 @@ export function aBogus(i: ABogusInput): string {
   const checksum = seq.reduce((a, b) => a ^ b, 0);
   const plain = [...seq, ...Array.from(i.fingerprint, (c) => c.charCodeAt(0)), checksum];
   const prefix = i.random.flatMap((rd) => [((rd & 255) & 0xaa) | 1, ((rd & 255) & 0x55) | 2, ((rd >> 8) & 0xaa) | 5, ((rd >> 8) & 0x55) | 40]);
-  return encodeAb([...prefix, ...rc4y(plain)]);
+  return base64([...prefix, ...rc4([0x79], plain)], AB_OUT);
 }
 
 const int = (lo: number, hi: number, rand: () => number) => lo + Math.floor(rand() * (hi - lo + 1));
