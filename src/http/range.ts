@@ -1,4 +1,6 @@
 import { Transform } from 'node:stream';
+import type { Context } from 'koa';
+import { HttpError } from './errors.js';
 
 /** One byte range as a client asked for it: `a-b`, `a-` (end undefined) or `-n` (suffix). */
 export type RangeSpec = { start: number; end?: number } | { suffix: number };
@@ -35,6 +37,20 @@ export function resolveRange(spec: RangeSpec, total: number): { start: number; e
   if ('suffix' in spec) return total === 0 || spec.suffix === 0 ? undefined : { start: Math.max(0, total - spec.suffix), end: total - 1 };
   if (spec.start >= total) return undefined;
   return { start: spec.start, end: Math.min(spec.end ?? total - 1, total - 1) };
+}
+
+/**
+ * The bytes of a stored file of `total` bytes a request asks for: its Range, honoured unless an
+ * If-Range names another version than `etag`. Undefined means the whole file (200); a range that
+ * cannot be met is a 416 naming the size.
+ */
+export function requestedRange(ctx: Context, total: number, etag: string): { start: number; end: number } | undefined {
+  const spec = parseRange(ctx.get('Range'));
+  const ifRange = ctx.get('If-Range');
+  if (!spec || (ifRange && ifRange !== etag)) return undefined;
+  const r = resolveRange(spec, total);
+  if (!r) throw new HttpError(416, 'RANGE_NOT_SATISFIABLE', 'the requested range is outside the file', { 'Content-Range': `bytes */${total}` });
+  return r;
 }
 
 /** `Content-Range: bytes a-b/total` (total may be `*`); undefined unless a <= b < total. */

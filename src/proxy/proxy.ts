@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import type { MediaCache, MediaEntry } from '../cache/media-cache.js';
 import { isNotModified } from '../http/conditional.js';
 import { HttpError } from '../http/errors.js';
-import { parseRange, resolveRange } from '../http/range.js';
+import { requestedRange } from '../http/range.js';
 import { parseDecodeKey } from './decode-key.js';
 import { header, mediaStatusError, mediaType, type MediaFetcher, type MediaResponse } from './fetch.js';
 import type { KeystreamCache } from './keystream-cache.js';
@@ -160,11 +160,8 @@ function sendEntry(ctx: Context, entry: MediaEntry, signed: boolean): void {
     ctx.status = 304;
     return;
   }
-  const spec = parseRange(ctx.get('Range'));
-  const ifRange = ctx.get('If-Range');
-  if (spec && (!ifRange || ifRange === entry.etag)) {
-    const r = resolveRange(spec, entry.body.length);
-    if (!r) throw new HttpError(416, 'RANGE_NOT_SATISFIABLE', 'the requested range is outside the file', { 'Content-Range': `bytes */${entry.body.length}` });
+  const r = requestedRange(ctx, entry.body.length, entry.etag);
+  if (r) {
     ctx.status = 206;
     ctx.set('Content-Range', `bytes ${r.start}-${r.end}/${entry.body.length}`);
     ctx.body = entry.body.subarray(r.start, r.end + 1);

@@ -4,7 +4,7 @@ import type { ArchivedMedia } from '../cache/media-archive.js';
 import type { Context } from 'koa';
 import { clientSignal } from '../http/client-signal.js';
 import { HttpError } from '../http/errors.js';
-import { parseContentRange, parseRange, rangeHeader, resolveRange, sliceStream } from '../http/range.js';
+import { parseContentRange, parseRange, rangeHeader, requestedRange, resolveRange, sliceStream } from '../http/range.js';
 import { header, mediaStatusError, mediaType, type MediaFetcher } from './fetch.js';
 import type { KeystreamCache } from './keystream-cache.js';
 import { copyValidators, mediaHeaders, type MediaRequest } from './media-request.js';
@@ -106,19 +106,12 @@ export async function streamMedia(ctx: Context, fetcher: MediaFetcher, keystream
 
 /** A kept file (already decrypted), with Range: what /play serves once the CDN link has expired. */
 export function sendArchived(ctx: Context, media: ArchivedMedia, signed: boolean): void {
-  const spec = parseRange(ctx.get('Range'));
   const etag = `"a-${media.storedAt.toString(36)}-${media.bytes.toString(36)}"`;
-  let start = 0;
-  let end = media.bytes - 1;
-  ctx.status = 200;
-  const ifRange = ctx.get('If-Range');
-  if (spec && (!ifRange || ifRange === etag)) {
-    const r = resolveRange(spec, media.bytes);
-    if (!r) throw new HttpError(416, 'RANGE_NOT_SATISFIABLE', 'the requested range is outside the file', { 'Content-Range': `bytes */${media.bytes}` });
-    ({ start, end } = r);
-    ctx.status = 206;
-    ctx.set('Content-Range', `bytes ${start}-${end}/${media.bytes}`);
-  }
+  const r = requestedRange(ctx, media.bytes, etag);
+  const start = r?.start ?? 0;
+  const end = r?.end ?? media.bytes - 1;
+  ctx.status = r ? 206 : 200;
+  if (r) ctx.set('Content-Range', `bytes ${start}-${end}/${media.bytes}`);
   if (ctx.method !== 'HEAD' && media.bytes > 0) ctx.body = createReadStream(media.file, { start, end });
   ctx.type = media.contentType;
   ctx.set('Content-Length', String(media.bytes === 0 ? 0 : end - start + 1));
