@@ -1,3 +1,4 @@
+import type { Context } from 'koa';
 import { escapeHtml } from '../feeds/html.js';
 
 export interface ArticlePageView {
@@ -18,7 +19,7 @@ export interface ArticlePageView {
  * Our pages show cleaned third-party HTML: no script may run, nothing may be submitted or framed, and
  * media may come from anywhere https (plus our own /proxy).
  */
-export const ARTICLE_PAGE_CSP =
+const ARTICLE_PAGE_CSP =
   "default-src 'none'; img-src 'self' https: data:; media-src 'self' https:; style-src 'unsafe-inline'; frame-src https://v.qq.com; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 
 const STYLE = `body{margin:0;font:17px/1.7 -apple-system,BlinkMacSystemFont,"PingFang SC","Noto Sans CJK SC","Microsoft YaHei",sans-serif;color:#1f2328;background:#fff}
@@ -38,4 +39,14 @@ export function renderArticlePage(v: ArticlePageView): string {
 ${v.body}
 ${v.original ? `<p class="meta"><a href="${escapeHtml(v.original)}">${escapeHtml(v.originalLabel ?? 'Original article on WeChat')}</a></p>` : ''}</article></body></html>
 `;
+}
+
+/** Answers with such a page and the headers that keep its third-party HTML inert on our origin. */
+export function sendArticlePage(ctx: Context, view: ArticlePageView, maxAgeSeconds: number): void {
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.set('Content-Security-Policy', ARTICLE_PAGE_CSP);
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Referrer-Policy', 'no-referrer');
+  ctx.set('Cache-Control', `private, max-age=${maxAgeSeconds}`);
+  ctx.body = renderArticlePage(view);
 }

@@ -1,5 +1,5 @@
 import { HttpError, badRequest } from '../../http/errors.js';
-import { ARTICLE_PAGE_CSP, renderArticlePage } from '../../proxy/article-page.js';
+import { sendArticlePage } from '../../proxy/article-page.js';
 import { sqliteMomentsPosts } from '../../store/moments-posts.js';
 import type { Config } from '../../config.js';
 import { setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
@@ -70,20 +70,19 @@ export function momentsSource(ctx: SourceContext): SourceDescriptor {
           const post = posts.get(id);
           if (!post) throw new HttpError(404, 'MOMENTS_POST_UNKNOWN', `feedgate has not seen the post ${id}`);
           const { html } = renderPost(post, opts, true);
-          c.type = 'text/html; charset=utf-8';
-          c.set('Content-Security-Policy', ARTICLE_PAGE_CSP);
-          c.set('X-Content-Type-Options', 'nosniff');
-          c.set('Referrer-Policy', 'no-referrer');
-          c.set('Cache-Control', 'private, max-age=300');
           const first = post.text.split('\n')[0]?.trim();
-          c.body = renderArticlePage({
-            title: first ? first.slice(0, 140) : `${post.nickname || post.username}'s post`,
-            author: post.nickname || post.username,
-            published: post.createTime * 1000,
-            body: html,
-            original: post.link?.url || undefined,
-            originalLabel: 'Shared link',
-          });
+          sendArticlePage(
+            c,
+            {
+              title: first ? first.slice(0, 140) : `${post.nickname || post.username}'s post`,
+              author: post.nickname || post.username,
+              published: post.createTime * 1000,
+              body: html,
+              original: post.link?.url || undefined,
+              originalLabel: 'Shared link',
+            },
+            300,
+          );
         },
       },
     ],

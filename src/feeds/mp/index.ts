@@ -3,7 +3,7 @@ import { Gauge } from 'prom-client';
 import { presentedToken, tokenCheck, tokenMatches } from '../../http/auth.js';
 import { HttpError, badRequest } from '../../http/errors.js';
 import { readJsonBody } from '../../http/json-body.js';
-import { ARTICLE_PAGE_CSP, renderArticlePage } from '../../proxy/article-page.js';
+import { sendArticlePage } from '../../proxy/article-page.js';
 import { proxyImages } from '../../proxy/article.js';
 import { platformOfHost } from '../../proxy/platforms.js';
 import { mpState, sqliteMpAccounts, type MpAccount, type MpCredentialPush } from '../../store/mp-accounts.js';
@@ -215,20 +215,19 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
           }
           const body = await proxyImages(text.body, (u) => api.absolute(ctx.links.image(u, 'wechat')));
           const account = row ? accounts.get(row.biz) : undefined;
-          c.type = 'text/html; charset=utf-8';
-          c.set('Content-Security-Policy', ARTICLE_PAGE_CSP);
-          c.set('X-Content-Type-Options', 'nosniff');
-          c.set('Referrer-Policy', 'no-referrer');
-          c.set('Cache-Control', 'private, max-age=3600');
-          c.body = renderArticlePage({
-            title: row?.meta.title || text.page?.title || 'WeChat article',
-            author: row?.meta.author || text.page?.author,
-            account: account?.nickname || text.page?.account,
-            published: row?.pushedAt ?? text.page?.published,
-            body,
-            original: url,
-            note: text.page?.kind === 'deleted' ? 'WeChat no longer shows this article; this is the copy feedgate kept.' : undefined,
-          });
+          sendArticlePage(
+            c,
+            {
+              title: row?.meta.title || text.page?.title || 'WeChat article',
+              author: row?.meta.author || text.page?.author,
+              account: account?.nickname || text.page?.account,
+              published: row?.pushedAt ?? text.page?.published,
+              body,
+              original: url,
+              note: text.page?.kind === 'deleted' ? 'WeChat no longer shows this article; this is the copy feedgate kept.' : undefined,
+            },
+            3600,
+          );
         },
       },
     ],
