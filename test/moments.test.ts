@@ -252,6 +252,11 @@ describe('Moments via E云', () => {
     const r = await feed(app, '/feeds/moments/wxid_bob02');
     expect(r.res.status).toBe(502);
     expect(r.body.error.message).toContain('实例已离线');
+    // The failure is Moments' upstream's, not the Channels source's (both use E云).
+    const sources = ((await (await fetch(`${app.url}/api/sources`)).json()) as any).sources;
+    const upstream = (name: string) => sources.flatMap((s: any) => s.upstreams).find((u: any) => u.name === name);
+    expect(upstream('ecloud-moments')).toMatchObject({ state: 'failing', lastError: expect.stringContaining('实例已离线') });
+    expect(upstream('wxcd').state).not.toBe('failing');
   });
 });
 

@@ -1,6 +1,6 @@
 import { HttpError } from '../../http/errors.js';
+import { ecloudCall, ecloudNotConfigured } from '../../upstream/ecloud.js';
 import type { UpstreamClient } from '../../upstream/client.js';
-import { UpstreamError } from '../../upstream/errors.js';
 import { arr, obj, str } from '../../upstream/shape.js';
 import { finderName, readAccount, readObject, type ChannelsAccount, type ChannelsObject, type ChannelsPage, type ChannelsProvider } from './provider.js';
 
@@ -28,18 +28,8 @@ export class EcloudProvider implements ChannelsProvider {
   ) {}
 
   private async call(path: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
-    if (!this.opts.auth || !this.opts.wid) {
-      throw new UpstreamError(NAME, 'auth', 502, 'ECLOUD_NOT_CONFIGURED', 'E云 needs ECLOUD_AUTH and ECLOUD_WID (the instance id changes at every re-login)');
-    }
-    // POST is not retried by the client: these calls are reads, but E云 may count them.
-    const res = await this.http.json({ method: 'POST', path, body: JSON.stringify({ wId: this.opts.wid, ...body }), headers: { 'content-type': 'application/json', authorization: this.opts.auth }, signal });
-    const env = obj(res.data);
-    const code = str(env.code);
-    const message = str(env.message) ?? str(env.msg) ?? '';
-    if (res.status === 401 || res.status === 403) throw new UpstreamError(NAME, 'auth', 502, 'UPSTREAM_AUTH', `E云 refused the request (HTTP ${res.status}); check ECLOUD_AUTH and ECLOUD_WID`);
-    if (res.status >= 400) throw new UpstreamError(NAME, 'status', 502, 'UPSTREAM_ERROR', `E云 answered HTTP ${res.status}`);
-    if (code !== '1000') throw new UpstreamError(NAME, 'status', 502, 'UPSTREAM_ERROR', `E云 answered code ${code ?? '(none)'}: ${message || 'no message'}`);
-    return obj(env.data);
+    if (!this.opts.auth || !this.opts.wid) throw ecloudNotConfigured(this.http);
+    return ecloudCall(this.http, this.opts.auth, path, JSON.stringify({ wId: this.opts.wid, ...body }), signal);
   }
 
   private static objectsOf(data: Record<string, unknown>): unknown[] {

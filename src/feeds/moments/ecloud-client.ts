@@ -1,5 +1,5 @@
+import { ecloudCall, ecloudNotConfigured } from '../../upstream/ecloud.js';
 import type { UpstreamClient } from '../../upstream/client.js';
-import { UpstreamError } from '../../upstream/errors.js';
 import { parsePostXml, type MomentsPost } from './post.js';
 import { arr, obj, str } from '../../upstream/shape.js';
 import type { MomentsProvider, TimelineQuery } from './provider.js';
@@ -60,17 +60,8 @@ export class EcloudMomentsProvider implements MomentsProvider {
     private readonly opts: { auth: string; wid: string },
   ) {}
 
-  private async call(path: string, json: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
-    const res = await this.http.json({ method: 'POST', path, body: json, headers: { 'content-type': 'application/json', authorization: this.opts.auth }, signal });
-    if (res.status === 401 || res.status === 403) throw new UpstreamError(NAME, 'auth', 502, 'UPSTREAM_AUTH', `E云 refused the request (HTTP ${res.status}); check ECLOUD_AUTH and ECLOUD_WID`);
-    if (res.status >= 400) throw new UpstreamError(NAME, 'status', 502, 'UPSTREAM_ERROR', `E云 answered HTTP ${res.status}`);
-    const env = obj(res.data);
-    const code = str(env.code);
-    if (code !== '1000') {
-      const message = str(env.message) ?? str(env.msg) ?? 'no message';
-      throw new UpstreamError(NAME, 'status', 502, 'UPSTREAM_ERROR', `E云 answered code ${code ?? '(none)'}: ${message.slice(0, 200)} (an expired login shows up here: check ECLOUD_WID)`);
-    }
-    return obj(env.data);
+  private call(path: string, json: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    return ecloudCall(this.http, this.opts.auth, path, json, signal);
   }
 
   private async toPost(item: Record<string, unknown>, q: TimelineQuery, signal?: AbortSignal): Promise<MomentsPost | undefined> {
@@ -103,9 +94,7 @@ export class EcloudMomentsProvider implements MomentsProvider {
   }
 
   async timeline(q: TimelineQuery, signal?: AbortSignal): Promise<MomentsPost[]> {
-    if (!this.opts.auth || !this.opts.wid) {
-      throw new UpstreamError(NAME, 'auth', 502, 'ECLOUD_NOT_CONFIGURED', 'E云 needs ECLOUD_AUTH and ECLOUD_WID (the instance id changes at every re-login)');
-    }
+    if (!this.opts.auth || !this.opts.wid) throw ecloudNotConfigured(this.http);
     const targets = q.usernames.length ? q.usernames : [undefined];
     const out = new Map<string, MomentsPost>();
     for (const wcId of targets) {
