@@ -19,7 +19,7 @@ import { presentedToken, requireToken, tokenCheck, tokenMatches } from './http/a
 import { publicBase } from './http/base-url.js';
 import { badRequest } from './http/errors.js';
 import { readJsonBody } from './http/json-body.js';
-import { canonicalFeedUrl, sqliteOpmlFeeds } from './store/opml-feeds.js';
+import { canonicalFeed, sqliteOpmlFeeds } from './store/opml-feeds.js';
 import { renderOpml } from './web/opml.js';
 import { renderStartPage, startPageCsp } from './web/start-page.js';
 import { LRUCache } from 'lru-cache';
@@ -176,27 +176,19 @@ export function createApp({ config, logger, db }: AppDeps): App {
       nonce,
     });
   });
+  const folders = Object.fromEntries(sources.map((s) => [s.name, s.title]));
   router.get('/opml', token, (c) => {
     const withToken = c.query.with_token === '1' && config.ACCESS_TOKEN ? config.ACCESS_TOKEN : undefined;
     c.set('Cache-Control', 'no-store');
     c.type = 'text/x-opml; charset=utf-8';
     c.attachment('feedgate.opml', { type: 'inline' });
-    c.body = renderOpml(opml.list(Date.now() - config.OPML_DAYS * 86_400_000), { base: publicBase(c, config.PUBLIC_URL), token: withToken });
+    c.body = renderOpml(opml.list(Date.now() - config.OPML_DAYS * 86_400_000), { base: publicBase(c, config.PUBLIC_URL), token: withToken, folders });
   });
   router.post('/api/opml/feeds', token, async (c) => {
     const body = await readJsonBody(c, 8 * 1024);
-    const raw = typeof body.url === 'string' ? body.url : '';
-    let u: URL;
-    try {
-      u = new URL(raw, 'http://x');
-    } catch {
-      throw badRequest('url must be a feed URL of this feedgate');
-    }
-    const m = /^\/(?:feeds|rss)\/([a-z]+)(?:[/.]|$)/.exec(u.pathname);
-    if (!m) throw badRequest('url must be a feed URL of this feedgate (/feeds/… or /rss/…)');
-    const path = /\.(rss|atom|json)$/.test(u.pathname) ? u.pathname : `${u.pathname}.${u.searchParams.get('format') ?? 'rss'}`;
-    u.searchParams.delete('format');
-    opml.built({ url: canonicalFeedUrl(path, u.searchParams), title: typeof body.title === 'string' ? body.title.slice(0, 300) : '', source: m[1]! });
+    const feedUrl = canonicalFeed(typeof body.url === 'string' ? body.url : '');
+    if (!feedUrl) throw badRequest('url must be a feed URL of this feedgate (/feeds/… or /rss/…)');
+    opml.built({ ...feedUrl, title: typeof body.title === 'string' ? body.title.slice(0, 300) : '' });
     c.status = 204;
   });
   router.get('/proxy', ...mediaGuards, proxyHandler({ ...media, cache: mediaCache, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES }));
@@ -208,10 +200,8 @@ export function createApp({ config, logger, db }: AppDeps): App {
     const now = Date.now();
     if ((lastNoted.get(url) ?? 0) > now - 600_000) return;
     lastNoted.set(url, now);
-    const u = new URL(url, 'http://x');
-    u.searchParams.delete('format');
-    const source = /^\/(?:feeds|rss)\/([a-z]+)/.exec(u.pathname)?.[1] ?? '';
-    opml.requested({ url: canonicalFeedUrl(u.pathname, u.searchParams), title, source }, now);
+    const feedUrl = canonicalFeed(url);
+    if (feedUrl) opml.requested({ ...feedUrl, title }, now);
   };
   const feed = { cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served };
   for (const source of sources) mountSource(router, source, { cache, feed, play: media, health, publicUrl: config.PUBLIC_URL, token, checkToken, mediaGuards });

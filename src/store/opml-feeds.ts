@@ -30,9 +30,24 @@ export function sqliteOpmlFeeds(db: Db): OpmlFeedStore {
   };
 }
 
-/** Our canonical form of a feed URL: path, and its parameters sorted, without token or signature. */
-export function canonicalFeedUrl(path: string, query: URLSearchParams): string {
-  const kept = [...query].filter(([k]) => k !== 'token' && k !== 'sig').sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
+/**
+ * A feed URL of ours in canonical form, and its source: the path with its format suffix (from `format=`,
+ * else rss), then its parameters sorted, without format, token or signature. Undefined for anything
+ * that is not one of our feed paths.
+ */
+export function canonicalFeed(url: string): { url: string; source: string } | undefined {
+  let u: URL;
+  try {
+    u = new URL(url, 'http://x');
+  } catch {
+    return undefined;
+  }
+  const m = /^\/(?:feeds|rss)\/([a-z]+)(?:[/.]|$)/.exec(u.pathname);
+  if (!m) return undefined;
+  const path = /\.(rss|atom|json)$/.test(u.pathname) ? u.pathname : `${u.pathname}.${u.searchParams.get('format') ?? 'rss'}`;
+  const kept = [...u.searchParams]
+    .filter(([k]) => k !== 'token' && k !== 'sig' && k !== 'format')
+    .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
   const qs = new URLSearchParams(kept).toString();
-  return qs ? `${path}?${qs}` : path;
+  return { url: qs ? `${path}?${qs}` : path, source: m[1]! };
 }

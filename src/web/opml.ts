@@ -2,16 +2,8 @@ import { XmlWriter } from '../feeds/render/xml.js';
 import { rfc822 } from '../feeds/render/common.js';
 import type { OpmlFeed } from '../store/opml-feeds.js';
 
-const TITLES: Record<string, string> = {
-  channels: 'WeChat Channels',
-  mp: 'WeChat Official Accounts',
-  moments: 'WeChat Moments',
-  douyin: 'Douyin',
-  hdhive: 'HDHive',
-};
-
 /** OPML 2.0 as Miniflux, FreshRSS and NetNewsWire import it: one folder per source, one outline per feed. */
-export function renderOpml(feeds: readonly OpmlFeed[], opts: { base: string; token?: string; now?: number }): string {
+export function renderOpml(feeds: readonly OpmlFeed[], opts: { base: string; token?: string; now?: number; folders: Readonly<Record<string, string>> }): string {
   const x = new XmlWriter();
   x.open('opml', { version: '2.0' });
   x.open('head').leaf('title', 'feedgate feeds').leaf('dateCreated', rfc822(opts.now ?? Date.now())).close('head');
@@ -19,7 +11,7 @@ export function renderOpml(feeds: readonly OpmlFeed[], opts: { base: string; tok
   const bySource = new Map<string, OpmlFeed[]>();
   for (const f of feeds) bySource.set(f.source, [...(bySource.get(f.source) ?? []), f]);
   for (const [source, list] of bySource) {
-    const folder = TITLES[source] ?? source;
+    const folder = opts.folders[source] ?? source;
     x.open('outline', { text: folder, title: folder });
     for (const f of list) {
       const url = new URL(opts.base + f.url);
