@@ -8,6 +8,10 @@ import type { MomentsProvider, TimelineQuery } from './provider.js';
 const NAME = 'weflow';
 const U64 = /^\d{1,20}$/;
 
+/** WeFlow answers 401 to every call when its token is missing or wrong. */
+const refused = (status: number) =>
+  new UpstreamError(NAME, 'auth', 502, 'UPSTREAM_AUTH', `WeFlow refused the token (HTTP ${status}); set WEFLOW_TOKEN to the access token configured in WeFlow's API settings`);
+
 /** A post from WeFlow's JSON alone, for the rare one without rawXml. */
 function fromJson(p: Record<string, unknown>): MomentsPost | undefined {
   const id = str(p.id);
@@ -57,13 +61,11 @@ export class WeflowProvider implements MomentsProvider {
     const res = await this.http.json({
       path: '/api/v1/sns/timeline',
       query: { limit: this.opts.pageSize, usernames: q.usernames.join(',') || undefined, keyword: q.keyword || undefined, end, media: 0 },
-      headers: { authorization: `Bearer ${this.opts.token}` },
+      headers: this.auth,
       signal,
     });
     const body = obj(res.data);
-    if (res.status === 401 || res.status === 403) {
-      throw new UpstreamError(NAME, 'auth', 502, 'UPSTREAM_AUTH', `WeFlow refused the token (HTTP ${res.status}); set WEFLOW_TOKEN to the access token configured in WeFlow's API settings`);
-    }
+    if (res.status === 401 || res.status === 403) throw refused(res.status);
     if (res.status >= 400 || body.success === false) {
       const why = str(body.error) ?? str(body.message) ?? `HTTP ${res.status}`;
       throw new UpstreamError(NAME, 'status', 502, 'UPSTREAM_ERROR', `WeFlow answered: ${why.slice(0, 200)}`);
@@ -72,11 +74,13 @@ export class WeflowProvider implements MomentsProvider {
     return body.timeline.map(obj);
   }
 
+  private get auth() {
+    return { authorization: `Bearer ${this.opts.token}` };
+  }
+
   async usernames(signal?: AbortSignal): Promise<string[]> {
-    const res = await this.http.json({ path: '/api/v1/sns/usernames', headers: { authorization: `Bearer ${this.opts.token}` }, signal });
-    if (res.status === 401 || res.status === 403) {
-      throw new UpstreamError(NAME, 'auth', 502, 'UPSTREAM_AUTH', `WeFlow refused the token (HTTP ${res.status}); set WEFLOW_TOKEN to the access token configured in WeFlow's API settings`);
-    }
+    const res = await this.http.json({ path: '/api/v1/sns/usernames', headers: this.auth, signal });
+    if (res.status === 401 || res.status === 403) throw refused(res.status);
     return arr(obj(res.data).usernames)
       .map(str)
       .filter((u): u is string => !!u);
