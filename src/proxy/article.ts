@@ -1,6 +1,7 @@
 import type { Cheerio, CheerioAPI } from 'cheerio';
 import type { Element } from 'domhandler';
 import { cheerio } from '../cheerio.js';
+import { escapeHtml, textToHtml } from '../feeds/html.js';
 
 /**
  * WeChat Official Account article pages, read with a real HTML parser: what kind of page it is, its
@@ -184,14 +185,12 @@ function cleanBody($: CheerioAPI, root: Cheerio<Element>, pageUrl: string): void
   });
 }
 
-const escapeText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const escapeAttr = (s: string) => escapeText(s).replace(/"/g, '&quot;');
 const paragraphs = (text: string) =>
   text
     .split(/\n{2,}/)
     .map((p) => p.trim())
     .filter(Boolean)
-    .map((p) => `<p>${escapeText(p).replace(/\n/g, '<br>')}</p>`)
+    .map((p) => `<p>${textToHtml(p)}</p>`)
     .join('');
 
 const meta = ($: CheerioAPI, sel: string) => ($(sel).attr('content') ?? '').replace(/\s+/g, ' ').trim();
@@ -237,7 +236,7 @@ export async function parseArticlePage(html: string, pageUrl: string): Promise<A
 
   if (kind === 'pictures' || (pictures.length > 0 && !content.text().trim() && content.find('img').length === 0)) {
     const text = jsValues(scripts, 'content_noencode')[0] ?? description;
-    const imgs = [...new Set(pictures)].map((u) => `<p><img src="${escapeAttr(u)}" alt="" referrerpolicy="no-referrer"></p>`).join('');
+    const imgs = [...new Set(pictures)].map((u) => `<p><img src="${escapeHtml(u)}" alt="" referrerpolicy="no-referrer"></p>`).join('');
     return { ...page, kind: 'pictures', body: paragraphs(text) + imgs };
   }
   if (kind === 'text' && !content.text().trim()) {
@@ -253,7 +252,7 @@ export async function parseArticlePage(html: string, pageUrl: string): Promise<A
         ...page,
         kind: 'audio',
         audio: { url, duration: Number.isFinite(duration) && duration > 0 ? duration : undefined },
-        body: `${paragraphs(description)}<p><audio controls preload="none" src="${escapeAttr(url)}" referrerpolicy="no-referrer"></audio></p>`,
+        body: `${paragraphs(description)}<p><audio controls preload="none" src="${escapeHtml(url)}" referrerpolicy="no-referrer"></audio></p>`,
       };
     }
   }
@@ -262,7 +261,7 @@ export async function parseArticlePage(html: string, pageUrl: string): Promise<A
     return {
       ...page,
       kind: 'video',
-      body: `${cover ? `<p><img src="${escapeAttr(cover)}" alt="" referrerpolicy="no-referrer"></p>` : ''}${paragraphs(description)}<p><a href="${escapeAttr(pageUrl)}">▶ Watch the video in WeChat</a></p>`,
+      body: `${cover ? `<p><img src="${escapeHtml(cover)}" alt="" referrerpolicy="no-referrer"></p>` : ''}${paragraphs(description)}<p><a href="${escapeHtml(pageUrl)}">▶ Watch the video in WeChat</a></p>`,
     };
   }
   if (content.length && (content.text().trim() || content.find('img, iframe, mpvoice').length)) {
