@@ -45,7 +45,8 @@ export function single(query: Query, name: string): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
-function bool(query: Query, name: string, fallback: boolean): boolean {
+/** A true/false parameter (1/0 too); absent or empty is `fallback`. */
+export function bool(query: Query, name: string, fallback: boolean): boolean {
   const v = single(query, name);
   if (v === undefined) return fallback;
   if (v === 'true' || v === '1') return true;
@@ -53,12 +54,12 @@ function bool(query: Query, name: string, fallback: boolean): boolean {
   throw badRequest(`parameter ${name} must be true or false, got "${v}"`);
 }
 
-function positiveInt(query: Query, name: string, max: number): number | undefined {
+/** A whole number from 1 to `max`, or undefined when absent; `bound` names the setting that sets `max`. */
+export function positiveInt(query: Query, name: string, max: number, bound?: string): number | undefined {
   const v = single(query, name);
   if (v === undefined) return undefined;
-  if (!/^\d{1,9}$/.test(v) || Number(v) < 1) throw badRequest(`parameter ${name} must be a whole number from 1 to ${max}, got "${v}"`);
   const n = Number(v);
-  if (n > max) throw badRequest(`parameter ${name} must be a whole number from 1 to ${max}, got "${v}"`);
+  if (!/^\d{1,9}$/.test(v) || n < 1 || n > max) throw badRequest(`parameter ${name} must be a whole number from 1 to ${max}${bound ? ` (${bound})` : ''}, got "${v}"`);
   return n;
 }
 

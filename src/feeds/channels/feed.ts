@@ -2,7 +2,7 @@ import { HttpError, badRequest } from '../../http/errors.js';
 import type { MediaLinks } from '../../proxy/links.js';
 import { escapeHtml, textToHtml } from '../html.js';
 import type { Enclosure, FeedData, FeedItem } from '../model.js';
-import { single, type Query } from '../params.js';
+import { positiveInt, single, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
 import { feedPageUrl } from './ids.js';
 import { finderName, type ChannelsAccount, type ChannelsObject, type ChannelsProvider } from './provider.js';
@@ -31,13 +31,12 @@ const MEDIA_LIVE = 9;
 
 export function parseChannelsParams(username: string | undefined, query: Query, maxPages: number): ChannelsParams {
   if (!username || !USERNAME.test(username)) throw badRequest(`username must be a Channels account id such as v2_…@finder, got "${(username ?? '').slice(0, 60)}"`);
-  const pagesRaw = single(query, 'pages') ?? '1';
-  if (!/^\d{1,3}$/.test(pagesRaw) || Number(pagesRaw) < 1 || Number(pagesRaw) > maxPages) throw badRequest(`pages must be a whole number from 1 to ${maxPages}`);
+  const pages = positiveInt(query, 'pages', maxPages, 'CHANNELS_MAX_PAGES') ?? 1;
   const quality = single(query, 'quality') ?? 'original';
   if (!QUALITY.test(quality)) throw badRequest('quality must be original or a spec fileFormat such as xWT111');
   const marker = single(query, 'next_marker');
   if (marker !== undefined && marker.length > 4096) throw badRequest('next_marker is too long');
-  return { username: finderName(username), pages: Number(pagesRaw), quality, marker };
+  return { username: finderName(username), pages, quality, marker };
 }
 
 /** The first line of the description, or the date when there is none. */

@@ -2,7 +2,7 @@ import { HttpError, badRequest } from '../../http/errors.js';
 import type { MediaLinks } from '../../proxy/links.js';
 import { escapeHtml, textToHtml } from '../html.js';
 import type { Enclosure, FeedData, FeedItem } from '../model.js';
-import { single, type Query } from '../params.js';
+import { positiveInt, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
 import { SEC_UID, notFound, type DouyinClient } from './client.js';
 import { arr, obj, str } from '../../upstream/shape.js';
@@ -47,9 +47,7 @@ export function playUrl(list: string[]): string | undefined {
 
 export function parseDouyinParams(secUid: string | undefined, query: Query, maxPages: number): DouyinParams {
   if (!secUid || !SEC_UID.test(secUid)) throw badRequest(`secUserId must be a Douyin sec_user_id (MS4wLjABAAAA…), got "${(secUid ?? '').slice(0, 80)}"; subscribe by share link with /feeds/douyin?url=…`);
-  const pagesRaw = single(query, 'pages') ?? '1';
-  if (!/^\d{1,3}$/.test(pagesRaw) || Number(pagesRaw) < 1 || Number(pagesRaw) > maxPages) throw badRequest(`pages must be a whole number from 1 to ${maxPages} (DOUYIN_MAX_PAGES)`);
-  return { secUid, pages: Number(pagesRaw) };
+  return { secUid, pages: positiveInt(query, 'pages', maxPages, 'DOUYIN_MAX_PAGES') ?? 1 };
 }
 
 const count = (n: unknown) => {

@@ -4,7 +4,7 @@ import type { MediaLinks } from '../../proxy/links.js';
 import type { MomentsPostStore } from '../../store/moments-posts.js';
 import { escapeHtml, textToHtml } from '../html.js';
 import type { Enclosure, FeedData, FeedItem } from '../model.js';
-import { single, type Query } from '../params.js';
+import { bool, positiveInt, single, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
 import type { MomentsPost } from './post.js';
 import type { MomentsProvider } from './provider.js';
@@ -41,11 +41,12 @@ export function parseMomentsParams(username: string | undefined, query: Query, m
   for (const u of usernames) if (!WXID.test(u)) throw badRequest(`"${u.slice(0, 70)}" is not a WeChat id (wxid_… or a custom id)`);
   const keyword = single(query, 'keyword')?.trim();
   if (keyword !== undefined && keyword.length > 100) throw badRequest('keyword must be at most 100 characters');
-  const pagesRaw = single(query, 'pages') ?? '1';
-  if (!/^\d{1,3}$/.test(pagesRaw) || Number(pagesRaw) < 1 || Number(pagesRaw) > maxPages) throw badRequest(`pages must be a whole number from 1 to ${maxPages} (MOMENTS_MAX_PAGES)`);
-  const c = single(query, 'comments') ?? '0';
-  if (!['0', '1', 'true', 'false'].includes(c)) throw badRequest('comments must be 1 or 0');
-  return { usernames, keyword: keyword || undefined, pages: Number(pagesRaw), comments: c === '1' || c === 'true' };
+  return {
+    usernames,
+    keyword: keyword || undefined,
+    pages: positiveInt(query, 'pages', maxPages, 'MOMENTS_MAX_PAGES') ?? 1,
+    comments: bool(query, 'comments', false),
+  };
 }
 
 /** Every file a post points at, to keep while its links still work. */

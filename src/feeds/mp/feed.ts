@@ -6,7 +6,7 @@ import type { MpArticleRow, MpArticleStore } from '../../store/mp-articles.js';
 import { UpstreamError } from '../../upstream/errors.js';
 import { escapeHtml } from '../html.js';
 import type { FeedData, FeedItem } from '../model.js';
-import { single, type Query } from '../params.js';
+import { bool, positiveInt, single, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
 import { MP_HOST, type MpClient, type MpListedArticle } from './client.js';
 
@@ -35,27 +35,17 @@ export interface MpParams {
   proxyCover: boolean;
 }
 
-function flag(query: Query, name: string, fallback: boolean): boolean {
-  const v = single(query, name);
-  if (v === undefined || v === '') return fallback;
-  if (v === '1' || v === 'true') return true;
-  if (v === '0' || v === 'false') return false;
-  throw badRequest(`${name} must be 1 or 0, got "${v.slice(0, 20)}"`);
-}
-
 export function parseMpParams(biz: string | undefined, query: Query, maxPages: number): MpParams {
   if (!biz || !BIZ.test(biz)) throw badRequest(`biz must be an Official Account's __biz (such as MzA3MDM3NjE5NQ==), got "${(biz ?? '').slice(0, 80)}"`);
   const offsetRaw = single(query, 'offset') ?? '0';
   if (!/^\d{1,7}$/.test(offsetRaw)) throw badRequest('offset must be a whole number (a message-list offset)');
-  const pagesRaw = single(query, 'pages') ?? '1';
-  if (!/^\d{1,3}$/.test(pagesRaw) || Number(pagesRaw) < 1 || Number(pagesRaw) > maxPages) throw badRequest(`pages must be a whole number from 1 to ${maxPages} (MP_MAX_PAGES)`);
   return {
     biz,
     offset: Number(offsetRaw),
-    pages: Number(pagesRaw),
-    content: flag(query, 'content', false),
-    proxy: flag(query, 'proxy', false),
-    proxyCover: flag(query, 'proxy_cover', true),
+    pages: positiveInt(query, 'pages', maxPages, 'MP_MAX_PAGES') ?? 1,
+    content: bool(query, 'content', false),
+    proxy: bool(query, 'proxy', false),
+    proxyCover: bool(query, 'proxy_cover', true),
   };
 }
 
