@@ -44,7 +44,8 @@ type Outcome = 'kept' | 'already' | 'too_large' | 'failed' | 'decrypt_failed';
  * is asked for, never in the way of a response. Failures are counted, never thrown.
  */
 export class MediaKeeper {
-  private readonly queue: KeepRequest[] = [];
+  /** Requests with their identity and key, worked out once when they are queued. */
+  private readonly queue: Array<{ r: KeepRequest; id: string; key?: bigint }> = [];
   private readonly pending = new Set<string>();
   private running = 0;
   private readonly closing = new AbortController();
@@ -73,20 +74,19 @@ export class MediaKeeper {
     });
   }
 
-  private id(r: KeepRequest): string | undefined {
-    try {
-      return mediaIdentity(new URL(r.url), r.platform, r.key ? BigInt(r.key) : undefined);
-    } catch {
-      return undefined;
-    }
-  }
-
   keep(requests: readonly KeepRequest[]): void {
     for (const r of requests) {
-      const id = this.id(r);
-      if (!id || this.pending.has(id) || this.opts.archive.has(id)) continue;
+      let id: string;
+      let key: bigint | undefined;
+      try {
+        key = r.key ? BigInt(r.key) : undefined;
+        id = mediaIdentity(new URL(r.url), r.platform, key);
+      } catch {
+        continue;
+      }
+      if (this.pending.has(id) || this.opts.archive.has(id)) continue;
       this.pending.add(id);
-      this.queue.push(r);
+      this.queue.push({ r, id, key });
     }
     this.pump();
   }
@@ -104,11 +104,11 @@ export class MediaKeeper {
 
   private pump(): void {
     while (this.running < this.opts.concurrency && this.queue.length > 0 && !this.closing.signal.aborted) {
-      const r = this.queue.shift()!;
+      const job = this.queue.shift()!;
       this.running++;
-      void this.run(r).then((outcome) => {
-        this.jobs.inc({ kind: r.kind, outcome });
-        this.pending.delete(this.id(r)!);
+      void this.run(job.r, job.id, job.key).then((outcome) => {
+        this.jobs.inc({ kind: job.r.kind, outcome });
+        this.pending.delete(job.id);
         this.running--;
         this.pump();
         if (this.running === 0 && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
@@ -116,11 +116,9 @@ export class MediaKeeper {
     }
   }
 
-  private async run(r: KeepRequest): Promise<Outcome> {
-    const id = this.id(r)!;
+  private async run(r: KeepRequest, id: string, key: bigint | undefined): Promise<Outcome> {
     if (this.opts.archive.has(id)) return 'already';
     try {
-      const key = r.key ? BigInt(r.key) : undefined;
       const target = checkTarget(r.url, this.opts.policy);
       const up = await this.opts.fetcher.open(target, { platform: r.platform, platformOnly: false, signal: this.closing.signal });
       if (up.status !== 200) {
