@@ -15,9 +15,10 @@ import { douyinSource } from './feeds/douyin/index.js';
 import { momentsSource } from './feeds/moments/index.js';
 import { mpSource } from './feeds/mp/index.js';
 import { formatSuffix } from './feeds/route.js';
-import { presentedToken, requireToken, tokenCheck, tokenMatches } from './http/auth.js';
+import { presentedToken, requireToken, tokenCheck, tokenVerdict } from './http/auth.js';
 import { publicBase } from './http/base-url.js';
 import { badRequest } from './http/errors.js';
+import { sendHtml } from './http/html-response.js';
 import { readJsonBody } from './http/json-body.js';
 import { canonicalFeed, sqliteOpmlFeeds } from './store/opml-feeds.js';
 import { renderOpml } from './web/opml.js';
@@ -158,23 +159,19 @@ export function createApp({ config, logger, db }: AppDeps): App {
     c.body = { sources: sources.map((s) => describeSource(s, health)) };
   });
   // The start page: the sources and a form each to build feed URLs; without the token only a prompt.
+  const pageVerdict = tokenVerdict(config.ACCESS_TOKEN);
   router.get('/', (c) => {
-    const given = presentedToken(c);
-    const rejected = config.ACCESS_TOKEN !== '' && given !== undefined && !tokenMatches(given, Buffer.from(config.ACCESS_TOKEN));
-    const allowed = config.ACCESS_TOKEN === '' || (given !== undefined && !rejected);
+    const verdict = pageVerdict(c);
+    const allowed = verdict === 'ok';
     const nonce = randomBytes(12).toString('base64');
-    c.set('Cache-Control', 'no-store');
-    c.set('Content-Security-Policy', startPageCsp(nonce));
-    c.set('X-Content-Type-Options', 'nosniff');
-    c.set('Referrer-Policy', 'no-referrer');
-    c.type = 'text/html; charset=utf-8';
-    c.body = renderStartPage({
+    const html = renderStartPage({
       sources: allowed ? sources.map((s) => describeSource(s, health)) : null,
-      token: allowed && config.ACCESS_TOKEN ? given : undefined,
+      token: allowed && config.ACCESS_TOKEN ? presentedToken(c) : undefined,
       tokenRequired: config.ACCESS_TOKEN !== '',
-      tokenRejected: rejected,
+      tokenRejected: verdict === 'wrong',
       nonce,
     });
+    sendHtml(c, html, { csp: startPageCsp(nonce), cacheControl: 'no-store' });
   });
   const folders = Object.fromEntries(sources.map((s) => [s.name, s.title]));
   router.get('/opml', token, (c) => {

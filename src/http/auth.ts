@@ -37,20 +37,32 @@ export function requireToken(accessToken: string) {
   };
 }
 
+/**
+ * What a request shows of the access token: `ok` (it matches, none is configured, or the request is
+ * signed), `missing` or `wrong`. For pages that answer either way (the start page) and for tokenCheck.
+ */
+export function tokenVerdict(accessToken: string): (ctx: Context) => 'ok' | 'missing' | 'wrong' {
+  const expected = Buffer.from(accessToken, 'utf8');
+  return function verdict(ctx: Context) {
+    if (!accessToken || ctx.state.signed === true) return 'ok';
+    const given = presentedToken(ctx);
+    if (given === undefined) return 'missing';
+    return tokenMatches(given, expected) ? 'ok' : 'wrong';
+  };
+}
+
 /** The same check as a plain function, for handlers that run it inline (the feed route's hot path). */
 export function tokenCheck(accessToken: string): (ctx: Context) => void {
-  const expected = Buffer.from(accessToken, 'utf8');
+  const verdict = tokenVerdict(accessToken);
   return function checkToken(ctx: Context): void {
-    if (accessToken && ctx.state.signed !== true) {
-      const given = presentedToken(ctx);
-      if (given === undefined) {
-        throw new HttpError(401, 'UNAUTHORIZED', 'this server needs an access token: add ?token=… or "Authorization: Bearer …"', {
-          'WWW-Authenticate': 'Bearer realm="feedgate"',
-        });
-      }
-      if (!tokenMatches(given, expected)) {
-        throw new HttpError(401, 'UNAUTHORIZED', 'the access token is wrong', { 'WWW-Authenticate': 'Bearer realm="feedgate", error="invalid_token"' });
-      }
+    const v = verdict(ctx);
+    if (v === 'missing') {
+      throw new HttpError(401, 'UNAUTHORIZED', 'this server needs an access token: add ?token=… or "Authorization: Bearer …"', {
+        'WWW-Authenticate': 'Bearer realm="feedgate"',
+      });
+    }
+    if (v === 'wrong') {
+      throw new HttpError(401, 'UNAUTHORIZED', 'the access token is wrong', { 'WWW-Authenticate': 'Bearer realm="feedgate", error="invalid_token"' });
     }
   };
 }

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { escapeHtml } from '../feeds/html.js';
+import { sendHtml } from '../http/html-response.js';
 
 export interface ArticlePageView {
   title: string;
@@ -43,10 +44,5 @@ ${v.original ? `<p class="meta"><a href="${escapeHtml(v.original)}">${escapeHtml
 
 /** Answers with such a page and the headers that keep its third-party HTML inert on our origin. */
 export function sendArticlePage(ctx: Context, view: ArticlePageView, maxAgeSeconds: number): void {
-  ctx.type = 'text/html; charset=utf-8';
-  ctx.set('Content-Security-Policy', ARTICLE_PAGE_CSP);
-  ctx.set('X-Content-Type-Options', 'nosniff');
-  ctx.set('Referrer-Policy', 'no-referrer');
-  ctx.set('Cache-Control', `private, max-age=${maxAgeSeconds}`);
-  ctx.body = renderArticlePage(view);
+  sendHtml(ctx, renderArticlePage(view), { csp: ARTICLE_PAGE_CSP, cacheControl: `private, max-age=${maxAgeSeconds}` });
 }

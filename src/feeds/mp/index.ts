@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { Gauge } from 'prom-client';
-import { presentedToken, tokenCheck, tokenMatches } from '../../http/auth.js';
+import { presentedToken, tokenCheck, tokenMatches, tokenVerdict } from '../../http/auth.js';
 import { HttpError, badRequest } from '../../http/errors.js';
 import { readJsonBody } from '../../http/json-body.js';
 import { sendArticlePage } from '../../proxy/article-page.js';
@@ -65,12 +65,12 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
 
   // The downloader sends only MP_REFRESH_TOKEN; an operator may use ACCESS_TOKEN instead.
   const accessCheck = tokenCheck(config.ACCESS_TOKEN);
+  const accessVerdict = tokenVerdict(config.ACCESS_TOKEN);
   const refreshToken = Buffer.from(config.MP_REFRESH_TOKEN, 'utf8');
-  const access = config.ACCESS_TOKEN ? Buffer.from(config.ACCESS_TOKEN, 'utf8') : undefined;
   function refreshAccess(c: Context): void {
     if (!config.MP_REFRESH_TOKEN) return accessCheck(c);
     const given = presentedToken(c);
-    if (given !== undefined && (tokenMatches(given, refreshToken) || (access !== undefined && tokenMatches(given, access)))) return;
+    if (given !== undefined && (tokenMatches(given, refreshToken) || (config.ACCESS_TOKEN !== '' && accessVerdict(c) === 'ok'))) return;
     throw new HttpError(401, 'UNAUTHORIZED', given === undefined ? 'this route needs ?token=<MP_REFRESH_TOKEN>' : 'the token does not match MP_REFRESH_TOKEN', {
       'WWW-Authenticate': 'Bearer realm="feedgate"',
     });
