@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IDS, KEYS, useFakeMoments, type FakeMoments } from './fakes/moments.js';
 import { startApp, tempDir, type RunningApp } from './helpers/app.js';
@@ -179,6 +181,8 @@ describe('Moments via WeFlow', () => {
       expect(body.equals(m.plain.get(path)!), path).toBe(true);
     }
     expect(m.cdn.hits.get('/mmsns/AbC1/0') ?? 0).toBe(hits); // served from the archive
+    // ...and not copied into the media cache's disk tier as well.
+    expect(readdirSync(join(dataDir, 'media')).filter((f) => f.endsWith('.bin'))).toEqual([]);
     const video = f.items.find((i: any) => i.id === IDS.video);
     const plain = m.plain.get('/102/20202/snsvideodownload')!;
     const part = await bytes(video.attachments[0].url, { range: 'bytes=131060-131080' });

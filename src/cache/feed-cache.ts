@@ -254,10 +254,9 @@ export class FeedCache {
     const json = JSON.stringify(value);
     const entry: Entry = { value, storedAt, freshUntil: storedAt + ttlMs };
     this.lru.set(key, entry, { size: Buffer.byteLength(json), ttl: ttlMs + this.opts.staleMs });
-    if (this.opts.shared?.up) {
-      await this.opts.shared.set(key, entry, ttlMs + this.opts.staleMs);
-      if (token) await this.opts.shared.unlock(key, token);
-    }
+    // Both are no-ops while Redis is away.
+    await this.opts.shared?.set(key, entry, ttlMs + this.opts.staleMs);
+    if (token) await this.opts.shared?.unlock(key, token);
     if (this.opts.snapshots) {
       this.opts.snapshots.put(key, json, storedAt);
       // Copies too old to be served stale are dead weight; sweep now and then.

@@ -95,9 +95,10 @@ export class MediaCache {
     }
   }
 
-  async set(key: string, entry: MediaEntry): Promise<void> {
+  /** Keeps an entry in memory and on disk; `disk: false` for bytes already kept on disk elsewhere (the archive). */
+  async set(key: string, entry: MediaEntry, opts: { disk?: boolean } = {}): Promise<void> {
     this.memory.set(key, entry, { size: Math.max(1, entry.body.length) });
-    if (entry.body.length > this.opts.diskBytes) return;
+    if (opts.disk === false || entry.body.length > this.opts.diskBytes) return;
     const id = sha256(key);
     const { bin, meta } = this.paths(id);
     const tmp = `.tmp-${randomBytes(6).toString('hex')}`;

@@ -63,7 +63,7 @@ export function proxyHandler(deps: ProxyDeps) {
       const body = await readFile(archived.file).catch(() => undefined);
       if (body) {
         const entry: MediaEntry = { body, contentType: archived.contentType, etag: etagOf(body), lastModified: archived.storedAt };
-        await deps.cache.set(id, entry);
+        await deps.cache.set(id, entry, { disk: false });
         return { entry };
       }
     }
