@@ -119,7 +119,6 @@ export function parseMessageList(generalMsgList: string, biz: string): MpListedA
   return out;
 }
 
-export class MpError extends UpstreamError {}
 
 /** WeChat's getmsg and article pages, on MP_BASE_URL. */
 export class MpClient {
@@ -153,20 +152,20 @@ export class MpClient {
       signal,
     });
     const data = obj(res.data);
-    if (!data) throw new MpError('mp', 'bad_response', 502, 'UPSTREAM_BAD_RESPONSE', `WeChat answered HTTP ${res.status} without a message list`);
+    if (!data) throw new UpstreamError('mp', 'bad_response', 502, 'UPSTREAM_BAD_RESPONSE', `WeChat answered HTTP ${res.status} without a message list`);
     const ret = data.ret === undefined || data.ret === null || data.ret === '' ? NaN : Number(data.ret);
-    if (ret === -3) throw new MpError('mp', 'auth', 502, 'MP_CREDENTIALS_EXPIRED', 'WeChat no longer accepts the credentials of this account (ret=-3)');
-    if (ret === -6) throw new MpError('mp', 'rate_limited', 429, 'MP_LIMITED', 'WeChat is limiting requests for this account (ret=-6)');
+    if (ret === -3) throw new UpstreamError('mp', 'auth', 502, 'MP_CREDENTIALS_EXPIRED', 'WeChat no longer accepts the credentials of this account (ret=-3)');
+    if (ret === -6) throw new UpstreamError('mp', 'rate_limited', 429, 'MP_LIMITED', 'WeChat is limiting requests for this account (ret=-6)');
     if (ret !== 0) {
       const msg = str(data.errmsg).slice(0, 200);
-      throw new MpError('mp', 'bad_response', 502, 'UPSTREAM_ERROR', `WeChat answered ret=${Number.isFinite(ret) ? ret : '?'}${msg ? ` (${msg})` : ''}`);
+      throw new UpstreamError('mp', 'bad_response', 502, 'UPSTREAM_ERROR', `WeChat answered ret=${Number.isFinite(ret) ? ret : '?'}${msg ? ` (${msg})` : ''}`);
     }
     const general = str(data.general_msg_list);
     let articles: MpListedArticle[];
     try {
       articles = general ? parseMessageList(general, c.biz) : [];
     } catch {
-      throw new MpError('mp', 'bad_response', 502, 'UPSTREAM_BAD_RESPONSE', 'WeChat sent a message list that is not valid JSON');
+      throw new UpstreamError('mp', 'bad_response', 502, 'UPSTREAM_BAD_RESPONSE', 'WeChat sent a message list that is not valid JSON');
     }
     const next = num(data.next_offset);
     const more = num(data.can_msg_continue) === 1 && next !== undefined && next > offset;
@@ -192,12 +191,12 @@ export class MpClient {
         const next = new URL(location, target);
         if (/captcha|verify/i.test(next.pathname)) return { status: 200, html: '<html><body>环境异常 (redirected to a verification page)</body></html>', url: next.href };
         if (hop >= 3 || next.hostname !== MP_HOST) {
-          throw new MpError('mp-article', 'bad_response', 502, 'UPSTREAM_BAD_RESPONSE', `WeChat redirected the article to ${next.hostname}${next.pathname}`);
+          throw new UpstreamError('mp-article', 'bad_response', 502, 'UPSTREAM_BAD_RESPONSE', `WeChat redirected the article to ${next.hostname}${next.pathname}`);
         }
         target = next;
         continue;
       }
-      if (res.status >= 400) throw new MpError('mp-article', 'status', 502, 'UPSTREAM_ERROR', `WeChat answered HTTP ${res.status} for the article page`);
+      if (res.status >= 400) throw new UpstreamError('mp-article', 'status', 502, 'UPSTREAM_ERROR', `WeChat answered HTTP ${res.status} for the article page`);
       return { status: res.status, html: res.body.toString('utf8'), url: target.href };
     }
   }
