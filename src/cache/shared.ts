@@ -154,36 +154,39 @@ export class RedisState implements SharedState {
     }
   }
 
-  async get(key: string): Promise<SharedEntry | undefined> {
-    const raw = await this.op('get', (r) => r.get(`${PREFIX}data:${key}`));
+  /** A JSON value; undefined when absent, unreadable, or Redis is away. */
+  private async getJson<T>(op: string, redisKey: string): Promise<T | undefined> {
+    const raw = await this.op(op, (r) => r.get(redisKey));
     if (!raw) return undefined;
     try {
-      return JSON.parse(raw) as SharedEntry;
+      return JSON.parse(raw) as T;
     } catch {
       return undefined;
     }
   }
 
-  async set(key: string, entry: SharedEntry, ttlMs: number): Promise<void> {
-    await this.op('set', (r) => r.set(`${PREFIX}data:${key}`, JSON.stringify(entry), 'PX', Math.max(1, Math.round(ttlMs))));
+  private async setJson(op: string, redisKey: string, value: unknown, ttlMs: number): Promise<void> {
+    await this.op(op, (r) => r.set(redisKey, JSON.stringify(value), 'PX', Math.max(1, Math.round(ttlMs))));
+  }
+
+  get(key: string): Promise<SharedEntry | undefined> {
+    return this.getJson('get', `${PREFIX}data:${key}`);
+  }
+
+  set(key: string, entry: SharedEntry, ttlMs: number): Promise<void> {
+    return this.setJson('set', `${PREFIX}data:${key}`, entry, ttlMs);
   }
 
   async del(key: string): Promise<void> {
     await this.op('del', (r) => r.del(`${PREFIX}data:${key}`, `${PREFIX}fail:${key}`));
   }
 
-  async failure(key: string): Promise<StoredError | undefined> {
-    const raw = await this.op('failure', (r) => r.get(`${PREFIX}fail:${key}`));
-    if (!raw) return undefined;
-    try {
-      return JSON.parse(raw) as StoredError;
-    } catch {
-      return undefined;
-    }
+  failure(key: string): Promise<StoredError | undefined> {
+    return this.getJson('failure', `${PREFIX}fail:${key}`);
   }
 
-  async setFailure(key: string, err: StoredError, ttlMs: number): Promise<void> {
-    await this.op('setFailure', (r) => r.set(`${PREFIX}fail:${key}`, JSON.stringify(err), 'PX', Math.max(1, Math.round(ttlMs))));
+  setFailure(key: string, err: StoredError, ttlMs: number): Promise<void> {
+    return this.setJson('setFailure', `${PREFIX}fail:${key}`, err, ttlMs);
   }
 
   async lock(key: string, ttlMs: number): Promise<string | false | undefined> {

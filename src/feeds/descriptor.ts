@@ -131,3 +131,12 @@ export interface SourceContext {
 export function setting(config: Config, name: keyof Config & string, required: boolean, help: string): SettingState {
   return { name, set: String(config[name] ?? '') !== '', required, help };
 }
+
+/** What every source backed by E云 needs (Channels and Moments with their provider set to ecloud). */
+export function ecloudSettings(config: Config): SettingState[] {
+  return [
+    setting(config, 'ECLOUD_API_URL', true, 'base URL of your E云 instance'),
+    setting(config, 'ECLOUD_AUTH', true, 'the Authorization value from E云 login'),
+    setting(config, 'ECLOUD_WID', true, 'the E云 instance id (wId; changes at every re-login)'),
+  ];
+}

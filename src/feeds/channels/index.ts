@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { badRequest } from '../../http/errors.js';
-import { setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
+import { ecloudSettings, setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
 import { EcloudProvider } from './ecloud-client.js';
 import { QUALITY, channelsFeed, resolveChannelsMedia, searchAccounts } from './feed.js';
 import { U64 } from './ids.js';
@@ -38,11 +38,7 @@ export function channelsSource(ctx: SourceContext): SourceDescriptor {
     title: 'WeChat Channels',
     description: 'Videos of a WeChat Channels (视频号) account, with enclosures that play through feedgate and never expire.',
     settings: ecloud
-      ? [
-          setting(config, 'ECLOUD_API_URL', true, 'base URL of your E云 instance'),
-          setting(config, 'ECLOUD_AUTH', true, 'the Authorization value from E云 login'),
-          setting(config, 'ECLOUD_WID', true, 'the E云 instance id (wId; changes at every re-login)'),
-        ]
+      ? ecloudSettings(config)
       : [setting(config, 'WXCD_API_URL', true, 'the Channels downloader local API')],
     upstreams: [http],
     routes: [

@@ -2,7 +2,7 @@ import { HttpError, badRequest } from '../../http/errors.js';
 import { sendArticlePage } from '../../proxy/article-page.js';
 import { sqliteMomentsPosts } from '../../store/moments-posts.js';
 import type { Config } from '../../config.js';
-import { setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
+import { ecloudSettings, setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
 import { EcloudMomentsProvider } from './ecloud-client.js';
 import { POST_ID, WXID, momentsFeed, renderPost } from './feed.js';
 import type { MomentsProvider } from './provider.js';
@@ -37,11 +37,7 @@ export function momentsSource(ctx: SourceContext): SourceDescriptor {
     title: 'WeChat Moments',
     description: 'Moments (朋友圈) posts as a feed, with decrypted photos, videos and live photos kept after their links expire.',
     settings: ecloud
-      ? [
-          setting(config, 'ECLOUD_API_URL', true, 'base URL of your E云 instance'),
-          setting(config, 'ECLOUD_AUTH', true, 'the Authorization value from E云 login'),
-          setting(config, 'ECLOUD_WID', true, 'the E云 instance id (wId; changes at every re-login)'),
-        ]
+      ? ecloudSettings(config)
       : [setting(config, 'WEFLOW_API_URL', true, "WeFlow's local API"), setting(config, 'WEFLOW_TOKEN', true, 'the access token set in WeFlow')],
     upstreams: [http],
     routes: [
