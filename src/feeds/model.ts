@@ -82,3 +82,21 @@ export function feedUpdated(feed: FeedData): number {
   }
   return Number.isFinite(newest) ? newest : (feed.updated ?? 0);
 }
+
+/** An item title from free text: its first non-empty line, shortened to `max` characters with an ellipsis. */
+export function titleLine(text: string, max = 140): string | undefined {
+  const line = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .find(Boolean);
+  return line && line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** Gives an item its picture: JSON Feed `image` and a media:thumbnail, when there is one. */
+export function withCover(item: FeedItem, url: string | undefined): FeedItem {
+  if (url) {
+    item.image = url;
+    item.thumbnails = [{ url }];
+  }
+  return item;
+}

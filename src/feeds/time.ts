@@ -23,3 +23,6 @@ export function parseUpstreamTime(value: unknown, zone = '+08:00'): number | und
   }
   return undefined;
 }
+
+/** A date as YYYY-MM-DD in Beijing time (the platforms' own), for titles of undated-text posts. */
+export const beijingDate = (ms: number): string => new Date(ms).toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' });

@@ -1,7 +1,8 @@
 import { HttpError, badRequest } from '../../http/errors.js';
 import type { MediaLinks } from '../../proxy/links.js';
 import { escapeHtml, textToHtml } from '../html.js';
-import type { Enclosure, FeedData, FeedItem } from '../model.js';
+import { titleLine, withCover, type Enclosure, type FeedData, type FeedItem } from '../model.js';
+import { beijingDate } from '../time.js';
 import { positiveInt, single, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
 import { feedPageUrl } from './ids.js';
@@ -41,13 +42,10 @@ export function parseChannelsParams(username: string | undefined, query: Query, 
 
 /** The first line of the description, or the date when there is none. */
 function titleOf(o: ChannelsObject): string {
-  const line = o.description
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .find(Boolean);
+  const line = titleLine(o.description);
   const live = o.mediaType === MEDIA_LIVE ? '[Live] ' : '';
-  if (line) return live + (line.length > 140 ? `${line.slice(0, 139)}…` : line);
-  const date = o.createtime ? new Date(o.createtime * 1000).toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' }) : 'undated';
+  if (line) return live + line;
+  const date = o.createtime ? beijingDate(o.createtime * 1000) : 'undated';
   return `${live}${o.mediaType === MEDIA_ALBUM ? 'Pictures' : o.mediaType === MEDIA_LIVE ? 'Live' : 'Video'} of ${date}`;
 }
 
@@ -93,10 +91,7 @@ function toItem(o: ChannelsObject, p: ChannelsParams, opts: ChannelsFeedOptions)
     published: o.createtime ? o.createtime * 1000 : undefined,
     categories: hashtags(o.description),
   };
-  if (cover) {
-    item.image = cover;
-    item.thumbnails = [{ url: cover }];
-  }
+  withCover(item, cover);
   if (enclosures.length) item.enclosures = enclosures;
   return item;
 }

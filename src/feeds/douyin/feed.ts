@@ -1,7 +1,8 @@
 import { HttpError, badRequest } from '../../http/errors.js';
 import type { MediaLinks } from '../../proxy/links.js';
 import { escapeHtml, textToHtml } from '../html.js';
-import type { Enclosure, FeedData, FeedItem } from '../model.js';
+import { titleLine, withCover, type Enclosure, type FeedData, type FeedItem } from '../model.js';
+import { beijingDate } from '../time.js';
 import { positiveInt, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
 import { SEC_UID, notFound, type DouyinClient } from './client.js';
@@ -57,12 +58,7 @@ const count = (n: unknown) => {
 };
 
 function titleOf(desc: string, created: number): string {
-  const line = desc
-    .split('\n')
-    .map((l) => l.trim())
-    .find(Boolean);
-  if (line) return line.length > 140 ? `${line.slice(0, 139)}…` : line;
-  return created ? `Post of ${new Date(created * 1000).toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' })}` : 'Untitled post';
+  return titleLine(desc) ?? (created ? `Post of ${beijingDate(created * 1000)}` : 'Untitled post');
 }
 
 function toItem(a: Record<string, unknown>, opts: DouyinFeedOptions): FeedItem | undefined {
@@ -119,11 +115,7 @@ function toItem(a: Record<string, unknown>, opts: DouyinFeedOptions): FeedItem |
     categories: [...new Set(hashtags)],
   };
   const firstImage = isNote ? urls(obj(arr(a.images)[0]))[0] : undefined;
-  const image = coverLink ?? (firstImage ? links.image(firstImage, 'douyin') : undefined);
-  if (image) {
-    item.image = image;
-    item.thumbnails = [{ url: image }];
-  }
+  withCover(item, coverLink ?? (firstImage ? links.image(firstImage, 'douyin') : undefined));
   if (enclosures.length) item.enclosures = enclosures;
   return item;
 }

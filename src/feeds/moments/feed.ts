@@ -3,7 +3,7 @@ import type { KeepRequest } from '../../proxy/keeper.js';
 import type { MediaLinks } from '../../proxy/links.js';
 import type { MomentsPostStore } from '../../store/moments-posts.js';
 import { escapeHtml, textToHtml } from '../html.js';
-import type { Enclosure, FeedData, FeedItem } from '../model.js';
+import { titleLine, withCover, type Enclosure, type FeedData, type FeedItem } from '../model.js';
 import { bool, positiveInt, single, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
 import type { MomentsPost } from './post.js';
@@ -62,11 +62,8 @@ export function mediaToKeep(post: MomentsPost): KeepRequest[] {
 }
 
 function titleOf(p: MomentsPost): string {
-  const line = p.text
-    .split('\n')
-    .map((l) => l.trim())
-    .find(Boolean);
-  if (line) return line.length > 140 ? `${line.slice(0, 139)}…` : line;
+  const line = titleLine(p.text);
+  if (line) return line;
   if (p.kind === 'link' && p.link?.title) return p.link.title;
   if (p.kind === 'finder') return `[Channels video] ${p.finder?.desc.split('\n')[0]?.trim() || p.finder?.nickname || ''}`.trim();
   const photos = p.media.filter((m) => m.kind === 'image').length;
@@ -146,10 +143,7 @@ function toItem(p: MomentsPost, params: MomentsParams, opts: MomentsFeedOptions)
     authors: [{ name: p.nickname || p.username }],
     published: p.createTime ? p.createTime * 1000 : undefined,
   };
-  if (image) {
-    item.image = image;
-    item.thumbnails = [{ url: image }];
-  }
+  withCover(item, image);
   if (enclosures.length) item.enclosures = enclosures;
   return item;
 }

@@ -5,7 +5,7 @@ import { mpState, type MpAccount, type MpAccountStore, type MpState } from '../.
 import type { MpArticleRow, MpArticleStore } from '../../store/mp-articles.js';
 import { UpstreamError } from '../../upstream/errors.js';
 import { escapeHtml } from '../html.js';
-import type { FeedData, FeedItem } from '../model.js';
+import { withCover, type FeedData, type FeedItem } from '../model.js';
 import { bool, positiveInt, single, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
 import { MP_HOST, type MpClient, type MpListedArticle } from './client.js';
@@ -132,11 +132,7 @@ function itemOf(row: MpArticleRow, account: MpAccount, p: MpParams, opts: MpFeed
     authors: [{ name: m.author || account.nickname || account.biz }],
     published: row.pushedAt,
   };
-  if (cover) {
-    item.image = cover;
-    item.thumbnails = [{ url: cover }];
-  }
-  return item;
+  return withCover(item, cover);
 }
 
 /** GET /feeds/mp/:biz and the downloader-compatible /rss/mp?biz=. */
