@@ -40,10 +40,10 @@ function configuredCheck(source: SourceDescriptor, route: SourceRoute): () => vo
   };
 }
 
-function configured(source: SourceDescriptor, route: SourceRoute) {
-  const check = configuredCheck(source, route);
-  return async function sourceConfigured(_ctx: Context, next: Next): Promise<void> {
-    check();
+/** A check that throws when refused, as a middleware step. */
+function step(check: (ctx: Context) => void): Middleware {
+  return async function checked(ctx: Context, next: Next): Promise<void> {
+    check(ctx);
     await next();
   };
 }
@@ -78,7 +78,7 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
         router.get(
           route.path,
           ...deps.mediaGuards,
-          configured(source, route),
+          step(configuredCheck(source, route)),
           resolvedPlayHandler(deps.play, async (ctx, fresh) => {
             const key = route.key(ctx);
             if (fresh) deps.cache.invalidate(key);
@@ -91,18 +91,8 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
       case 'api': {
         const method = route.method === 'POST' ? 'post' : 'get';
         const access = route.access ?? 'token';
-        const guards: Middleware[] =
-          access === 'token'
-            ? [deps.token]
-            : access === 'media'
-              ? deps.mediaGuards
-              : [
-                  async (ctx, next) => {
-                    access(ctx);
-                    await next();
-                  },
-                ];
-        router[method](route.path, ...guards, configured(source, route), compressJson, async (ctx) => {
+        const guards = access === 'media' ? deps.mediaGuards : [access === 'token' ? deps.token : step(access)];
+        router[method](route.path, ...guards, step(configuredCheck(source, route)), compressJson, async (ctx) => {
           await route.handler(ctx, {
             cached: async (key, ttlMs, load) => (await deps.cache.get(key, ttlMs, noted(deps.health, load), { signal: () => clientSignal(ctx) })).value,
             absolute: (path) => publicBase(ctx, deps.publicUrl) + path,
