@@ -198,6 +198,9 @@ const meta = ($: CheerioAPI, sel: string) => ($(sel).attr('content') ?? '').repl
 /** Reads and cleans one article page. `pageUrl` resolves relative links. */
 export async function parseArticlePage(html: string, pageUrl: string): Promise<ArticlePage> {
   const { load } = await cheerio();
+  // Parsing holds the event loop for milliseconds: let pending I/O in first, so the answers to other
+  // page fetches free their slots and the next fetches start on time (full text of a feed).
+  await new Promise((r) => setImmediate(r));
   const $ = load(html);
   const scripts = $('script')
     .map((_, s) => $(s).text())

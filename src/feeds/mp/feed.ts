@@ -70,9 +70,6 @@ export async function fullText(opts: Pick<MpFeedOptions, 'client' | 'archive' | 
   let page: ArticlePage;
   try {
     const res = await opts.client.article(url, signal);
-    // Parsing holds the event loop for milliseconds: let the other pages' answers in first, so their
-    // fetch slots free up and the next pages start on time.
-    await new Promise((r) => setImmediate(r));
     page = await parseArticlePage(res.html, url);
   } catch (err) {
     if (row?.body) return { body: row.body, kind: row.bodyKind };
