@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { listenLoopback } from '../helpers/listen.js';
 import { encrypt, sampleJpeg, sampleMp4 } from '../helpers/media.js';
 import { startFakeCdn, type FakeCdn } from './cdn.js';
 
@@ -224,17 +224,11 @@ export async function startFakeChannels(cdn: FakeCdn, video: { encrypted: Buffer
     });
   });
 
-  const listen = async (s: ReturnType<typeof createServer>) => {
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
-  };
-  fake.wxcdUrl = await listen(wxcd);
-  fake.ecloudUrl = await listen(ecloud);
+  const servers = [await listenLoopback(wxcd), await listenLoopback(ecloud)];
+  fake.wxcdUrl = servers[0]!.url;
+  fake.ecloudUrl = servers[1]!.url;
   fake.close = async () => {
-    for (const s of [wxcd, ecloud]) {
-      s.closeAllConnections();
-      await new Promise<void>((r) => s.close(() => r()));
-    }
+    for (const s of servers) await s.close();
   };
   return fake;
 }

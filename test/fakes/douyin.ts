@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { rc4 } from '../../src/feeds/douyin/sign.js';
+import { listenLoopback, useFake } from '../helpers/listen.js';
 import { sampleJpeg, sampleMp4 } from '../helpers/media.js';
 import { startFakeCdn, type FakeCdn } from './cdn.js';
 
@@ -270,24 +269,21 @@ export async function startFakeDouyin(): Promise<FakeDouyin> {
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  f.url = `http://127.0.0.1:${port}`;
-  f.host = `127.0.0.1:${port}`;
+  const listening = await listenLoopback(server);
+  f.url = listening.url;
+  f.host = listening.host;
   f.close = async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await listening.close();
     await cdn.close();
   };
   return f;
 }
 
 export function useFakeDouyin(): { readonly d: FakeDouyin } {
-  const holder = {} as { d: FakeDouyin };
-  beforeAll(async () => {
-    holder.d = await startFakeDouyin();
-  });
-  beforeEach(() => holder.d.reset());
-  afterAll(() => holder.d?.close());
-  return holder;
+  const h = useFake(startFakeDouyin);
+  return {
+    get d() {
+      return h.fake;
+    },
+  };
 }

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { keystream } from '../../src/proxy/isaac64.js';
+import { listenLoopback, useFake } from '../helpers/listen.js';
 import { encrypt, sampleJpeg, sampleMp4 } from '../helpers/media.js';
 import { startFakeCdn, type FakeCdn } from './cdn.js';
 
@@ -266,24 +265,21 @@ export async function startFakeMoments(): Promise<FakeMoments> {
       weflow(req, res);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  f.weflowUrl = base;
-  f.ecloudUrl = `${base}/ecloud`;
+  const listening = await listenLoopback(server);
+  f.weflowUrl = listening.url;
+  f.ecloudUrl = `${listening.url}/ecloud`;
   f.close = async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await listening.close();
     await cdn.close();
   };
   return f;
 }
 
 export function useFakeMoments(): { readonly m: FakeMoments } {
-  const holder = {} as { m: FakeMoments };
-  beforeAll(async () => {
-    holder.m = await startFakeMoments();
-  });
-  beforeEach(() => holder.m.reset());
-  afterAll(() => holder.m?.close());
-  return holder;
+  const h = useFake(startFakeMoments);
+  return {
+    get m() {
+      return h.fake;
+    },
+  };
 }

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { listenLoopback, useFake } from '../helpers/listen.js';
 import { sampleJpeg } from '../helpers/media.js';
 
 /**
@@ -265,26 +264,20 @@ export async function startFakeMp(): Promise<FakeMp> {
     res.writeHead(404, { 'content-type': 'text/html' });
     res.end('<html><body>404</body></html>');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  mp.url = `http://127.0.0.1:${port}`;
-  mp.host = `127.0.0.1:${port}`;
+  const listening = await listenLoopback(server);
+  mp.url = listening.url;
+  mp.host = listening.host;
   mp.pushes = defaultPushes(mp.url);
-  mp.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  mp.close = listening.close;
   return mp;
 }
 
 /** One fake for a test file, reset before each test. */
 export function useFakeMp(): { readonly mp: FakeMp } {
-  const holder = {} as { mp: FakeMp };
-  beforeAll(async () => {
-    holder.mp = await startFakeMp();
-  });
-  beforeEach(() => holder.mp.reset());
-  afterAll(() => holder.mp?.close());
-  return holder;
+  const h = useFake(startFakeMp);
+  return {
+    get mp() {
+      return h.fake;
+    },
+  };
 }
