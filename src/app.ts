@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import { join } from 'node:path';
 import Router from '@koa/router';
 import Koa from 'koa';
@@ -28,7 +29,8 @@ import { randomBytes } from 'node:crypto';
 import './http/context.js';
 import { compressJson } from './http/compress.js';
 import { errorHandler } from './http/error-handler.js';
-import { observe } from './http/observe.js';
+import { createObserver, observe } from './http/observe.js';
+import { ReadyResponses } from './http/ready.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { MediaFetcher } from './proxy/fetch.js';
@@ -56,6 +58,8 @@ export interface AppDeps {
 
 export interface App {
   koa: Koa;
+  /** The server's request listener: a ready response when one stands, else koa. */
+  listener: RequestListener;
   /** Signed media links, as sources build them. */
   links: MediaLinks;
   sources: SourceDescriptor[];
@@ -135,6 +139,9 @@ export function createApp({ config, logger, db }: AppDeps): App {
   };
   const sources = [channelsSource(ctx), mpSource(ctx), momentsSource(ctx), douyinSource(ctx), hdhiveSource(ctx)];
 
+  const observer = createObserver(logger, metrics);
+  // Bodies here are mostly shared with the feed and media caches; the bound covers those they outlive.
+  const ready = new ReadyResponses({ observer, trustProxy: config.TRUST_PROXY, maxBytes: 32 * 1024 * 1024, onHit: () => metrics.readyResponses.inc() });
   const media = { fetcher, policy, keystreams, archive, accessTokenConfigured: config.ACCESS_TOKEN !== '' };
   const mediaCache = new MediaCache({ memoryBytes: config.MEDIA_CACHE_MEMORY_BYTES, diskBytes: config.MEDIA_CACHE_DISK_BYTES, dir: join(config.DATA_DIR, 'media') });
   // What each route needs is declared where it is registered: the token, or for media a valid
@@ -188,7 +195,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
     opml.built({ ...feedUrl, title: typeof body.title === 'string' ? body.title.slice(0, 300) : '' });
     c.status = 204;
   });
-  router.get('/proxy', ...mediaGuards, proxyHandler({ ...media, cache: mediaCache, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES }));
+  router.get('/proxy', ...mediaGuards, proxyHandler({ ...media, cache: mediaCache, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES, ready }));
   router.get('/play', ...mediaGuards, playHandler(media));
   // Feeds read lately go into the OPML export: written at most every ten minutes per URL.
   const opml = sqliteOpmlFeeds(db);
@@ -200,20 +207,24 @@ export function createApp({ config, logger, db }: AppDeps): App {
     const feedUrl = canonicalFeed(url);
     if (feedUrl) opml.requested({ ...feedUrl, title }, now);
   };
-  const feed = { cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served };
+  const feed = { cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served, ready };
   for (const source of sources) mountSource(router, source, { cache, feed, play: media, health, publicUrl: config.PUBLIC_URL, token, checkToken, mediaGuards });
 
   const koa = new Koa({ proxy: config.TRUST_PROXY });
   koa.silent = true; // errors are logged by errorHandler with the request id
-  koa.use(observe(koa, logger, metrics));
+  koa.use(observe(koa, logger, observer));
   koa.use(errorHandler);
   koa.use(formatSuffix);
   koa.use(router.routes());
   koa.use(router.allowedMethods({ throw: true }));
 
+  const handle = koa.callback();
   let closing: Promise<void> | undefined;
   return {
     koa,
+    listener: (req, res) => {
+      if (!ready.serve(req, res)) void handle(req, res);
+    },
     links,
     sources,
     keeper,

@@ -19,6 +19,11 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
+    readyResponses: new Counter({
+      name: 'feedgate_http_ready_responses_total',
+      help: 'Responses answered before koa, again from a cached feed or image response that still stands (also counted in feedgate_http_requests_total)',
+      registers: [registry],
+    }),
     cacheEvents: new Counter({
       name: 'feedgate_cache_events_total',
       help: 'Feed cache lookups by result: hit, miss, stale (served a last good copy after an upstream failure), coalesced (joined an in-flight fetch)',

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -27,7 +28,7 @@ try {
 const logger = createLogger(config.LOG_LEVEL);
 const db = openDb(config.DATA_DIR);
 const app = createApp({ config, logger, db });
-const server = app.koa.listen(config.PORT, config.HOST, () => {
+const server = createServer(app.listener).listen(config.PORT, config.HOST, () => {
   const { address, port } = server.address() as AddressInfo;
   logger.info({ address, port, dataDir: config.DATA_DIR }, `feedgate listening on http://${address.includes(':') ? `[${address}]` : address}:${port}`);
   if (!isLoopback(config.HOST) && !config.ACCESS_TOKEN) {

@@ -310,6 +310,18 @@ describe('MP feed', () => {
     expect(older.body.error.code).toBe('MP_CREDENTIALS_EXPIRED');
   });
 
+  it('a feed read often (answered from the ready copy) still turns to the notice the moment credentials expire, and back on a push', async () => {
+    const { mp } = holder;
+    app = await start(mp, { MP_CREDENTIAL_TTL: '1s', CACHE_TTL: '1h' });
+    await push(app, mp);
+    for (let i = 0; i < 3; i++) expect((await jsonFeed(feedUrl(app))).feed.items[0].id).not.toMatch(/^feedgate:/);
+    expect(await (await fetch(`${app.url}/metrics`)).text()).toMatch(/^feedgate_http_ready_responses_total [1-9]/m);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await jsonFeed(feedUrl(app))).feed.items[0].id).toMatch(/:expired:/);
+    await push(app, mp, 2);
+    expect((await jsonFeed(feedUrl(app))).feed.items[0].id).not.toMatch(/^feedgate:/);
+  });
+
   it('ret=-6: the account is left alone for MP_LIMITED_BACKOFF and the feed says so', async () => {
     const { mp } = holder;
     app = await start(mp, { CACHE_TTL: '1s' });

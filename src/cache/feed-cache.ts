@@ -93,6 +93,17 @@ export class FeedCache {
     this.failures = new LRUCache({ max: 10_000 });
   }
 
+  /**
+   * Whether `value` is still this key's fresh copy (a ready response built from it may be sent again);
+   * counted as a hit when it is.
+   */
+  holds(key: string, value: unknown): boolean {
+    const cached = this.lru.get(key);
+    if (!cached || cached.value !== value || this.now() >= cached.freshUntil) return false;
+    this.count('hit');
+    return true;
+  }
+
   /** Returns the cached value, loading it (once, however many callers ask at the same time) when missing or expired. */
   async get<T>(key: string, ttlMs: number, load: (signal: AbortSignal) => Promise<T>, opts: GetOptions = {}): Promise<CacheResult<T>> {
     const now = this.now();
@@ -275,8 +286,14 @@ export class FeedCache {
     }
   }
 
+  /** Labelled children kept: a hit costs no label hashing. */
+  private readonly counters = new Map<string, { inc(): void }>();
   private count(result: 'hit' | 'miss' | 'stale' | 'coalesced'): void {
-    this.opts.metrics?.cacheEvents.inc({ result });
+    const metrics = this.opts.metrics;
+    if (!metrics) return;
+    let c = this.counters.get(result);
+    if (!c) this.counters.set(result, (c = metrics.cacheEvents.labels(result)));
+    c.inc();
   }
 
   get calculatedSize(): number {

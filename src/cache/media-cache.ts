@@ -75,6 +75,11 @@ export class MediaCache {
     return { bin: join(this.opts.dir, `${id}.bin`), meta: join(this.opts.dir, `${id}.json`) };
   }
 
+  /** Whether `entry` is still this key's copy in memory (a ready response built from it may be sent again). */
+  holds(key: string, entry: MediaEntry): boolean {
+    return this.memory.get(key) === entry;
+  }
+
   async get(key: string): Promise<MediaEntry | undefined> {
     const hit = this.memory.get(key);
     if (hit) return hit;

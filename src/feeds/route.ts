@@ -5,6 +5,7 @@ import { publicBase, selfUrl } from '../http/base-url.js';
 import { clientSignal } from '../http/client-signal.js';
 import { MIN_COMPRESS_BYTES, compress, negotiateEncoding } from '../http/compress.js';
 import { isNotModified } from '../http/conditional.js';
+import type { ReadyResponses } from '../http/ready.js';
 import { absolutize } from './absolute.js';
 import { feedUpdated, type FeedData } from './model.js';
 import { applyFeedParams, parseFeedParams, type FeedParams } from './params.js';
@@ -24,6 +25,8 @@ export interface FeedRouteDeps {
   ownerEmail?: string;
   /** Told of every feed served (its canonical URL and title), for the OPML export; must be cheap. */
   served?: (url: string, title: string) => void;
+  /** Where a cache hit is offered to be answered again before koa. */
+  ready?: ReadyResponses;
 }
 
 interface Rendered {
@@ -109,7 +112,9 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
       }
     }
 
-    deps.served?.(`${ctx.path}.${params.format}${ctx.querystring ? `?${ctx.querystring}` : ''}`, (result.value as FeedData).title);
+    const servedUrl = `${ctx.path}.${params.format}${ctx.querystring ? `?${ctx.querystring}` : ''}`;
+    const title = (result.value as FeedData).title;
+    deps.served?.(servedUrl, title);
     if (result.state === 'stale') {
       ctx.set('X-Feed-Stale', '1');
       ctx.log.warn({ key, err: (result.error as Error)?.message }, 'upstream failed or is slow; serving the last good copy');
@@ -125,15 +130,31 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Access-Control-Allow-Origin', '*');
     res.setHeader('Content-Type', formats[params.format].contentType);
+    // A hit may be sent again before koa while this copy stays fresh under the same key (the key can
+    // change with the source's state: MP credentials). Not a miss (its X-Cache says so) nor time filters.
+    const rendered = out;
+    const offer = (body: Buffer | undefined) => {
+      if (!deps.ready || result.state !== 'hit' || params.filterTime !== undefined || !body) return;
+      deps.ready.remember(ctx, {
+        body,
+        etag,
+        lastModified: rendered.lastModified,
+        encoding: rendered.body.length >= MIN_COMPRESS_BYTES ? enc : undefined,
+        valid: () => source.key(p) === key && deps.cache.holds(key, result.value),
+        onServe: () => deps.served?.(servedUrl, title),
+      });
+    };
     if (isNotModified(ctx.headers, etag, out.lastModified)) {
       ctx.status = 304;
+      offer(enc === 'identity' ? out.body : out.encoded[enc]);
       return;
     }
     if (enc !== 'identity') {
       res.setHeader('Content-Encoding', enc);
       ctx.body = out.encoded[enc] ??= compress(out.body, enc);
-      return;
+    } else {
+      ctx.body = out.body;
     }
-    ctx.body = out.body;
+    offer(ctx.body as Buffer);
   };
 }

@@ -6,6 +6,19 @@ const SECRET_PARAMS = /([?&](?:token|access_token|key|sig|sign|signature|encfile
  */
 export function redactUrl(url: string): string {
   if (!url.includes('=')) return url;
+  if (url.length > 2048) return redact(url);
+  // Readers ask for the same URLs all day: each is redacted once.
+  let out = redacted.get(url);
+  if (out === undefined) {
+    if (redacted.size >= 1000) redacted.clear();
+    redacted.set(url, (out = redact(url)));
+  }
+  return out;
+}
+
+const redacted = new Map<string, string>();
+
+function redact(url: string): string {
   return url
     .replace(/([?&]url=)([^&#]*)/gi, (_m, name: string, value: string) => {
       let inner: string;

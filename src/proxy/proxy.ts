@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type { MediaCache, MediaEntry } from '../cache/media-cache.js';
 import { isNotModified } from '../http/conditional.js';
 import { HttpError } from '../http/errors.js';
+import type { ReadyResponses } from '../http/ready.js';
 import { requestedRange } from '../http/range.js';
 import { parseDecodeKey } from './decode-key.js';
 import { header, mediaStatusError, mediaType, type MediaFetcher, type MediaResponse } from './fetch.js';
@@ -26,6 +27,8 @@ export interface ProxyDeps {
   maxImageBytes: number;
   /** Media kept when first seen (Moments), served once the CDN link has expired. */
   archive?: MediaArchive;
+  /** Where a cache hit is offered to be answered again before koa. */
+  ready?: ReadyResponses;
 }
 
 const GENERIC = new Set(['', 'application/octet-stream', 'binary/octet-stream', 'application/binary']);
@@ -147,6 +150,11 @@ export function proxyHandler(deps: ProxyDeps) {
       entry = isIdentity(spec) ? loaded.entry : await transformOnce(variant, loaded.entry, transform);
     }
     sendEntry(ctx, entry, req.signed);
+    // Sent again before koa while the memory tier keeps this entry; not when the format follows Accept.
+    if (deps.ready && spec.fmt !== 'auto' && ctx.status !== 206) {
+      const kept = entry;
+      deps.ready.remember(ctx, { body: kept.body, etag: kept.etag, lastModified: kept.lastModified, valid: () => deps.cache.holds(variant, kept) });
+    }
   };
 }
 

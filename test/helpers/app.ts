@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +29,7 @@ export async function startApp(overrides: Partial<Record<keyof Config, unknown>>
   const db = openDb(dataDir);
   const app = createApp({ config, logger: createLogger(config.LOG_LEVEL, opts.logFile ?? 1), db });
   const server: Server = await new Promise((resolve) => {
-    const s = app.koa.listen(0, '127.0.0.1', () => resolve(s));
+    const s = createServer(app.listener).listen(0, '127.0.0.1', () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let closed = false;
