@@ -8,6 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { MediaLinks } from '../src/proxy/links.js';
 import { UrlSigner } from '../src/proxy/sign.js';
@@ -32,10 +33,8 @@ const track = async (p: Promise<Proc>) => {
 process.on('exit', () => procs.forEach((p) => p.child.kill('SIGKILL')));
 
 const up = await track(startProc(tsChild(1, 'upstreams.ts')));
-const fg = await track(
-  feedgate({ HDHIVE_API_URL: up.info.hdhive!, HDHIVE_API_KEY: up.info.apiKey!, ACCESS_TOKEN: TOKEN, PROXY_SECRET: SECRET, PROXY_ALLOW_HOSTS: up.info.cdnHost!, CACHE_TTL: '1h' }),
-);
-const idleRss = rssMb(fg.pid);
+const FG_ENV = { HDHIVE_API_URL: up.info.hdhive!, HDHIVE_API_KEY: up.info.apiKey!, ACCESS_TOKEN: TOKEN, PROXY_SECRET: SECRET, PROXY_ALLOW_HOSTS: up.info.cdnHost!, CACHE_TTL: '1h' };
+const fg = await track(feedgate(FG_ENV));
 const links = new MediaLinks(new UrlSigner(Buffer.from(SECRET)));
 const FEED = `/feeds/hdhive/tv/101172?token=${TOKEN}`;
 const IMAGE = links.image(`${up.info.cdn}/cover.jpg`, 'wechat');
@@ -250,8 +249,16 @@ if (ONLY.has('redis')) {
 
 if (ONLY.has('memory')) {
   const { peak } = await peakRss(fg.pid, () => wrk(fg.info.url + FEED, { connections: CONNECTIONS, seconds: SECONDS }));
+  // A fresh process, left alone: V8 keeps the young generation that loading grew until its memory
+  // reducer runs, about ten seconds into idleness; both figures are printed.
+  const fresh = await track(feedgate(FG_ENV));
+  const atStart = rssMb(fresh.pid);
+  await sleep(15_000);
+  const idle = rssMb(fresh.pid);
+  await fresh.stop();
   console.log('feedgate memory (RSS):');
-  console.log(`  idle after start        ${idleRss.toFixed(0)} MB (goal <= 80 MB: ${idleRss <= 80 ? 'met' : 'NOT MET'})`);
+  console.log(`  right after start       ${atStart.toFixed(0)} MB`);
+  console.log(`  idle, 15 s after start  ${idle.toFixed(0)} MB (goal <= 80 MB: ${idle <= 80 ? 'met' : 'NOT MET'})`);
   console.log(`  peak under feed load    ${peak.toFixed(0)} MB`);
   if (!Number.isNaN(streamsPeak)) console.log(`  peak with 20 streams    ${streamsPeak.toFixed(0)} MB (goal < 150 MB: ${streamsPeak < 150 ? 'met' : 'NOT MET'})`);
 }
