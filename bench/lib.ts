@@ -3,6 +3,7 @@
  * parsed into req/s and latency percentiles, RSS from /proc.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,7 +102,7 @@ export async function wrk(url: string, opts: { connections?: number; seconds?: n
     const child = spawn(cmd, full, { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
     child.stdout.on('data', (d) => (text += d));
-    child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}`))));
+    child.once('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}`))));
   });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
   const lat = (p: string) => {
@@ -121,7 +122,8 @@ export function curlRate(url: string, headers: Record<string, string> = {}): Pro
     const child = spawn(cmd, full, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
-    child.once('exit', () => {
+    // 'close', not 'exit': the exit can come before the last of stdout has been read.
+    child.once('close', () => {
       const [size, time, code] = out.trim().split(' ');
       if (code !== '200') return reject(new Error(`${url}: HTTP ${code}`));
       resolve({ bytes: Number(size), seconds: Number(time) });
@@ -151,6 +153,18 @@ export const median = (xs: number[]) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
+
+/** A port nothing listens on now (the OS's choice, so not one a random pick could collide with). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 export const tempDir = () => mkdtempSync(join(tmpdir(), 'feedgate-bench-'));
 

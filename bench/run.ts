@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { MediaLinks } from '../src/proxy/links.js';
 import { UrlSigner } from '../src/proxy/sign.js';
-import { curlRate, ensureTools, feedgate, median, peakRss, pinned, pinningNote, rssMb, startPolled, startProc, tempDir, tsChild, wrk, type Proc, type WrkResult } from './lib.js';
+import { curlRate, ensureTools, feedgate, freePort, median, peakRss, pinned, pinningNote, rssMb, startPolled, startProc, tempDir, tsChild, wrk, type Proc, type WrkResult } from './lib.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -30,7 +30,8 @@ const track = async (p: Promise<Proc>) => {
   procs.push(proc);
   return proc;
 };
-process.on('exit', () => procs.forEach((p) => p.child.kill('SIGKILL')));
+// SIGTERM, not SIGKILL: nginx's master must live to stop its workers, or they hold our stdout open.
+process.on('exit', () => procs.forEach((p) => p.child.kill('SIGTERM')));
 
 const up = await track(startProc(tsChild(1, 'upstreams.ts')));
 const FG_ENV = { HDHIVE_API_URL: up.info.hdhive!, HDHIVE_API_KEY: up.info.apiKey!, ACCESS_TOKEN: TOKEN, PROXY_SECRET: SECRET, PROXY_ALLOW_HOSTS: up.info.cdnHost!, CACHE_TTL: '1h' };
@@ -125,7 +126,7 @@ let streamsPeak = NaN;
 if (ONLY.has('play')) {
   const dir = tempDir();
   const nginxConf = join(dir, 'nginx.conf');
-  const nginxPort = 20000 + Math.floor(Math.random() * 20000);
+  const nginxPort = await freePort();
   writeFileSync(
     nginxConf,
     `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
@@ -141,6 +142,8 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
     'bare undici relay': `${relay.info.url}/video.mp4`,
     feedgate: fg.info.url + PLAY,
   };
+  // Steady state: one untimed stream each first (feedgate loads undici and compiles its relay on the first).
+  for (const url of Object.values(targets)) await curlRate(url);
   const single: Record<string, number[]> = {};
   const twenty: Record<string, number[]> = {};
   for (let r = 0; r < ROUNDS; r++) {
