@@ -58,3 +58,16 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * A metric's labelled children, kept by a key of their label values: `labels()` hashes the labels on every
+ * call, which the paths served per request should not pay.
+ */
+export function keptChildren<T>(): (key: string, make: () => T) => T {
+  const children = new Map<string, T>();
+  return (key, make) => {
+    let child = children.get(key);
+    if (child === undefined) children.set(key, (child = make()));
+    return child;
+  };
+}

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Metrics } from '../metrics.js';
+import { keptChildren, type Metrics } from '../metrics.js';
 import type { SnapshotStore } from '../store/snapshots.js';
 import { reviveError, storeError, type SharedState } from './shared.js';
 
@@ -286,14 +286,10 @@ export class FeedCache {
     }
   }
 
-  /** Labelled children kept: a hit costs no label hashing. */
-  private readonly counters = new Map<string, { inc(): void }>();
+  private readonly counters = keptChildren<{ inc(): void }>();
   private count(result: 'hit' | 'miss' | 'stale' | 'coalesced'): void {
     const metrics = this.opts.metrics;
-    if (!metrics) return;
-    let c = this.counters.get(result);
-    if (!c) this.counters.set(result, (c = metrics.cacheEvents.labels(result)));
-    c.inc();
+    if (metrics) this.counters(result, () => metrics.cacheEvents.labels(result)).inc();
   }
 
   get calculatedSize(): number {

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type Koa from 'koa';
 import type { Context, Next } from 'koa';
 import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import { keptChildren, type Metrics } from '../metrics.js';
 import { redactUrl } from './request-log.js';
 
 const SAFE_ID = /^[\w.:-]{1,128}$/;
@@ -20,22 +20,16 @@ export function createObserver(logger: Logger, metrics: Metrics): Observer {
   const prefix = randomBytes(4).toString('hex');
   let counter = 0;
   const info = logger.isLevelEnabled('info');
-  // Labelled children are kept, so a request costs no label hashing.
-  const durations = new Map<string, ReturnType<Metrics['httpDuration']['labels']>>();
-  const counts = new Map<string, ReturnType<Metrics['httpRequests']['labels']>>();
+  const durations = keptChildren<ReturnType<Metrics['httpDuration']['labels']>>();
+  const counts = keptChildren<ReturnType<Metrics['httpRequests']['labels']>>();
   return {
     requestId(req) {
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : `${prefix}-${(++counter).toString(36)}`;
     },
     done(route, method, status, url, reqId, ms) {
-      let d = durations.get(route);
-      if (!d) durations.set(route, (d = metrics.httpDuration.labels(route)));
-      d.observe(ms / 1000);
-      const key = `${route} ${method} ${status}`;
-      let c = counts.get(key);
-      if (!c) counts.set(key, (c = metrics.httpRequests.labels(route, method, String(status))));
-      c.inc();
+      durations(route, () => metrics.httpDuration.labels(route)).observe(ms / 1000);
+      counts(`${route} ${method} ${status}`, () => metrics.httpRequests.labels(route, method, String(status))).inc();
       if (info) logger.info({ reqId, method, url: redactUrl(url), status, ms: Math.round(ms * 10) / 10 }, 'request');
     },
   };
