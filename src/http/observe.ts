@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type Koa from 'koa';
 import type { Context, Next } from 'koa';
-import type { Logger } from '../logger.js';
+import { requestLine, type Logger } from '../logger.js';
 import { keptChildren, type Metrics } from '../metrics.js';
 import { redactUrl } from './request-log.js';
 
@@ -20,6 +20,7 @@ export function createObserver(logger: Logger, metrics: Metrics): Observer {
   const prefix = randomBytes(4).toString('hex');
   let counter = 0;
   const info = logger.isLevelEnabled('info');
+  const line = requestLine(logger);
   const durations = keptChildren<ReturnType<Metrics['httpDuration']['labels']>>();
   const counts = keptChildren<ReturnType<Metrics['httpRequests']['labels']>>();
   return {
@@ -30,7 +31,8 @@ export function createObserver(logger: Logger, metrics: Metrics): Observer {
     done(route, method, status, url, reqId, ms) {
       durations(route, () => metrics.httpDuration.labels(route)).observe(ms / 1000);
       counts(`${route} ${method} ${status}`, () => metrics.httpRequests.labels(route, method, String(status))).inc();
-      if (info) logger.info({ reqId, method, url: redactUrl(url), status, ms: Math.round(ms * 10) / 10 }, 'request');
+      if (line) line(reqId, method, redactUrl(url), status, Math.round(ms * 10) / 10);
+      else if (info) logger.info({ reqId, method, url: redactUrl(url), status, ms: Math.round(ms * 10) / 10 }, 'request');
     },
   };
 }
