@@ -10,6 +10,12 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { MALLOC_TUNABLES } from '../src/malloc-tuning.js';
+
+// Every server here (feedgate, the baselines, the fake CDN) runs with the glibc settings production runs
+// with (src/malloc-tuning.ts), so none is measured with an allocator the others do not get.
+process.env.GLIBC_TUNABLES ??= MALLOC_TUNABLES;
+export const mallocNote = `GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES} for every server`;
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -176,7 +182,9 @@ export async function feedgate(env: Record<string, string>): Promise<Proc> {
   const dir = tempDir();
   const logFile = join(dir, 'feedgate.log');
   const fd = openSync(logFile, 'w');
-  const [cmd, args] = pinned(0, process.execPath, [join(ROOT, 'dist', 'server.js')]);
+  // BENCH_NODE_FLAGS: extra node flags for feedgate only (--cpu-prof, --trace-gc) when looking into a figure.
+  const flags = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const [cmd, args] = pinned(0, process.execPath, [...flags, join(ROOT, 'dist', 'server.js')]);
   const child = spawn(cmd, args, { stdio: ['ignore', fd, 'inherit'], env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'info', ...env } });
   closeSync(fd);
   let url: string | undefined;

@@ -4,7 +4,9 @@
  * with its baselines' absolute figures, so a ratio can be judged (a baseline limited by the generator
  * makes every ratio look good).
  *
- * BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_ONLY=feed,proxy,play,resize,mp,redis,memory.
+ * BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_ONLY=feed,proxy,play,resize,mp,redis,memory,
+ * BENCH_NODE_FLAGS (extra node flags for feedgate, e.g. --cpu-prof). GLIBC_TUNABLES, when set, replaces
+ * production's (src/malloc-tuning.ts) for every server.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { MediaLinks } from '../src/proxy/links.js';
 import { UrlSigner } from '../src/proxy/sign.js';
-import { curlRate, ensureTools, feedgate, freePort, median, peakRss, pinned, pinningNote, rssMb, startPolled, startProc, tempDir, tsChild, wrk, type Proc, type WrkResult } from './lib.js';
+import { curlRate, ensureTools, feedgate, freePort, mallocNote, median, peakRss, pinned, pinningNote, rssMb, startPolled, startProc, tempDir, tsChild, wrk, type Proc, type WrkResult } from './lib.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -22,7 +24,7 @@ const TOKEN = 'bench-token';
 const SECRET = 'bench-secret';
 
 ensureTools({ wrk: 'wrk', curl: 'curl', nginx: 'nginx-light' });
-console.log(`feedgate benchmarks (${pinningNote}; wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} alternating rounds, medians)\n`);
+console.log(`feedgate benchmarks (${pinningNote}; ${mallocNote}; wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} alternating rounds, medians)\n`);
 
 const procs: Proc[] = [];
 const track = async (p: Promise<Proc>) => {

@@ -6,6 +6,7 @@ import { runInNewContext } from 'node:vm';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
+import { mallocHint } from './malloc-tuning.js';
 import { openDb } from './store/db.js';
 
 let config: Config;
@@ -36,6 +37,8 @@ const server = createServer(app.listener).listen(config.PORT, config.HOST, () =>
   if (!isLoopback(config.HOST) && !config.ACCESS_TOKEN) {
     logger.warn({ host: config.HOST }, `HOST ${config.HOST} accepts connections from other machines and ACCESS_TOKEN is not set: every feed and the media proxy are open to the network. Set ACCESS_TOKEN, or HOST=127.0.0.1 behind a reverse proxy.`);
   }
+  const hint = mallocHint(process.env, process.platform);
+  if (hint) logger.info(hint);
 });
 // Loading grows V8's young generation, and V8 gives that memory back only once its memory reducer runs,
 // which a full collection starts: without one, an idle server kept ~12 MB it no longer used. So one full
