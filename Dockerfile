@@ -14,9 +14,7 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
-# GLIBC_TUNABLES: see src/malloc-tuning.ts (glibc keeps /play's relay buffers instead of faulting them in again).
 ENV NODE_ENV=production \
-    GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864 \
     HOST=0.0.0.0 \
     PORT=8080 \
     DATA_DIR=/data

@@ -10,12 +10,6 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { MALLOC_TUNABLES } from '../src/malloc-tuning.js';
-
-// Every server here (feedgate, the baselines, the fake CDN) runs with the glibc settings production runs
-// with (src/malloc-tuning.ts), so none is measured with an allocator the others do not get.
-process.env.GLIBC_TUNABLES ??= MALLOC_TUNABLES;
-export const mallocNote = `GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES} for every server`;
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -136,6 +130,9 @@ export function curlRate(url: string, headers: Record<string, string> = {}): Pro
     });
   });
 }
+
+/** Minor page faults a process has taken so far (/proc/<pid>/stat, field 10). */
+export const minorFaults = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[7]);
 
 export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

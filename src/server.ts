@@ -1,13 +1,11 @@
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
-import { mallocHint } from './malloc-tuning.js';
 import { openDb } from './store/db.js';
+import { settleMemoryAfterStart } from './process-memory.js';
 
 let config: Config;
 try {
@@ -37,23 +35,8 @@ const server = createServer(app.listener).listen(config.PORT, config.HOST, () =>
   if (!isLoopback(config.HOST) && !config.ACCESS_TOKEN) {
     logger.warn({ host: config.HOST }, `HOST ${config.HOST} accepts connections from other machines and ACCESS_TOKEN is not set: every feed and the media proxy are open to the network. Set ACCESS_TOKEN, or HOST=127.0.0.1 behind a reverse proxy.`);
   }
-  const hint = mallocHint(process.env, process.platform);
-  if (hint) logger.info(hint);
 });
-// Loading grows V8's young generation, and V8 gives that memory back only once its memory reducer runs,
-// which a full collection starts: without one, an idle server kept ~12 MB it no longer used. So one full
-// collection, once, after start (gc() from a context made while --expose-gc is on; vm.measureMemory would
-// do it too, but prints an experimental-feature warning at every start).
-setTimeout(() => {
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    setFlagsFromString('--no-expose-gc');
-    gc();
-  } catch {
-    // Only memory is at stake.
-  }
-}, 1000).unref();
+settleMemoryAfterStart(1000);
 
 server.on('error', (err) => {
   logger.fatal({ err }, 'cannot listen');

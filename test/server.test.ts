@@ -1,12 +1,11 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeHdhive, type FakeHdhive } from './fakes/hdhive.js';
 import { tempDir } from './helpers/app.js';
-import { MALLOC_TUNABLES, mallocHint } from '../src/malloc-tuning.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 // Absolute, so the server can run from another working directory.
@@ -106,20 +105,6 @@ describe('the server process', () => {
     }
   });
 
-  it.runIf(process.platform === 'linux')('says at start when glibc runs with its default trim threshold, and not when it is set', async () => {
-    const bare = await boot({ DATA_DIR: tempDir() });
-    const tuned = await boot({ DATA_DIR: tempDir(), GLIBC_TUNABLES: MALLOC_TUNABLES });
-    try {
-      for (let i = 0; i < 100 && !bare.output().includes('video streams'); i++) await new Promise((r) => setTimeout(r, 20));
-      expect(bare.output()).toContain(`GLIBC_TUNABLES=${MALLOC_TUNABLES} is not set`);
-      await new Promise((r) => setTimeout(r, 100));
-      expect(tuned.output()).not.toContain('GLIBC_TUNABLES');
-    } finally {
-      for (const p of [bare, tuned]) p.child.kill('SIGTERM');
-      await Promise.all([exitOf(bare.child), exitOf(tuned.child)]);
-    }
-  });
-
   it('warns when it listens beyond loopback without ACCESS_TOKEN', async () => {
     const { child, output } = await boot({ HOST: '0.0.0.0', DATA_DIR: tempDir() });
     try {
@@ -137,10 +122,8 @@ describe('the server process', () => {
   });
 
   it('`npm start` stops when npm itself is signalled: no orphan keeps serving', async () => {
-    const { child, url, output } = await boot({ DATA_DIR: tempDir() }, ROOT, ['npm', ['start', '--silent']]);
+    const { child, url } = await boot({ DATA_DIR: tempDir() }, ROOT, ['npm', ['start', '--silent']]);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    // npm start sets glibc's trim threshold, so the server has no hint to give.
-    expect(output()).not.toContain('is not set: video streams');
     const exited = exitOf(child);
     child.kill('SIGTERM');
     await exited;
@@ -187,27 +170,5 @@ describe('the server process', () => {
       fake.delayMs = 0;
       child.kill('SIGKILL');
     }
-  });
-});
-
-describe('glibc malloc tuning', () => {
-  it('is set the same way wherever production starts the server', () => {
-    const read = (f: string) => readFileSync(join(ROOT, f), 'utf8');
-    expect(read('Dockerfile')).toMatch(new RegExp(`^\\s*GLIBC_TUNABLES=${MALLOC_TUNABLES} \\\\$`, 'm'));
-    expect(read('deploy/feedgate.service')).toContain(`\nEnvironment=GLIBC_TUNABLES=${MALLOC_TUNABLES}\n`);
-    const start = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start;
-    // The start script keeps a value the user set and otherwise supplies ours; run it through sh to see.
-    const shown = (env: Record<string, string>) => execFileSync('sh', ['-c', start.replace('exec node scripts/start.mjs', 'exec node -p process.env.GLIBC_TUNABLES')], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' }).trim();
-    expect(shown({})).toBe(MALLOC_TUNABLES);
-    expect(shown({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' })).toBe('glibc.malloc.arena_max=2');
-    expect(start).toContain('exec node scripts/start.mjs');
-  });
-
-  it('hints only on Linux and only when no trim threshold is given', () => {
-    expect(mallocHint({}, 'linux')).toContain(MALLOC_TUNABLES);
-    expect(mallocHint({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, 'linux')).toBeDefined();
-    expect(mallocHint({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=1048576' }, 'linux')).toBeUndefined();
-    expect(mallocHint({ GLIBC_TUNABLES: MALLOC_TUNABLES }, 'linux')).toBeUndefined();
-    expect(mallocHint({}, 'darwin')).toBeUndefined();
   });
 });
