@@ -22,6 +22,7 @@ import { runInNewContext } from 'node:vm';
  *    Elsewhere (musl, macOS) this is one unused allocation.
  */
 export function settleMemoryAfterStart(delayMs: number): void {
+  // Held by the closure below until the second collection.
   let spare: Buffer | undefined = Buffer.allocUnsafeSlow(SPARE_BYTES);
   setTimeout(() => {
     const gc = fullGc();
@@ -31,8 +32,6 @@ export function settleMemoryAfterStart(delayMs: number): void {
       gc?.();
     }, delayMs).unref();
   }, delayMs).unref();
-  // Keeps the binding alive until the timer drops it (a bundler or the JIT cannot drop it earlier).
-  void spare;
 }
 
 /** Under glibc's 32 MiB cap on the dynamic threshold, with room for the chunk header. */
