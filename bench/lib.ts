@@ -157,6 +157,16 @@ export const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+/**
+ * feedgate's figure over the baseline's, round by round (both measured back to back), and their median: a
+ * machine whose speed drifts moves both figures of a round together.
+ */
+export function roundRatios(ours: number[], base: number[]): { each: number[]; median: number } {
+  const each = ours.map((x, i) => x / base[i]!);
+  return { each, median: median(each) };
+}
+export const showRatio = (r: { each: number[]; median: number }) => `${r.median.toFixed(2)}x (per round: ${r.each.map((x) => x.toFixed(2)).join(', ')})`;
+
 /** A port nothing listens on now (the OS's choice, so not one a random pick could collide with). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

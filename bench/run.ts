@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { MediaLinks } from '../src/proxy/links.js';
 import { UrlSigner } from '../src/proxy/sign.js';
-import { curlRate, ensureTools, feedgate, freePort, median, minorFaults, peakRss, pinned, pinningNote, rssMb, startPolled, startProc, tempDir, tsChild, wrk, type Proc, type WrkResult } from './lib.js';
+import { curlRate, ensureTools, feedgate, freePort, median, minorFaults, peakRss, pinned, pinningNote, roundRatios, rssMb, showRatio, startPolled, startProc, tempDir, tsChild, wrk, type Proc, type WrkResult } from './lib.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -95,10 +95,9 @@ async function compare(title: string, targets: Record<string, { url: string; hea
   console.log(title);
   for (const [name, r] of Object.entries(med)) console.log(`  ${name.padEnd(22)} ${fmt(r)}`);
   const ours = med.feedgate!;
-  // Per round, then the median: a machine whose speed drifts moves both figures of a round together.
-  const ratioVs = (name: string) => median(runs.feedgate!.map((x, i) => x.rps / runs[name]![i]!.rps));
-  for (const name of Object.keys(med)) if (name !== 'feedgate') console.log(`  ratio vs ${name.padEnd(13)} ${ratioVs(name).toFixed(2)}x (median of per-round ratios: ${runs.feedgate!.map((x, i) => (x.rps / runs[name]![i]!.rps).toFixed(2)).join(', ')})`);
-  const ratio = ratioVs(goal.vs);
+  const ratioVs = (name: string) => roundRatios(runs.feedgate!.map((x) => x.rps), runs[name]!.map((x) => x.rps));
+  for (const name of Object.keys(med)) if (name !== 'feedgate') console.log(`  ratio vs ${name.padEnd(13)} ${showRatio(ratioVs(name))}`);
+  const ratio = ratioVs(goal.vs).median;
   const ok = ratio >= goal.ratio && (goal.p99 === undefined || ours.p99 < goal.p99);
   console.log(`  goal: >= ${goal.ratio}x ${goal.vs}${goal.p99 ? `, p99 < ${goal.p99} ms` : ''}: ${ok ? 'met' : 'NOT MET'}\n`);
 }
@@ -167,9 +166,9 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
   for (const [label, data] of [['single 64 MiB stream', single], ['20 concurrent 64 MiB streams', twenty]] as const) {
     console.log(`/play decrypting, ${label} (MB/s, curl):`);
     for (const [name, xs] of Object.entries(data)) console.log(`  ${name.padEnd(22)} ${median(xs).toFixed(0).padStart(6)} MB/s`);
-    const perRound = (name: string) => data.feedgate!.map((x, i) => x / data[name]![i]!);
-    const ratio = median(perRound('nginx relay'));
-    console.log(`  ratio vs nginx relay    ${ratio.toFixed(2)}x (per round: ${perRound('nginx relay').map((x) => x.toFixed(2)).join(', ')}); vs bare undici relay ${median(perRound('bare undici relay')).toFixed(2)}x`);
+    const vsNginx = roundRatios(data.feedgate!, data['nginx relay']!);
+    const ratio = vsNginx.median;
+    console.log(`  ratio vs nginx relay    ${showRatio(vsNginx)}; vs bare undici relay ${showRatio(roundRatios(data.feedgate!, data['bare undici relay']!))}`);
     if (label === 'single 64 MiB stream') console.log(`  feedgate minor page faults per stream: ${faults.join(', ')} (each is a page glibc gave back and took again)`);
     console.log(`  goal: >= 0.9x nginx relay: ${ratio >= 0.9 ? 'met' : 'NOT MET'}\n`);
   }

@@ -35,7 +35,7 @@ export function settleMemoryAfterStart(delayMs: number): void {
 }
 
 /** Under glibc's 32 MiB cap on the dynamic threshold, with room for the chunk header. */
-export const SPARE_BYTES = 32 * 1024 * 1024 - 64 * 1024;
+const SPARE_BYTES = 32 * 1024 * 1024 - 64 * 1024;
 
 function fullGc(): (() => void) | undefined {
   try {
