@@ -260,16 +260,21 @@ if (ONLY.has('redis')) {
 
 if (ONLY.has('memory')) {
   const { peak } = await peakRss(fg.pid, () => wrk(fg.info.url + FEED, { connections: CONNECTIONS, seconds: SECONDS }));
-  // A fresh process, left alone: V8 keeps the young generation that loading grew until its memory
-  // reducer runs, about ten seconds into idleness; both figures are printed.
+  // A fresh process, left alone. V8 keeps the young generation that loading grew until its memory
+  // reducer runs: 8 s after the last full collection, later when it sees allocation going on, which
+  // put it anywhere between 10 and 20 s after start in repeated runs. An idle server sits at the
+  // settled figure for as long as it is idle, so the goal is judged at 30 s; 15 s is printed beside it.
   const fresh = await track(feedgate(FG_ENV));
   const atStart = rssMb(fresh.pid);
+  await sleep(15_000);
+  const at15 = rssMb(fresh.pid);
   await sleep(15_000);
   const idle = rssMb(fresh.pid);
   await fresh.stop();
   console.log('feedgate memory (RSS):');
   console.log(`  right after start       ${atStart.toFixed(0)} MB`);
-  console.log(`  idle, 15 s after start  ${idle.toFixed(0)} MB (goal <= 80 MB: ${idle <= 80 ? 'met' : 'NOT MET'})`);
+  console.log(`  15 s after start        ${at15.toFixed(0)} MB`);
+  console.log(`  idle, 30 s after start  ${idle.toFixed(0)} MB (goal <= 80 MB: ${idle <= 80 ? 'met' : 'NOT MET'})`);
   console.log(`  peak under feed load    ${peak.toFixed(0)} MB`);
   if (!Number.isNaN(streamsPeak)) console.log(`  peak with 20 streams    ${streamsPeak.toFixed(0)} MB (goal < 150 MB: ${streamsPeak < 150 ? 'met' : 'NOT MET'})`);
 }

@@ -5,7 +5,8 @@ import { runInNewContext } from 'node:vm';
  * Two things about memory that only a process-wide step can do, once, after start:
  *
  * 1. Loading grows V8's young generation, and V8 gives that memory back only once its memory reducer
- *    runs, which a full collection starts: without one, an idle server kept ~12 MB it no longer used.
+ *    runs, 8-20 s after a full collection: loading runs one only when its heap happens to grow enough,
+ *    and without one an idle server kept ~12 MB it no longer used.
  *    (gc() comes from a context made while --expose-gc is on; vm.measureMemory would do it too, but
  *    prints an experimental-feature warning at every start.)
  *
