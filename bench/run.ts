@@ -129,18 +129,24 @@ if (ONLY.has('play')) {
   const dir = tempDir();
   const nginxConf = join(dir, 'nginx.conf');
   const nginxPort = await freePort();
+  const tunedPort = await freePort();
+  // Two relays in one nginx: its defaults (what the issue measured: with proxy_buffering off it moves
+  // one 4 KiB page per read), and 64 KiB buffers, the size Node reads a socket in.
+  const location = `proxy_pass ${up.info.cdn}; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off;`;
   writeFileSync(
     nginxConf,
     `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
 events { worker_connections 1024; }
 http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
-  server { listen 127.0.0.1:${nginxPort}; location / { proxy_pass ${up.info.cdn}; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; } } }\n`,
+  server { listen 127.0.0.1:${nginxPort}; location / { ${location} } }
+  server { listen 127.0.0.1:${tunedPort}; location / { ${location} proxy_buffer_size 64k; proxy_buffers 4 64k; proxy_busy_buffers_size 128k; } } }\n`,
   );
   const nginx = await track(startPolled(pinned(0, 'nginx', ['-c', nginxConf, '-e', `${dir}/error.log`]), `http://127.0.0.1:${nginxPort}`));
   const relay = await track(startProc(tsChild(0, 'baselines.ts'), { BASELINE: 'relay', CDN_URL: up.info.cdn! }));
   const targets: Record<string, string> = {
     'direct from the CDN': `${up.info.cdn}/video.mp4`,
     'nginx relay': `${nginx.info.url}/video.mp4`,
+    'nginx, 64 KiB buffers': `http://127.0.0.1:${tunedPort}/video.mp4`,
     'bare undici relay': `${relay.info.url}/video.mp4`,
     feedgate: fg.info.url + PLAY,
   };
@@ -178,8 +184,10 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
     const vsNginx = roundRatios(data.feedgate!, data['nginx relay']!);
     const ratio = vsNginx.median;
     console.log(`  ratio vs nginx relay    ${showRatio(vsNginx)}; vs bare undici relay ${showRatio(roundRatios(data.feedgate!, data['bare undici relay']!))}`);
+    // Tuned nginx is what no Node relay reaches here: the bare undici relay's own ratio says how far off.
+    console.log(`  vs nginx, 64 KiB buffers ${showRatio(roundRatios(data.feedgate!, data['nginx, 64 KiB buffers']!))}; bare undici relay vs it ${showRatio(roundRatios(data['bare undici relay']!, data['nginx, 64 KiB buffers']!))}`);
     if (data === single) console.log(`  feedgate minor page faults per stream, mean of each round: ${faults.join(', ')} (each is a page glibc gave back and took again)`);
-    console.log(`  goal: >= 0.9x nginx relay: ${ratio >= 0.9 ? 'met' : 'NOT MET'}\n`);
+    console.log(`  goal: >= 0.9x nginx relay (its defaults, as in the issue): ${ratio >= 0.9 ? 'met' : 'NOT MET'}\n`);
   }
 }
 
