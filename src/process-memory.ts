@@ -2,46 +2,40 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /**
- * Two things about memory that only a process-wide step can do, once, after start:
+ * glibc returns the top of its heap to the system as soon as 128 KiB there is free (M_TRIM_THRESHOLD).
+ * A relay reads every chunk into a new 64 KiB buffer, and V8 frees those in batches of up to 64 MB (its
+ * external-memory limit between collections), so glibc gave each batch back and the next reads faulted
+ * the same pages in again: 12 000 page faults per 64 MiB /play stream. glibc raises the trim threshold to
+ * twice the size of a block it had mapped with mmap once that block is freed (mallopt(3), "dynamic mmap
+ * threshold", blocks up to 32 MiB), so a buffer just under 32 MiB, never touched (it costs no memory), is
+ * made and dropped a second after start: from then on glibc keeps up to ~64 MiB of freed heap, one batch.
+ * After start, not at it, so what loading freed is still given back; GLIBC_TUNABLES would do the same
+ * from process start, keeping loading's garbage too (idle RSS +10-20 MB), and only where the environment
+ * is ours to set. Elsewhere (musl, macOS) this is one unused allocation.
  *
- * 1. Loading grows V8's young generation, and V8 gives that memory back only once its memory reducer
- *    runs, 8-20 s after a full collection: loading runs one only when its heap happens to grow enough,
- *    and without one an idle server kept ~12 MB it no longer used.
- *    (gc() comes from a context made while --expose-gc is on; vm.measureMemory would do it too, but
- *    prints an experimental-feature warning at every start.)
- *
- * 2. glibc returns the top of its heap to the system as soon as 128 KiB there is free (M_TRIM_THRESHOLD).
- *    A relay reads every chunk into a new 64 KiB buffer, and V8 frees those in batches of up to 64 MB
- *    (its external-memory limit between collections), so glibc gave each batch back and the next reads
- *    faulted the same pages in again: 12 000 page faults per 64 MiB /play stream. glibc raises the trim
- *    threshold to twice the size of a block it had mapped with mmap once that block is freed (mallopt(3),
- *    "dynamic mmap threshold", blocks up to 32 MiB), so a buffer just under 32 MiB, never touched (it
- *    costs no memory), is freed at a second collection: from then on glibc keeps up to ~64 MiB of freed
- *    heap, one batch. After the first collection, not before it, so what loading freed is still given
- *    back. GLIBC_TUNABLES=glibc.malloc.trim_threshold would do the same from process start, keeping
- *    loading's garbage too (idle RSS +10-20 MB), and only where the environment is ours to set.
- *    Elsewhere (musl, macOS) this is one unused allocation.
+ * The buffer is freed by a young-generation collection (gc() from a context made while --expose-gc is
+ * on), never a full one: a full collection right after start, when the heap is small and loading has
+ * just allocated fast, sets V8's old-generation limit low (38 MB against 65 MB after loading's own), and
+ * a relay then ran two full collections per 64 MiB stream, at half the speed. V8's memory reducer, which
+ * gives back the young generation loading grew, is started by loading's own full collection (in every
+ * trace; idle RSS settles at 70-76 MB 10 s after start).
  */
 export function settleMemoryAfterStart(delayMs: number): void {
-  // Held by the closure below until the second collection.
-  let spare: Buffer | undefined = Buffer.allocUnsafeSlow(SPARE_BYTES);
   setTimeout(() => {
-    const gc = fullGc();
-    gc?.();
-    setTimeout(() => {
-      spare = undefined;
-      gc?.();
-    }, delayMs).unref();
+    const gc = exposedGc();
+    Buffer.allocUnsafeSlow(SPARE_BYTES);
+    // Node 20's gc() scavenges for any options object; later ones read type.
+    gc?.({ type: 'minor' });
   }, delayMs).unref();
 }
 
 /** Under glibc's 32 MiB cap on the dynamic threshold, with room for the chunk header. */
 const SPARE_BYTES = 32 * 1024 * 1024 - 64 * 1024;
 
-function fullGc(): (() => void) | undefined {
+function exposedGc(): ((options?: { type: 'minor' | 'major' }) => void) | undefined {
   try {
     setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
+    const gc = runInNewContext('gc') as (options?: { type: 'minor' | 'major' }) => void;
     setFlagsFromString('--no-expose-gc');
     return gc;
   } catch {
