@@ -178,7 +178,7 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
       (twenty[name] ??= []).push(result.reduce((a, x) => a + x.bytes, 0) / ((performance.now() - t0) / 1000) / 1e6);
     }
   }
-  for (const [label, data] of [['one 64 MiB stream at a time, 5 per round', single], ['20 concurrent 64 MiB streams', twenty]] as const) {
+  for (const [label, data] of [[`one 64 MiB stream at a time, ${SINGLE_STREAMS} per round`, single], ['20 concurrent 64 MiB streams', twenty]] as const) {
     console.log(`/play decrypting, ${label} (MB/s, curl):`);
     for (const [name, xs] of Object.entries(data)) console.log(`  ${name.padEnd(22)} ${median(xs).toFixed(0).padStart(6)} MB/s`);
     const vsNginx = roundRatios(data.feedgate!, data['nginx relay']!);

@@ -23,6 +23,7 @@ import { runInNewContext } from 'node:vm';
 export function settleMemoryAfterStart(delayMs: number): void {
   setTimeout(() => {
     const gc = exposedGc();
+    // Made and dropped at once: young, so the scavenge below frees it.
     Buffer.allocUnsafeSlow(SPARE_BYTES);
     // Node 20's gc() scavenges for any options object; later ones read type.
     gc?.({ type: 'minor' });
@@ -32,10 +33,13 @@ export function settleMemoryAfterStart(delayMs: number): void {
 /** Under glibc's 32 MiB cap on the dynamic threshold, with room for the chunk header. */
 const SPARE_BYTES = 32 * 1024 * 1024 - 64 * 1024;
 
-function exposedGc(): ((options?: { type: 'minor' | 'major' }) => void) | undefined {
+/** V8's gc() extension; `type` picks the young generation or the whole heap. */
+type Gc = (options?: { type: 'minor' | 'major' }) => void;
+
+function exposedGc(): Gc | undefined {
   try {
     setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as (options?: { type: 'minor' | 'major' }) => void;
+    const gc = runInNewContext('gc') as Gc;
     setFlagsFromString('--no-expose-gc');
     return gc;
   } catch {
