@@ -18,7 +18,7 @@ import { runInNewContext } from 'node:vm';
  * just allocated fast, sets V8's old-generation limit low (38 MB against 65 MB after loading's own), and
  * a relay then ran two full collections per 64 MiB stream, at half the speed. V8's memory reducer, which
  * gives back the young generation loading grew, is started by loading's own full collection (in every
- * trace; idle RSS settles at 70-76 MB 10 s after start).
+ * trace; idle RSS settles at 69-76 MB 10-20 s after start).
  */
 export function settleMemoryAfterStart(delayMs: number): void {
   setTimeout(() => {
