@@ -1,6 +1,7 @@
 import type { Cheerio, CheerioAPI } from 'cheerio';
 import type { Element } from 'domhandler';
 import { cheerio } from '../cheerio.js';
+import { CpuLane } from '../cpu-lane.js';
 import { escapeHtml, textToHtml } from '../feeds/html.js';
 
 /**
@@ -195,13 +196,16 @@ const paragraphs = (text: string) =>
 
 const meta = ($: CheerioAPI, sel: string) => ($(sel).attr('content') ?? '').replace(/\s+/g, ' ').trim();
 
+/** Parses and cleaning of article pages and bodies, one at a time with I/O between them (full text of a feed). */
+const lane = new CpuLane();
+
 /** Reads and cleans one article page. `pageUrl` resolves relative links. */
 export async function parseArticlePage(html: string, pageUrl: string): Promise<ArticlePage> {
   const { load } = await cheerio();
-  // Parsing holds the event loop for milliseconds: let pending I/O in first, so the answers to other
-  // page fetches free their slots and the next fetches start on time (full text of a feed).
-  await new Promise((r) => setImmediate(r));
-  const $ = load(html);
+  return lane.run(() => readPage(load(html), pageUrl));
+}
+
+function readPage($: CheerioAPI, pageUrl: string): ArticlePage {
   const scripts = $('script')
     .map((_, s) => $(s).text())
     .get()
@@ -278,11 +282,13 @@ export async function parseArticlePage(html: string, pageUrl: string): Promise<A
 export async function proxyImages(body: string, image: (url: string) => string): Promise<string> {
   if (!body.includes('<img')) return body;
   const { load } = await cheerio();
-  const $ = load(body, null, false);
-  $('img[src]').each((_, el) => {
-    const src = $(el).attr('src')!;
-    if (isHttp(src)) $(el).attr('src', image(src));
+  return lane.run(() => {
+    const $ = load(body, null, false);
+    $('img[src]').each((_, el) => {
+      const src = $(el).attr('src')!;
+      if (isHttp(src)) $(el).attr('src', image(src));
+    });
+    return $.html();
   });
-  return $.html();
 }
 
