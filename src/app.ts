@@ -35,6 +35,7 @@ import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { MediaFetcher } from './proxy/fetch.js';
 import { MediaKeeper } from './proxy/keeper.js';
+import { sqliteKeepQueue } from './store/keep-queue.js';
 import { KeystreamCache } from './proxy/keystream-cache.js';
 import { MediaLinks } from './proxy/links.js';
 import { perClientLimit } from './proxy/media-request.js';
@@ -99,11 +100,15 @@ export function createApp({ config, logger, db }: AppDeps): App {
     maxVideoBytes: config.MOMENTS_ARCHIVE_VIDEO_MAX_BYTES,
     concurrency: config.MOMENTS_ARCHIVE_CONCURRENCY,
     metrics,
+    queue: sqliteKeepQueue(db),
   });
+  // Media queued by an earlier process (a crash, a restart) are kept now.
+  if (config.MOMENTS_ARCHIVE) keeper.start();
   const signer = new UrlSigner(loadProxySecret(config.PROXY_SECRET, config.DATA_DIR));
   const links = new MediaLinks(signer);
   const ctx: SourceContext = {
     config,
+    logger,
     cache,
     links,
     metrics,
@@ -113,8 +118,8 @@ export function createApp({ config, logger, db }: AppDeps): App {
       if (config.MOMENTS_ARCHIVE) keeper.keep(requests);
     },
     budget: (name, perMinute, setting) => new CallBudget({ name, perMinute, setting, shared }),
-    async resolveRedirects(url, platform, signal) {
-      const res = await fetcher.open(checkTarget(url, policy), { platform, platformOnly: false, signal });
+    async resolveRedirects(url, platform, allow, signal) {
+      const res = await fetcher.open(checkTarget(url, policy), { platform, platformOnly: false, signal, allow });
       res.body.destroy();
       return res.url.href;
     },

@@ -1,46 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeHdhive, type FakeHdhive } from './fakes/hdhive.js';
 import { tempDir } from './helpers/app.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-// Absolute, so the server can run from another working directory.
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-
-/** Runs src/server.ts as `npm start` would run the build: a real process with only environment settings. */
-function boot(env: Record<string, string>, cwd = ROOT, cmd: [string, string[]] = [process.execPath, ['--import', TSX, join(ROOT, 'src/server.ts')]]): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(cmd[0], cmd[1], {
-    cwd,
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`server did not start:\n${out}`));
-    }, 20_000);
-    child.stdout!.on('data', () => {
-      const m = /listening on (http:\/\/[\d.:]+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]!, output: () => out });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}`));
-    });
-  });
-}
-
-const exitOf = (child: ChildProcess) => new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+import { ROOT, boot, exitOf } from './helpers/process.js';
 
 let fake: FakeHdhive;
 beforeAll(async () => {

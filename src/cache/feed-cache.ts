@@ -186,6 +186,12 @@ export class FeedCache {
     throw err;
   }
 
+  /** The copy a failed refresh of `key` would be answered with now, if any (memory, else the snapshot). */
+  lastGood(key: string, ttlMs: number): unknown {
+    const last = this.lru.peek(key) ?? this.fromSnapshot(key, ttlMs);
+    return last && this.now() <= last.freshUntil + this.opts.staleMs ? last.value : undefined;
+  }
+
   /** Forgets a key (memory, failure memo, and the shared copy); the next get() loads it again. */
   invalidate(key: string): void {
     this.lru.delete(key);

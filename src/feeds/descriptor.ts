@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import type { FeedCache } from '../cache/feed-cache.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
+import type { Logger } from '../logger.js';
 import type { KeepRequest } from '../proxy/keeper.js';
 import type { ResolvedMedia } from '../proxy/play.js';
 import type { Platform } from '../proxy/platforms.js';
@@ -106,6 +107,8 @@ export interface SourceContext {
   links: MediaLinks;
   firstSeen: FirstSeen;
   metrics: Metrics;
+  /** The app's logger, for what a source has to say that is not an error of the request. */
+  logger: Logger;
   /** The app's SQLite database, for a source's own durable state (through a store in src/store). */
   db: Db;
   /**
@@ -120,9 +123,9 @@ export interface SourceContext {
   upstream(name: string, baseUrl: string, where: { setting: keyof Config & string; hint?: string; concurrency?: number; retries?: number }): UpstreamClient;
   /**
    * Where a platform link (a share link) leads: redirects followed with the SSRF checks of /proxy, each
-   * hop limited to platform hosts and PROXY_ALLOW_HOSTS. Returns the final URL.
+   * hop limited to platform hosts and PROXY_ALLOW_HOSTS, and to the URLs `allow` accepts. Returns the final URL.
    */
-  resolveRedirects(url: string, platform: Platform, signal?: AbortSignal): Promise<string>;
+  resolveRedirects(url: string, platform: Platform, allow: (url: URL) => boolean, signal?: AbortSignal): Promise<string>;
   /** A call budget shared by every replica when REDIS_URL is set (per process otherwise). */
   budget(name: string, perMinute: number, setting: keyof Config & string): CallBudget;
 }

@@ -73,14 +73,54 @@ export interface FeedData {
   items: FeedItem[];
 }
 
+/** The last instant RFC 3339 and RFC 822 can write (year 9999); JavaScript dates go further, feeds do not. */
+const LAST_FEED_TIME = Date.UTC(9999, 11, 31, 23, 59, 59);
+
+/** Whether a time can be written into a feed: a finite epoch-ms number from 1970 to the year 9999. */
+export const isFeedTime = (t: unknown): t is number => typeof t === 'number' && Number.isFinite(t) && t >= 0 && t <= LAST_FEED_TIME;
+
+/** A size a feed can carry (bytes, pixels): a whole number, not negative, exact in a double. */
+const isSize = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+/** A duration in seconds: not negative, and small enough to round to an exact whole number. */
+const isDuration = (n: unknown): n is number => typeof n === 'number' && n >= 0 && n <= Number.MAX_SAFE_INTEGER;
+
+/**
+ * The feed with every time and count a renderer could not write dropped: the last guard behind the
+ * sources' own checks (plausibleTime), so that one bad value, kept in a snapshot or an archive from
+ * before those checks, costs a date and never the feed. The same object when nothing needs dropping.
+ */
+export function renderable(feed: FeedData): FeedData {
+  const itemOk = (i: FeedItem) =>
+    (i.published === undefined || isFeedTime(i.published)) &&
+    (i.updated === undefined || isFeedTime(i.updated)) &&
+    (i.enclosures ?? []).every((e) => [e.length, e.width, e.height].every((n) => n === undefined || isSize(n)) && (e.duration === undefined || isDuration(e.duration)));
+  if ((feed.updated === undefined || isFeedTime(feed.updated)) && feed.items.every(itemOk)) return feed;
+  const time = (t: number | undefined) => (isFeedTime(t) ? t : undefined);
+  const size = (n: number | undefined) => (isSize(n) ? n : undefined);
+  return {
+    ...feed,
+    updated: time(feed.updated),
+    items: feed.items.map((i) =>
+      itemOk(i)
+        ? i
+        : {
+            ...i,
+            published: time(i.published),
+            updated: time(i.updated),
+            enclosures: i.enclosures?.map((e) => ({ ...e, length: size(e.length), duration: isDuration(e.duration) ? e.duration : undefined, width: size(e.width), height: size(e.height) })),
+          },
+    ),
+  };
+}
+
 /** The newest time the feed carries: newest item time, else the feed's own, else the epoch. */
 export function feedUpdated(feed: FeedData): number {
   let newest = -Infinity;
   for (const item of feed.items) {
     const t = item.updated ?? item.published;
-    if (t !== undefined && t > newest) newest = t;
+    if (isFeedTime(t) && t > newest) newest = t;
   }
-  return Number.isFinite(newest) ? newest : (feed.updated ?? 0);
+  return Number.isFinite(newest) ? newest : isFeedTime(feed.updated) ? feed.updated : 0;
 }
 
 /** An item title from free text: its first non-empty line, shortened to `max` characters with an ellipsis. */

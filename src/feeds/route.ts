@@ -6,6 +6,7 @@ import { clientSignal } from '../http/client-signal.js';
 import { MIN_COMPRESS_BYTES, compress, negotiateEncoding } from '../http/compress.js';
 import { isNotModified } from '../http/conditional.js';
 import type { ReadyResponses } from '../http/ready.js';
+import { UpstreamError } from '../upstream/errors.js';
 import { absolutize } from './absolute.js';
 import { feedUpdated, type FeedData } from './model.js';
 import { applyFeedParams, parseFeedParams, type FeedParams } from './params.js';
@@ -98,7 +99,17 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const key = source.key(p);
     const base = publicBase(ctx, deps.publicUrl);
     const self = selfUrl(ctx, base);
-    const result = await deps.cache.get(key, deps.ttlMs, (signal) => source.fetch(p, signal), { signal: () => clientSignal(ctx), staleAfterMs: deps.staleAfterMs });
+    const load = async (signal: AbortSignal) => {
+      const data = await source.fetch(p, signal);
+      // An answer that parses but lists nothing, from a feed that had items, is more likely a refusal in
+      // disguise than an account emptied in minutes: the last good copy stands while it may be served.
+      if (data.items.length === 0) {
+        const had = (deps.cache.lastGood(key, deps.ttlMs) as FeedData | undefined)?.items.length ?? 0;
+        if (had > 0) throw new UpstreamError(key.split(':')[0]!, 'bad_response', 502, 'UPSTREAM_EMPTY', `the upstream answered with no items where it had ${had}; the last good copy is served until it answers with items again or that copy is too old`);
+      }
+      return data;
+    };
+    const result = await deps.cache.get(key, deps.ttlMs, load, { signal: () => clientSignal(ctx), staleAfterMs: deps.staleAfterMs });
 
     const memoKey = `${params.format}\n${self}\n${params.canonical}`;
     let perData = memo.get(result.value as object);

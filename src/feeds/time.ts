@@ -1,9 +1,15 @@
+import { plausibleTime } from '../upstream/shape.js';
+
 /**
  * Epoch ms from an upstream timestamp: unix seconds or ms as numbers, ISO strings with a zone, or
  * zoneless "YYYY-MM-DD HH:MM:SS" strings, which are read in `zone` (HDHive and WeChat speak
- * Beijing time, +08:00). Undefined when unreadable, never "now".
+ * Beijing time, +08:00). Undefined when unreadable or implausible (plausibleTime), never "now".
  */
 export function parseUpstreamTime(value: unknown, zone = '+08:00'): number | undefined {
+  return plausibleTime(readTime(value, zone));
+}
+
+function readTime(value: unknown, zone: string): number | undefined {
   if (typeof value === 'number' || (typeof value === 'string' && /^\d{9,13}$/.test(value.trim()))) {
     const n = Number(value);
     if (!Number.isFinite(n) || n <= 0) return undefined;

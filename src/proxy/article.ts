@@ -3,6 +3,7 @@ import type { Element } from 'domhandler';
 import { cheerio } from '../cheerio.js';
 import { CpuLane } from '../cpu-lane.js';
 import { escapeHtml, textToHtml } from '../feeds/html.js';
+import { unixTime } from '../upstream/shape.js';
 
 /**
  * WeChat Official Account article pages, read with a real HTML parser: what kind of page it is, its
@@ -229,8 +230,7 @@ function readPage($: CheerioAPI, pageUrl: string): ArticlePage {
     return { ...base, kind: 'blocked', reason: 'WeChat answered with its "environment abnormal" verification page instead of the article' };
   }
 
-  const ct = Number(jsValues(scripts, 'ct')[0] ?? jsValues(scripts, 'create_time')[0]);
-  const published = Number.isFinite(ct) && ct > 0 ? ct * 1000 : undefined;
+  const published = unixTime(jsValues(scripts, 'ct')[0] ?? jsValues(scripts, 'create_time')[0]);
   const source = jsValues(scripts, 'msg_source_url')[0];
   const showType = jsValues(scripts, 'item_show_type')[0];
   const description = meta($, 'meta[property="og:description"]') || meta($, 'meta[name="description"]');

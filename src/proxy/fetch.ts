@@ -65,9 +65,10 @@ export class MediaFetcher {
 
   async open(
     first: Target,
-    opts: { platform?: Platform; platformOnly: boolean; range?: string; signal?: AbortSignal; headers?: Record<string, string> },
+    opts: { platform?: Platform; platformOnly: boolean; range?: string; signal?: AbortSignal; headers?: Record<string, string>; allow?: (url: URL) => boolean },
   ): Promise<MediaResponse> {
     let target = first;
+    if (opts.allow && !opts.allow(target.url)) throw new HttpError(400, 'TARGET_REFUSED', `${first.hostname} is not a host this link may lead to`);
     const headers: Record<string, string> = {
       ...(opts.platform ? RULES[opts.platform].headers : GENERIC_HEADERS),
       // Bytes as stored: decryption offsets and Content-Length must refer to the raw file.
@@ -101,6 +102,7 @@ export class MediaFetcher {
         if (hop >= MAX_REDIRECTS) throw new HttpError(502, 'TOO_MANY_REDIRECTS', `more than ${MAX_REDIRECTS} redirects from ${first.hostname}`);
         if (!URL.canParse(location, target.url.href)) throw new HttpError(502, 'UPSTREAM_BAD_REDIRECT', `${target.hostname} redirected to an invalid location`);
         target = checkTarget(new URL(location, target.url).href, this.opts.policy, opts.platformOnly);
+        if (opts.allow && !opts.allow(target.url)) throw new HttpError(400, 'TARGET_REFUSED', `${first.hostname} redirected to ${target.hostname}, which this link may not lead to`);
         if (opts.headers && target.platform !== opts.platform) for (const k of Object.keys(opts.headers)) delete headers[k];
         continue;
       }

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { MediaArchive } from '../cache/media-archive.js';
 import { HttpError } from '../http/errors.js';
 import type { Metrics } from '../metrics.js';
+import type { KeepJob, KeepQueueStore } from '../store/keep-queue.js';
 import { readCapped } from '../upstream/read-body.js';
 import { decryptImage } from './decrypt-image.js';
 import { header, mediaStatusError, type MediaFetcher } from './fetch.js';
@@ -34,6 +35,13 @@ export interface MediaKeeperOptions {
   maxVideoBytes: number;
   concurrency: number;
   metrics: Metrics;
+  /** Where jobs wait, durably: written before they are tried, removed on their outcome. */
+  queue: KeepQueueStore;
+  /** The wait after a first failed try; doubled after each further one (default 30 s). */
+  retryBaseMs?: number;
+  /** Tries before a medium is given up on (default 8: about two hours with the default wait). */
+  maxAttempts?: number;
+  now?: () => number;
 }
 
 type Outcome = 'kept' | 'already' | 'too_large' | 'failed' | 'decrypt_failed';
@@ -41,24 +49,27 @@ type Outcome = 'kept' | 'already' | 'too_large' | 'failed' | 'decrypt_failed';
 /**
  * Fetches, decrypts, checks and archives media in the background as soon as a source first sees it
  * (CDN tokens expire and authors delete posts): bounded concurrency, one job per file however often it
- * is asked for, never in the way of a response. Failures are counted, never thrown.
+ * is asked for, never in the way of a response. Jobs live in a durable queue, so a crash or restart
+ * resumes them (start()); a failed try is retried with backoff. Failures are counted, never thrown.
  */
 export class MediaKeeper {
-  /** Requests with their identity and key, worked out once when they are queued. */
-  private readonly queue: Array<{ r: KeepRequest; id: string; key?: bigint }> = [];
-  private readonly pending = new Set<string>();
-  private running = 0;
+  /** Identities of the jobs being tried now. */
+  private readonly running = new Set<string>();
   private readonly closing = new AbortController();
   private idleWaiters: Array<() => void> = [];
   private readonly jobs: Counter<'kind' | 'outcome'>;
+  private timer?: NodeJS.Timeout;
+  private started = false;
+  private readonly now: () => number;
 
   constructor(private readonly opts: MediaKeeperOptions) {
+    this.now = opts.now ?? Date.now;
     const registers = [opts.metrics.registry];
-    const waiting = () => this.queue.length + this.running;
+    const waiting = () => opts.queue.size();
     this.jobs = new Counter({ name: 'feedgate_media_keep_total', help: 'Media kept for good when first seen, by kind and outcome', labelNames: ['kind', 'outcome'] as const, registers });
     new Gauge({
       name: 'feedgate_media_keep_queue',
-      help: 'Media waiting to be kept, or being fetched',
+      help: 'Media waiting to be kept (durably queued, retries included), or being fetched',
       registers,
       collect() {
         this.set(waiting());
@@ -74,73 +85,117 @@ export class MediaKeeper {
     });
   }
 
+  /** Queues media to keep (durably, before anything is fetched) and starts on them. */
   keep(requests: readonly KeepRequest[]): void {
+    const jobs: Array<{ id: string; request: string }> = [];
     for (const r of requests) {
       let id: string;
-      let key: bigint | undefined;
       try {
-        key = r.key ? BigInt(r.key) : undefined;
-        id = mediaIdentity(new URL(r.url), r.platform, key);
+        id = mediaIdentity(new URL(r.url), r.platform, r.key ? BigInt(r.key) : undefined);
       } catch {
         continue;
       }
-      if (this.pending.has(id) || this.opts.archive.has(id)) continue;
-      this.pending.add(id);
-      this.queue.push({ r, id, key });
+      if (!this.opts.archive.has(id)) jobs.push({ id, request: JSON.stringify(r) });
     }
+    if (jobs.length) this.opts.queue.add(jobs, this.now());
+    this.start();
+  }
+
+  /** Works through what the queue holds, jobs left by an earlier process included. */
+  start(): void {
+    this.started = true;
     this.pump();
   }
 
-  /** Resolves when nothing is queued or running (tests, shutdown). */
+  /** Resolves when nothing due is queued and nothing runs (tests, shutdown); jobs waiting for a retry do not count. */
   idle(): Promise<void> {
-    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   close(): void {
     this.closing.abort(new Error('shutting down'));
-    this.queue.length = 0;
+    clearTimeout(this.timer);
+  }
+
+  private isIdle(): boolean {
+    return this.running.size === 0 && (this.closing.signal.aborted || this.opts.queue.due(this.now(), 1, this.running).length === 0);
   }
 
   private pump(): void {
-    while (this.running < this.opts.concurrency && this.queue.length > 0 && !this.closing.signal.aborted) {
-      const job = this.queue.shift()!;
-      this.running++;
-      void this.run(job.r, job.id, job.key).then((outcome) => {
-        this.jobs.inc({ kind: job.r.kind, outcome });
-        this.pending.delete(job.id);
-        this.running--;
-        this.pump();
-        if (this.running === 0 && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
-      });
+    if (!this.started || this.closing.signal.aborted) return;
+    const free = this.opts.concurrency - this.running.size;
+    for (const job of free > 0 ? this.opts.queue.due(this.now(), free, this.running) : []) {
+      let r: KeepRequest;
+      let key: bigint | undefined;
+      try {
+        r = JSON.parse(job.request) as KeepRequest;
+        key = r.key ? BigInt(r.key) : undefined;
+      } catch {
+        this.opts.queue.remove(job.id);
+        continue;
+      }
+      this.running.add(job.id);
+      void this.run(r, job.id, key).then(({ outcome, error }) => this.settle(r, job, outcome, error));
+    }
+    this.wake();
+    if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** A job's outcome: done (kept, or never keepable), or tried again later until it has had its tries. */
+  private settle(r: KeepRequest, job: KeepJob, outcome: Outcome, error = ''): void {
+    this.running.delete(job.id);
+    if (this.closing.signal.aborted) return;
+    const tries = job.attempts + 1;
+    if (outcome === 'failed' && tries < (this.opts.maxAttempts ?? 8)) {
+      this.opts.queue.retry(job.id, this.now() + (this.opts.retryBaseMs ?? 30_000) * 2 ** job.attempts, error);
+      this.jobs.inc({ kind: r.kind, outcome: 'retry' });
+    } else {
+      this.opts.queue.remove(job.id);
+      this.jobs.inc({ kind: r.kind, outcome: outcome === 'failed' ? 'gave_up' : outcome });
+    }
+    this.pump();
+  }
+
+  /** A timer for the next retry, when nothing is due before it. */
+  private wake(): void {
+    clearTimeout(this.timer);
+    const next = this.opts.queue.nextDue();
+    if (next === undefined || this.running.size >= this.opts.concurrency) return;
+    this.timer = setTimeout(() => this.pump(), Math.max(0, next - this.now()) + 10);
+    this.timer.unref();
+  }
+
+  private async run(r: KeepRequest, id: string, key: bigint | undefined): Promise<{ outcome: Outcome; error?: string }> {
+    try {
+      return { outcome: await this.fetchAndKeep(r, id, key) };
+    } catch (err) {
+      if (err instanceof HttpError && err.code === 'DECRYPT_FAILED') return { outcome: 'decrypt_failed' };
+      return { outcome: 'failed', error: err instanceof Error ? err.message : String(err) };
     }
   }
 
-  private async run(r: KeepRequest, id: string, key: bigint | undefined): Promise<Outcome> {
+  private async fetchAndKeep(r: KeepRequest, id: string, key: bigint | undefined): Promise<Outcome> {
     if (this.opts.archive.has(id)) return 'already';
-    try {
-      const target = checkTarget(r.url, this.opts.policy);
-      const up = await this.opts.fetcher.open(target, { platform: r.platform, platformOnly: false, signal: this.closing.signal });
-      if (up.status !== 200) {
-        up.body.destroy();
-        throw mediaStatusError(up.status, target.hostname);
-      }
-      const declared = Number(header(up.headers, 'content-length') ?? NaN);
-      if (r.kind === 'image') {
-        const raw = await readCapped(up.body, header(up.headers, 'content-length'), this.opts.maxImageBytes);
-        if (!raw) return 'too_large';
-        const body = decryptImage(raw, key, this.opts.keystreams);
-        await this.opts.archive.putBuffer(id, body, sniffImage(body)!);
-        return 'kept';
-      }
-      if (declared > this.opts.maxVideoBytes) {
-        up.body.destroy();
-        return 'too_large';
-      }
-      return await this.keepVideo(id, up.body, key);
-    } catch (err) {
-      return err instanceof HttpError && err.code === 'DECRYPT_FAILED' ? 'decrypt_failed' : 'failed';
+    const target = checkTarget(r.url, this.opts.policy);
+    const up = await this.opts.fetcher.open(target, { platform: r.platform, platformOnly: false, signal: this.closing.signal });
+    if (up.status !== 200) {
+      up.body.destroy();
+      throw mediaStatusError(up.status, target.hostname);
     }
+    const declared = Number(header(up.headers, 'content-length') ?? NaN);
+    if (r.kind === 'image') {
+      const raw = await readCapped(up.body, header(up.headers, 'content-length'), this.opts.maxImageBytes);
+      if (!raw) return 'too_large';
+      const body = decryptImage(raw, key, this.opts.keystreams);
+      await this.opts.archive.putBuffer(id, body, sniffImage(body)!);
+      return 'kept';
+    }
+    if (declared > this.opts.maxVideoBytes) {
+      up.body.destroy();
+      return 'too_large';
+    }
+    return await this.keepVideo(id, up.body, key);
   }
 
   /** Streams to a temporary file, decrypting the prefix; kept only if it is an MP4 within the bound. */

@@ -108,4 +108,21 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
       );
     `,
   },
+  {
+    version: 6,
+    name: 'media_keep_queue',
+    sql: `
+      -- Media waiting to be kept in the archive, written before they are fetched: a crash or restart
+      -- resumes them. A failed try is retried at next_at, with backoff.
+      CREATE TABLE media_keep_queue (
+        id         TEXT    PRIMARY KEY,
+        request    TEXT    NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        next_at    INTEGER NOT NULL,
+        last_error TEXT    NOT NULL DEFAULT '',
+        added_at   INTEGER NOT NULL
+      );
+      CREATE INDEX media_keep_queue_by_due ON media_keep_queue (next_at);
+    `,
+  },
 ];

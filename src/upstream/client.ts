@@ -129,15 +129,18 @@ export class UpstreamClient {
   /**
    * request() plus lossless JSON parsing of the body. The HTTP status is read first: a 429 is a rate
    * limit (with its Retry-After) and a 5xx an upstream error whatever the body says; a body that is not
-   * JSON otherwise fails as 502.
+   * JSON otherwise fails as 502. `statusError`, when given, judges the status before the body is read:
+   * the error it returns is thrown (an upstream that always answers 200 says so there).
    */
-  async json(req: UpstreamRequest): Promise<{ status: number; headers: UpstreamResponse['headers']; data: unknown }> {
+  async json(req: UpstreamRequest, statusError?: (status: number) => UpstreamError | undefined): Promise<{ status: number; headers: UpstreamResponse['headers']; data: unknown }> {
     const res = await this.request({ ...req, headers: { accept: 'application/json', ...req.headers } });
     const name = this.opts.name;
     if (res.status === 429) {
       const seconds = parseRetryAfter(res.headers['retry-after']) ?? 60;
       throw new UpstreamError(name, 'rate_limited', 429, 'UPSTREAM_RATE_LIMITED', `${name} asked us to slow down; retry after ${seconds} s`, { 'Retry-After': String(seconds) });
     }
+    const refused = statusError?.(res.status);
+    if (refused) throw refused;
     try {
       return { status: res.status, headers: res.headers, data: parseJson(res.body.toString('utf8')) };
     } catch {

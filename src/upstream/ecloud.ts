@@ -1,5 +1,5 @@
 import type { UpstreamClient } from './client.js';
-import { UpstreamError } from './errors.js';
+import { UpstreamError, httpStatusError } from './errors.js';
 import { obj, str } from './shape.js';
 
 /**
@@ -9,9 +9,9 @@ import { obj, str } from './shape.js';
  * client: these calls are reads, but E云 may count them.
  */
 export async function ecloudCall(http: UpstreamClient, auth: string, path: string, body: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
-  const res = await http.json({ method: 'POST', path, body, headers: { 'content-type': 'application/json', authorization: auth }, signal });
-  if (res.status === 401 || res.status === 403) throw new UpstreamError(http.name, 'auth', 502, 'UPSTREAM_AUTH', `E云 refused the request (HTTP ${res.status}); check ECLOUD_AUTH and ECLOUD_WID`);
-  if (res.status >= 400) throw new UpstreamError(http.name, 'status', 502, 'UPSTREAM_ERROR', `E云 answered HTTP ${res.status}`);
+  const res = await http.json({ method: 'POST', path, body, headers: { 'content-type': 'application/json', authorization: auth }, signal }, (status) =>
+    status < 400 ? undefined : httpStatusError(http.name, 'E云', status, { refused: 'check ECLOUD_AUTH and ECLOUD_WID', other: 'check ECLOUD_API_URL and that E云 is running' }),
+  );
   const env = obj(res.data);
   const code = str(env.code);
   if (code !== '1000') {

@@ -20,6 +20,30 @@ export class UpstreamError extends HttpError {
   }
 }
 
+const STATUS_MEANING: Record<number, string> = {
+  400: 'bad request',
+  401: 'not authorised',
+  403: 'forbidden',
+  404: 'no such address',
+  405: 'method not allowed',
+  500: 'internal error',
+  502: 'bad gateway',
+  503: 'unavailable',
+  504: 'gateway timeout',
+};
+
+/**
+ * An HTTP status that is not the upstream's success, as a stale-able error that says the status, what it
+ * means and what to check. `label` names the upstream for people ("the Channels downloader"); `check`
+ * says what to look at for a refusal (401/403) and for anything else.
+ */
+export function httpStatusError(upstream: string, label: string, status: number, check: { refused: string; other: string }): UpstreamError {
+  const meaning = STATUS_MEANING[status] ? ` (${STATUS_MEANING[status]})` : '';
+  if (status === 401 || status === 403) return new UpstreamError(upstream, 'auth', 502, 'UPSTREAM_AUTH', `${label} refused the request: HTTP ${status}${meaning}; ${check.refused}`);
+  const kind: UpstreamErrorKind = status === 503 ? 'unavailable' : 'status';
+  return new UpstreamError(upstream, kind, 502, 'UPSTREAM_ERROR', `${label} answered HTTP ${status}${meaning}; ${check.other}`);
+}
+
 /** Whether a failed refresh may be covered by the last good copy. Upstream failures can; bad requests cannot. */
 export function isStaleable(err: unknown): boolean {
   return err instanceof UpstreamError;

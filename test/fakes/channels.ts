@@ -38,6 +38,10 @@ export interface FakeChannels {
   delayMs: number;
   /** Requests whose connection the client closed before the answer was complete. */
   abandoned: number;
+  /** When set, every object's createtime is this instead (out-of-range times). */
+  times?: unknown;
+  /** When set, the downloader answers with this HTTP status and a JSON body without its envelope. */
+  httpStatus?: number;
   close(): Promise<void>;
 }
 
@@ -137,7 +141,7 @@ export async function startFakeChannels(cdn: FakeCdn, video: { encrypted: Buffer
     },
   ];
   const page = (marker: string) => {
-    const all = objects();
+    const all = objects().map((o) => (fake.times === undefined ? o : { ...o, createtime: fake.times }));
     return marker === PAGE2_MARKER ? { object: all.slice(2), continueFlag: 0, lastBuffer: '' } : { object: all.slice(0, 2), continueFlag: 1, lastBuffer: PAGE2_MARKER };
   };
 
@@ -156,6 +160,7 @@ export async function startFakeChannels(cdn: FakeCdn, video: { encrypted: Buffer
   });
   const answerWxcd = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://wxcd');
+    if (fake.httpStatus) return send(res, fake.httpStatus, { error: 'unauthorized' });
     if (fake.mode === 'closed') return send(res, 200, { code: 400, msg: 'please initialize the client socket connection first' });
     if (fake.mode === 'timeout') return send(res, 200, { code: 400, msg: 'request timed out' });
     if (fake.mode === 'garbage') return send(res, 200, '{"code":0,"data":{');
@@ -254,6 +259,8 @@ export function useFakeChannels() {
     ctx.fake.mode = 'ok';
     ctx.fake.delayMs = 0;
     ctx.fake.abandoned = 0;
+    ctx.fake.times = undefined;
+    ctx.fake.httpStatus = undefined;
     ctx.fake.calls.clear();
   });
   return ctx;

@@ -21,7 +21,12 @@ export const UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 
 export const COOKIE = 'sessionid=abc123; sid_tt=abc123; uid_tt=u1; msToken=ZmFrZW1zdG9rZW4xMjM0NTY3ODkw==; ttwid=1%7Cxyz';
 export const IDS = { video: '7454000000000000001', note: '7453000000000000002', pinned: '7100000000000000003', deleted: '7452000000000000004', prohibited: '7451000000000000005', h265only: '7450000000000000006', older: '7300000000000000007' };
 
-export type DouyinMode = 'ok' | 'empty' | 'captcha' | 'forbidden' | 'ratelimit' | 'guest-refused';
+/**
+ * unauthorized: HTTP 401 with a JSON body; bad-shape: status_code 0 but aweme_list is not a list;
+ * no-list: status_code 0 without aweme_list and a profile without a user (a refused cookie, f2 says).
+ */
+export type DouyinMode = 'ok' | 'empty' | 'captcha' | 'forbidden' | 'ratelimit' | 'guest-refused' | 'unauthorized' | 'bad-shape' | 'no-list';
+
 
 export interface FakeDouyin {
   url: string;
@@ -34,6 +39,11 @@ export interface FakeDouyin {
   lastCookie?: string;
   /** Why the last refused request was refused. */
   refusals: string[];
+  /** When set, every post's create_time is this instead (out-of-range times). */
+  times?: unknown;
+  /** How ttwid registration answers: ok, HTTP 500, or ok after `ttwidDelayMs`. */
+  ttwid: 'ok' | 'fail';
+  ttwidDelayMs: number;
   /** The CDN URL token currently valid; rotate() makes every earlier URL answer 403. */
   token: number;
   rotate(): void;
@@ -112,7 +122,7 @@ function posts(f: FakeDouyin): Record<string, unknown>[] {
     ],
   });
   const now = Math.floor(Date.now() / 1000);
-  return [
+  const list = [
     // Pinned and old: leads the list, but must not look new.
     { aweme_id: IDS.pinned, desc: '置顶的老视频', create_time: now - 400 * 86400, aweme_type: 0, is_top: 1, author, video: videoOf('vpin', true), statistics: stats(5), status: ok, text_extra: [] },
     { aweme_id: IDS.video, desc: '周末去爬山 #徒步 #风景\n第二行', create_time: now - 3600, aweme_type: 0, is_top: 0, author, video: videoOf('v1', true), statistics: stats(15200), status: ok, text_extra: [{ type: 1, hashtag_name: '徒步' }, { type: 1, hashtag_name: '风景' }] },
@@ -137,6 +147,7 @@ function posts(f: FakeDouyin): Record<string, unknown>[] {
     // Page 2.
     { aweme_id: IDS.older, desc: '第二页的视频', create_time: now - 30 * 86400, aweme_type: 0, author, video: videoOf('vold', true), statistics: stats(3), status: ok, text_extra: [] },
   ];
+  return f.times === undefined ? list : list.map((a) => ({ ...a, create_time: f.times }));
 }
 
 export async function startFakeDouyin(): Promise<FakeDouyin> {
@@ -146,6 +157,8 @@ export async function startFakeDouyin(): Promise<FakeDouyin> {
     host: '',
     cdn,
     mode: 'ok',
+    ttwid: 'ok',
+    ttwidDelayMs: 0,
     calls: new Map(),
     raw: [],
     refusals: [],
@@ -166,6 +179,9 @@ export async function startFakeDouyin(): Promise<FakeDouyin> {
   }
   f.reset = () => {
     f.mode = 'ok';
+    f.times = undefined;
+    f.ttwid = 'ok';
+    f.ttwidDelayMs = 0;
     f.calls.clear();
     f.raw = [];
     f.refusals = [];
@@ -174,8 +190,8 @@ export async function startFakeDouyin(): Promise<FakeDouyin> {
     cdn.hits.clear();
   };
   const count = (k: string) => f.calls.set(k, (f.calls.get(k) ?? 0) + 1);
-  const json = (res: ServerResponse, body: unknown) => {
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+  const json = (res: ServerResponse, body: unknown, status = 200) => {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
     res.end(JSON.stringify(body));
   };
   const empty = (res: ServerResponse, why: string) => {
@@ -203,6 +219,7 @@ export async function startFakeDouyin(): Promise<FakeDouyin> {
       return res.end('Too Many Requests');
     }
     if (f.mode === 'empty') return empty(res, 'mode');
+    if (f.mode === 'unauthorized') return json(res, { status_code: 8, status_msg: '用户未登录' }, 401);
     if (req.headers.referer !== 'https://www.douyin.com/') return empty(res, 'referer');
     if (req.headers['user-agent'] !== UA) return empty(res, 'user agent');
     const cookie = req.headers.cookie ?? '';
@@ -216,7 +233,11 @@ export async function startFakeDouyin(): Promise<FakeDouyin> {
     for (const k of ['device_platform', 'aid', 'channel', 'browser_name', 'browser_version', 'msToken']) if (!params.get(k)) return empty(res, `missing ${k}`);
     const secUid = params.get('sec_user_id') ?? '';
     if (path === '/aweme/v1/web/aweme/post/') {
-      if (secUid === PRIVATE_UID || secUid === EMPTY_UID || secUid !== SEC_UID) return json(res, { status_code: 0, has_more: 0, max_cursor: 0, min_cursor: 0, aweme_list: [] });
+      if (f.mode === 'bad-shape') return json(res, { status_code: 0, has_more: 0, max_cursor: 0, aweme_list: { error: 'changed' } });
+      if (f.mode === 'no-list') return json(res, { status_code: 0 });
+      // A user Douyin does not know is said so, explicitly.
+      if (![SEC_UID, PRIVATE_UID, EMPTY_UID].includes(secUid)) return json(res, { status_code: 8, status_msg: '用户不存在' });
+      if (secUid === PRIVATE_UID || secUid === EMPTY_UID) return json(res, { status_code: 0, has_more: 0, max_cursor: 0, min_cursor: 0, aweme_list: [] });
       const all = posts(f);
       const page1 = params.get('max_cursor') === '0';
       return json(res, {
@@ -233,10 +254,11 @@ export async function startFakeDouyin(): Promise<FakeDouyin> {
       return json(res, a ? { status_code: 0, aweme_detail: a } : { status_code: 0, aweme_detail: null, filter_detail: { filter_reason: 'status_deleted' } });
     }
     if (path === '/aweme/v1/web/user/profile/other/') {
+      if (f.mode === 'no-list') return json(res, { status_code: 0, user: null });
       if (secUid === PRIVATE_UID) return json(res, { status_code: 0, user: { nickname: '私密用户', sec_uid: secUid, secret: 1 } });
       if (secUid === EMPTY_UID) return json(res, { status_code: 0, user: { nickname: '还没发作品', sec_uid: secUid, secret: 0, signature: '一个新号' } });
       if (secUid === SEC_UID) return json(res, { status_code: 0, user: { nickname: '测试博主', sec_uid: secUid } });
-      return json(res, { status_code: 0, user: null });
+      return json(res, { status_code: 8, status_msg: '用户不存在' });
     }
     res.writeHead(404).end();
   };
@@ -252,6 +274,11 @@ export async function startFakeDouyin(): Promise<FakeDouyin> {
       res.writeHead(302, { location: `${cdn.url}/vod/${vid}.mp4?token=${f.token}` });
       return res.end();
     }
+    // A share link that leaves Douyin for another host (one PROXY_ALLOW_HOSTS allows, the CDN's).
+    if (path === '/s/away') {
+      res.writeHead(302, { location: `${cdn.url}/share/user/${SEC_UID}?sec_uid=${SEC_UID}` });
+      return res.end();
+    }
     // Share links: a short link redirects to the share page, which carries sec_uid.
     if (/^\/s\/\w+\/?$/.test(path)) {
       count('share');
@@ -264,6 +291,17 @@ export async function startFakeDouyin(): Promise<FakeDouyin> {
     }
     if (path === '/ttwid/union/register/' && req.method === 'POST') {
       count('ttwid');
+      if (f.ttwid === 'fail') {
+        res.writeHead(500, { 'content-type': 'text/html' });
+        return res.end('<html>502 Bad Gateway</html>');
+      }
+      if (f.ttwidDelayMs > 0) {
+        setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'ttwid=1%7CguestTtwid123; Path=/; HttpOnly' });
+          res.end('{"status_code":0}');
+        }, f.ttwidDelayMs);
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'ttwid=1%7CguestTtwid123; Path=/; Domain=bytedance.com; Max-Age=31536000; HttpOnly' });
       return res.end('{"status_code":0}');
     }

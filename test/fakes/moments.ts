@@ -46,6 +46,8 @@ export interface FakeMoments {
   ecloudBodies: string[];
   expired: boolean;
   ecloudFail?: { code: string; message: string };
+  /** When set, every /getSnsObject is answered with this failure (the list calls still work). */
+  detailFail?: { code: string; message: string };
   now: number;
   xml(p: FakePost, flavour: 'server' | 'pc' | 'list'): string;
   reset(): void;
@@ -138,6 +140,7 @@ export async function startFakeMoments(): Promise<FakeMoments> {
     f.ecloudBodies = [];
     f.expired = false;
     f.ecloudFail = undefined;
+    f.detailFail = undefined;
     cdn.hits.clear();
   };
   f.reset();
@@ -238,6 +241,7 @@ export async function startFakeMoments(): Promise<FakeMoments> {
     }
     if (body.wId !== f.ecloudWid) return json(res, 200, { message: '实例不存在', code: '1001', data: null });
     if (path === '/getSnsObject') {
+      if (f.detailFail) return json(res, 200, { ...f.detailFail, data: null });
       const p = f.posts.find((x) => x.id === body.id && x.username === body.wcId);
       if (!p) return json(res, 200, { message: '朋友圈不存在', code: '1001', data: null });
       return json(res, 200, bare(JSON.stringify({ message: '成功', code: '1000', data: ecloudItem(p, 'server') })));

@@ -43,6 +43,8 @@ export interface FakeMp {
   /** The key getmsg accepts per biz; any other gets ret=-3. */
   validKeys: Map<string, string>;
   mode: ListMode;
+  /** When set, getmsg answers with this HTTP status and a JSON body without ret. */
+  listStatus?: number;
   pushes: FakePush[];
   /** Message lists of accounts other than BIZ (the bench uses a one-article account). */
   others: Map<string, FakePush[]>;
@@ -146,6 +148,7 @@ export async function startFakeMp(): Promise<FakeMp> {
     reset() {
       mp.validKeys.clear();
       mp.mode = 'ok';
+      mp.listStatus = undefined;
       mp.pushes = defaultPushes(mp.url);
       mp.others.clear();
       mp.deleted.clear();
@@ -168,6 +171,10 @@ export async function startFakeMp(): Promise<FakeMp> {
     mp.lastListUrl = url;
     mp.lastListHeaders = req.headers;
     const q = url.searchParams;
+    if (mp.listStatus) {
+      res.writeHead(mp.listStatus, { 'content-type': 'application/json' });
+      return res.end('{"errmsg":"refused"}');
+    }
     if (mp.mode === 'status500') {
       res.writeHead(502, { 'content-type': 'text/html' });
       return res.end('<html><body><h1>502 Bad Gateway</h1></body></html>');

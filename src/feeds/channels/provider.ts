@@ -1,4 +1,4 @@
-import { arr, num, obj, str } from '../../upstream/shape.js';
+import { arr, num, obj, str, unixSeconds } from '../../upstream/shape.js';
 
 /**
  * What both Channels upstreams (the downloader's local API and E云) are mapped to, and the interface
@@ -104,7 +104,7 @@ export function readObject(raw: unknown): ChannelsObject | undefined {
   return {
     id,
     nonce: (str(o.objectNonceId) ?? '').split('_')[0] ?? '',
-    createtime: num(o.createtime) ?? num(o.createTime),
+    createtime: unixSeconds(o.createtime ?? o.createTime),
     description,
     mediaType: num(desc.mediaType) ?? num(obj(arr(desc.media)[0]).mediaType) ?? 4,
     author: readAccount(o.contact),

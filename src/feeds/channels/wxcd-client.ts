@@ -1,6 +1,6 @@
 import { HttpError } from '../../http/errors.js';
 import type { UpstreamClient } from '../../upstream/client.js';
-import { UpstreamError } from '../../upstream/errors.js';
+import { UpstreamError, httpStatusError } from '../../upstream/errors.js';
 import { arr, obj, str } from '../../upstream/shape.js';
 import { finderName, readAccount, readObject, type ChannelsAccount, type ChannelsObject, type ChannelsPage, type ChannelsProvider } from './provider.js';
 
@@ -18,9 +18,16 @@ export class WxcdProvider implements ChannelsProvider {
   constructor(private readonly http: UpstreamClient) {}
 
   private async call(path: string, query: Record<string, string | undefined>, signal?: AbortSignal): Promise<Record<string, unknown>> {
-    const res = await this.http.json({ path, query, signal });
+    // The downloader always answers 200; anything else is something in front of it, or another program.
+    const res = await this.http.json({ path, query, signal }, (status) =>
+      status === 200
+        ? undefined
+        : httpStatusError(NAME, 'the Channels downloader', status, {
+            refused: 'check WXCD_API_URL: it should point at the downloader itself, not at a proxy or page that asks for a login',
+            other: 'check that the downloader is running and that WXCD_API_URL points at it',
+          }),
+    );
     const env = obj(res.data);
-    if (res.status >= 500) throw new UpstreamError(NAME, 'status', 502, 'UPSTREAM_ERROR', `the Channels downloader answered HTTP ${res.status}`);
     const code = env.code;
     const msg = str(env.msg) ?? '';
     if (code !== 0 && code !== '0') {

@@ -91,11 +91,17 @@ export interface DouyinClientOptions {
   random?: () => number;
 }
 
+/** Douyin's own words for a user that does not exist or closed the account: the only answer that means 404. */
+const USER_GONE = /用户不存在|该用户已注销|账号已注销|user (?:does not|doesn't) exist/i;
+
 const cookieValue = (cookie: string, name: string) => new RegExp(`(?:^|;\\s*)${name}=([^;]*)`).exec(cookie)?.[1];
 
 /** Douyin's answer in a form each caller reads: the JSON, or the reason it could not be had. */
 export class DouyinClient {
   private guestCookie?: Promise<string>;
+  /** Set while the guest cookie lacks a ttwid: when registration is tried again. */
+  private guestRetryAt?: number;
+  private guestFailures = 0;
   private readonly browser: Browser;
   private readonly msToken: string;
 
@@ -111,28 +117,44 @@ export class DouyinClient {
     return this.opts.cookie !== '';
   }
 
-  /** The operator's cookie, or a guest one (ttwid, msToken, s_v_web_id) made once. */
-  private cookie(signal?: AbortSignal): Promise<string> {
+  /**
+   * The operator's cookie, or a guest one (ttwid, msToken, s_v_web_id). A guest cookie with a ttwid is
+   * kept; one whose registration failed or timed out serves until the next try, which waits 5 s after
+   * the first failure, doubling to 10 minutes.
+   */
+  private cookie(): Promise<string> {
     if (this.opts.cookie) return Promise.resolve(this.opts.cookie);
-    this.guestCookie ??= (async () => {
-      const parts = [`msToken=${this.msToken}`, `s_v_web_id=${verifyFp((this.opts.now ?? Date.now)(), this.opts.random)}`];
-      try {
-        const res = await this.opts.ttwid?.request({
-          method: 'POST',
-          path: '/',
-          headers: { 'content-type': 'application/json', 'user-agent': this.opts.userAgent },
-          body: JSON.stringify({ region: 'cn', aid: 1768, needFid: false, service: 'www.ixigua.com', migrate_info: { ticket: '', source: 'node' }, cbUrlProtocol: 'https', union: true }),
-          signal,
-        });
-        const set = res?.headers['set-cookie'];
-        const ttwid = (Array.isArray(set) ? set : set ? [set] : []).map((c) => /^ttwid=([^;]+)/.exec(c)?.[1]).find(Boolean);
-        if (ttwid) parts.unshift(`ttwid=${ttwid}`);
-      } catch {
-        // Guest mode is best effort; Douyin will say if it wants more.
-      }
-      return parts.join('; ');
-    })();
+    const now = (this.opts.now ?? Date.now)();
+    if (!this.guestCookie || (this.guestRetryAt !== undefined && now >= this.guestRetryAt)) {
+      this.guestRetryAt = undefined;
+      this.guestCookie = this.registerGuest();
+    }
     return this.guestCookie;
+  }
+
+  /** Registration is shared by every waiting request, so no caller's signal ends it: the client's own deadline does. */
+  private async registerGuest(): Promise<string> {
+    const parts = [`msToken=${this.msToken}`, `s_v_web_id=${verifyFp((this.opts.now ?? Date.now)(), this.opts.random)}`];
+    let ttwid: string | undefined;
+    try {
+      const res = await this.opts.ttwid?.request({
+        method: 'POST',
+        path: '/',
+        headers: { 'content-type': 'application/json', 'user-agent': this.opts.userAgent },
+        body: JSON.stringify({ region: 'cn', aid: 1768, needFid: false, service: 'www.ixigua.com', migrate_info: { ticket: '', source: 'node' }, cbUrlProtocol: 'https', union: true }),
+      });
+      const set = res?.headers['set-cookie'];
+      ttwid = (Array.isArray(set) ? set : set ? [set] : []).map((c) => /^ttwid=([^;]+)/.exec(c)?.[1]).find(Boolean);
+    } catch {
+      // Counted below; Douyin will say whether the cookie without it is enough.
+    }
+    if (ttwid) {
+      this.guestFailures = 0;
+      return [`ttwid=${ttwid}`, ...parts].join('; ');
+    }
+    this.guestFailures++;
+    this.guestRetryAt = (this.opts.now ?? Date.now)() + Math.min(600_000, 5_000 * 2 ** (this.guestFailures - 1));
+    return parts.join('; ');
   }
 
   /** The exact query string sent, signature included: built once, signed, never re-encoded. */
@@ -159,7 +181,7 @@ export class DouyinClient {
   /** GET a signed web-API path; the JSON object, or a typed error naming what to do. */
   async get(path: string, route: Array<[string, string | number]>, signal?: AbortSignal): Promise<Record<string, unknown>> {
     await this.opts.budget.take(signal);
-    const cookie = await this.cookie(signal);
+    const cookie = await this.cookie();
     const res = await this.http.request({
       path: `${path}?${this.signedQuery(route)}`,
       headers: { 'user-agent': this.opts.userAgent, referer: 'https://www.douyin.com/', cookie, accept: 'application/json, text/plain, */*' },
@@ -173,8 +195,9 @@ export class DouyinClient {
     if (/验证码|captcha|verify_page|middle_page|验证/i.test(text.slice(0, 4000)) && !text.startsWith('{')) {
       throw this.blocked('captcha', 'Douyin answered with its verification (captcha) page');
     }
-    if (res.status === 403) throw this.blocked('forbidden', 'Douyin refused the request (HTTP 403)');
-    if (res.status >= 500) throw new UpstreamError('douyin', 'status', 502, 'UPSTREAM_ERROR', `Douyin answered HTTP ${res.status}`);
+    // A refusal is never "no such user": only Douyin's own words say that (below).
+    if (res.status === 401 || res.status === 403) throw this.blocked('forbidden', `Douyin refused the request (HTTP ${res.status})`);
+    if (res.status >= 300) throw new UpstreamError('douyin', 'status', 502, 'UPSTREAM_ERROR', `Douyin answered HTTP ${res.status}, not the JSON of its web API; check DOUYIN_BASE_URL`);
     if (!text) throw this.blocked('empty', 'Douyin answered with an empty body, which is how it refuses a cookie or signature');
     let data: unknown;
     try {
@@ -187,6 +210,8 @@ export class DouyinClient {
     const status = Number(body.status_code ?? 0);
     if (status !== 0) {
       const msg = typeof body.status_msg === 'string' ? body.status_msg.slice(0, 200) : '';
+      const secUid = route.find(([k]) => k === 'sec_user_id')?.[1];
+      if (secUid !== undefined && USER_GONE.test(msg)) throw notFound(String(secUid), msg);
       throw new UpstreamError('douyin', 'status', 502, 'UPSTREAM_ERROR', `Douyin answered status_code ${status}${msg ? ` (${msg})` : ''}`);
     }
     return body;
@@ -226,6 +251,11 @@ export function firstLink(text: string): string | undefined {
   return /https?:\/\/[^\s"'<>，。]+/.exec(text)?.[0];
 }
 
-export function notFound(secUid: string): HttpError {
-  return new HttpError(404, 'DOUYIN_USER_NOT_FOUND', `Douyin has no user ${secUid.slice(0, 80)} (check the sec_user_id, or subscribe by share link with /feeds/douyin?url=…)`);
+export function notFound(secUid: string, said: string): HttpError {
+  return new HttpError(404, 'DOUYIN_USER_NOT_FOUND', `Douyin has no user ${secUid.slice(0, 80)} ("${said}"; check the sec_user_id, or subscribe by share link with /feeds/douyin?url=…)`);
+}
+
+/** A success answer without the fields we read: Douyin changed shape, or refused us in a new way. */
+export function badShape(what: string): UpstreamError {
+  return new UpstreamError('douyin', 'bad_response', 502, 'UPSTREAM_BAD_RESPONSE', `Douyin answered status_code 0 but ${what}; its web API may have changed, or it refused DOUYIN_COOKIE in a new way`);
 }

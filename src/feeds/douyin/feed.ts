@@ -5,8 +5,8 @@ import { titleLine, withCover, type Enclosure, type FeedData, type FeedItem } fr
 import { beijingDate } from '../time.js';
 import { positiveInt, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
-import { SEC_UID, notFound, type DouyinClient } from './client.js';
-import { arr, obj, str } from '../../upstream/shape.js';
+import { SEC_UID, badShape, type DouyinClient } from './client.js';
+import { arr, obj, str, unixTime } from '../../upstream/shape.js';
 
 const urls = (addr: unknown) =>
   arr(obj(addr).url_list)
@@ -57,8 +57,8 @@ const count = (n: unknown) => {
   return v >= 10000 ? `${(v / 10000).toFixed(1)}万` : String(v);
 };
 
-function titleOf(desc: string, created: number): string {
-  return titleLine(desc) ?? (created ? `Post of ${beijingDate(created * 1000)}` : 'Untitled post');
+function titleOf(desc: string, created: number | undefined): string {
+  return titleLine(desc) ?? (created ? `Post of ${beijingDate(created)}` : 'Untitled post');
 }
 
 function toItem(a: Record<string, unknown>, opts: DouyinFeedOptions): FeedItem | undefined {
@@ -68,7 +68,7 @@ function toItem(a: Record<string, unknown>, opts: DouyinFeedOptions): FeedItem |
   if (status.is_delete === true || status.is_prohibited === true || Number(status.is_delete) === 1) return undefined;
   const { links } = opts;
   const desc = (str(a.desc) ?? '').trim();
-  const created = Number(a.create_time) || 0;
+  const created = unixTime(a.create_time);
   const video = obj(a.video);
   const isNote = Number(a.aweme_type) === IMAGE_POST || arr(a.images).length > 0;
   const cover = [video.origin_cover, video.cover].map((c) => urls(c)[0]).find(Boolean);
@@ -111,7 +111,7 @@ function toItem(a: Record<string, unknown>, opts: DouyinFeedOptions): FeedItem |
     contentHtml: parts.join(''),
     summary: desc ? desc.slice(0, 300) : undefined,
     authors: str(author.nickname) ? [{ name: str(author.nickname)! }] : undefined,
-    published: created ? created * 1000 : undefined,
+    published: created,
     categories: [...new Set(hashtags)],
   };
   const firstImage = isNote ? urls(obj(arr(a.images)[0]))[0] : undefined;
@@ -130,6 +130,8 @@ export function douyinFeed(opts: DouyinFeedOptions): FeedSource<DouyinParams> {
       let cursor = '0';
       for (let page = 0; page < p.pages; page++) {
         const res = await opts.client.posts(p.secUid, cursor, signal);
+        // null is how Douyin writes an empty list; anything else that is not a list is not an answer.
+        if (res.aweme_list !== null && !Array.isArray(res.aweme_list)) throw badShape('its post list has no aweme_list');
         list.push(...arr(res.aweme_list).map(obj));
         const next = str(res.max_cursor);
         if (!Number(res.has_more) || !next || next === cursor) break;
@@ -137,10 +139,11 @@ export function douyinFeed(opts: DouyinFeedOptions): FeedSource<DouyinParams> {
       }
       let profile: Record<string, unknown> = obj(list[0]?.author);
       if (list.length === 0) {
-        // Nothing listed: a user that does not exist, a private account, or simply no posts.
+        // Nothing listed: a private account, or simply no posts (a user that does not exist is said
+        // so by the client). A profile without a user is how Douyin refuses a cookie (f2), not "no user".
         const res = await opts.client.profile(p.secUid, signal);
         profile = obj(res.user);
-        if (!str(profile.nickname)) throw notFound(p.secUid);
+        if (!str(profile.nickname)) throw badShape('its profile answer has no user');
         if (Number(profile.secret) === 1 || Number(profile.private_status) === 1) {
           throw new HttpError(403, 'DOUYIN_PRIVATE_ACCOUNT', `${str(profile.nickname)}'s Douyin account is private: its posts are visible to approved followers only`);
         }

@@ -38,6 +38,7 @@ export function douyinSource(ctx: SourceContext): SourceDescriptor {
     ttwid,
   });
   const baseHost = new URL(config.DOUYIN_BASE_URL).host;
+  const isDouyin = (u: URL) => DOUYIN_HOSTS.test(u.hostname) || u.host === baseHost;
   const opts = { client, links: ctx.links, maxPages: config.DOUYIN_MAX_PAGES };
   // The operator's cookie goes to Douyin's own hosts with the video requests, as a browser's would.
   const mediaHeaders = config.DOUYIN_COOKIE ? { cookie: config.DOUYIN_COOKIE } : undefined;
@@ -67,9 +68,10 @@ export function douyinSource(ctx: SourceContext): SourceDescriptor {
           } catch {
             throw badRequest('parameter url is not a URL', 'BAD_URL');
           }
-          if (!DOUYIN_HOSTS.test(u.hostname) && u.host !== baseHost) throw new HttpError(400, 'NOT_DOUYIN', `${u.hostname.slice(0, 100)} is not a Douyin address`);
+          if (!isDouyin(u)) throw new HttpError(400, 'NOT_DOUYIN', `${u.hostname.slice(0, 100)} is not a Douyin address`);
           let secUid = secUidOf(u.href);
-          if (!secUid) secUid = secUidOf(await ctx.resolveRedirects(u.href, 'douyin', AbortSignal.timeout(config.UPSTREAM_DEADLINE)));
+          // Every hop stays on Douyin's own hosts (or DOUYIN_BASE_URL), whatever PROXY_ALLOW_HOSTS allows.
+          if (!secUid) secUid = secUidOf(await ctx.resolveRedirects(u.href, 'douyin', isDouyin, AbortSignal.timeout(config.UPSTREAM_DEADLINE)));
           if (!secUid) throw new HttpError(404, 'DOUYIN_USER_NOT_FOUND', 'that link does not lead to a Douyin user page; use a share link of a profile, or its www.douyin.com/user/… URL');
           // The start page asks for the answer as JSON.
           if (c.accepts('json', 'html') === 'json' && !c.accepts('html')) {

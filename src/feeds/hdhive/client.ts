@@ -161,8 +161,12 @@ export class HdhiveClient {
     if (res.status === 401 || res.status === 403) {
       throw new UpstreamError(NAME, 'auth', 502, 'UPSTREAM_AUTH', `HDHive refused access (HTTP ${res.status} ${detail}); check the scopes of HDHIVE_API_KEY and HDHIVE_ACCESS_TOKEN`);
     }
+    // Only HDHive's own envelope may say "no such item"; a bare 404 is a wrong address or something in front.
+    if (res.status === 404 && body?.code) {
+      throw new HttpError(404, 'NOT_FOUND', `HDHive has no such item (${detail})`);
+    }
     if (res.status === 404) {
-      throw new HttpError(404, 'NOT_FOUND', `HDHive has no such item (${body ? detail || 'HTTP 404' : 'HTTP 404'})`);
+      throw new UpstreamError(NAME, 'status', 502, 'UPSTREAM_ERROR', `HDHive answered HTTP 404 (no such address) without its JSON envelope; check HDHIVE_API_URL`);
     }
     if (res.status >= 400 || body?.success === false) {
       throw new UpstreamError(NAME, 'status', 502, 'UPSTREAM_ERROR', `HDHive answered HTTP ${res.status} (${detail || 'no detail'})`);

@@ -1,7 +1,7 @@
 import { ecloudCall, ecloudNotConfigured } from '../../upstream/ecloud.js';
 import type { UpstreamClient } from '../../upstream/client.js';
 import { parsePostXml, type MomentsPost } from './post.js';
-import { arr, obj, str } from '../../upstream/shape.js';
+import { arr, obj, str, unixSeconds } from '../../upstream/shape.js';
 import type { MomentsProvider, TimelineQuery } from './provider.js';
 
 const NAME = 'ecloud';
@@ -57,7 +57,7 @@ export class EcloudMomentsProvider implements MomentsProvider {
 
   constructor(
     private readonly http: UpstreamClient,
-    private readonly opts: { auth: string; wid: string },
+    private readonly opts: { auth: string; wid: string; onDetailFailed?: (id: string, err: unknown) => void },
   ) {}
 
   private call(path: string, json: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
@@ -71,7 +71,7 @@ export class EcloudMomentsProvider implements MomentsProvider {
       id,
       username: str(item.userName),
       nickname: str(item.nickName),
-      createTime: Number(item.createTime) || undefined,
+      createTime: unixSeconds(item.createTime),
       likes: arr(item.snsLikes).map((l) => str(obj(l).nickName) ?? str(obj(l).userName) ?? '').filter(Boolean),
       comments: (() => {
         const list = arr(item.snsComments).map(obj).filter((c) => Number(c.deleteFlag ?? 0) === 0);
@@ -84,9 +84,17 @@ export class EcloudMomentsProvider implements MomentsProvider {
     };
     let xml = objectDescXml(item.objectDesc);
     let post = xml ? await parsePostXml(xml, extras) : undefined;
-    // List XML media links cannot be fetched: take the post's details, once.
+    // List XML media links cannot be fetched: take the post's details, once. One post's failing detail
+    // call costs that post its media for now, never the feed.
     if (post && (post.media.length || post.link?.cover) && !q.known(id) && extras.username) {
-      const detail = await this.call('/getSnsObject', body({ wId: this.opts.wid, wcId: extras.username }, { id }), signal);
+      let detail: Record<string, unknown>;
+      try {
+        detail = await this.call('/getSnsObject', body({ wId: this.opts.wid, wcId: extras.username }, { id }), signal);
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        this.opts.onDetailFailed?.(id, err);
+        return { ...post, partial: true };
+      }
       xml = objectDescXml(detail.objectDesc) ?? xml;
       if (xml) post = (await parsePostXml(xml, extras)) ?? post;
     }

@@ -81,7 +81,9 @@ export function renderPost(p: MomentsPost, opts: Pick<MomentsFeedOptions, 'links
   const enclosures: Enclosure[] = [];
   let image: string | undefined;
   if (p.text) parts.push(`<p>${textToHtml(p.text)}</p>`);
-  for (const m of p.media) {
+  // Without its details a post's media links have no tokens and would not load: say so instead.
+  if (p.partial) parts.push('<p><em>The photos and videos of this post could not be fetched yet; they appear after a later refresh.</em></p>');
+  for (const m of p.partial ? [] : p.media) {
     if (m.kind === 'image') {
       const still = links.image(m.url, 'moments', { key: m.key });
       image ??= still;
@@ -100,7 +102,7 @@ export function renderPost(p: MomentsPost, opts: Pick<MomentsFeedOptions, 'links
   }
   if (p.link) {
     const l = p.link;
-    const cover = l.cover ? links.image(l.cover.url, 'moments', { key: l.cover.key }) : undefined;
+    const cover = l.cover && !p.partial ? links.image(l.cover.url, 'moments', { key: l.cover.key }) : undefined;
     image ??= cover;
     const title = escapeHtml(l.title || l.url || 'Link');
     parts.push(
@@ -154,14 +156,26 @@ export function momentsFeed(opts: MomentsFeedOptions): FeedSource<MomentsParams>
     parse: (params, query) => parseMomentsParams(params.username, query, opts.maxPages),
     key: (p) => `moments:${opts.provider.name}:${p.usernames.join(',')}:${p.keyword ?? ''}:${p.pages}:${+p.comments}`,
     async fetch(p, signal) {
-      const fresh = await opts.provider.timeline({ usernames: p.usernames, keyword: p.keyword, pages: p.pages, known: (id) => opts.posts.has(id) }, signal);
-      // Media never changes: a known post keeps what was first seen (E云's list omits usable links).
+      // A post kept without its details (partial) is not known: its details are asked for again.
+      const known = (id: string) => {
+        const kept = opts.posts.get(id);
+        return kept !== undefined && !kept.partial;
+      };
+      const fresh = await opts.provider.timeline({ usernames: p.usernames, keyword: p.keyword, pages: p.pages, known }, signal);
+      // Media never changes: a known post keeps what was first seen (E云's list omits usable links),
+      // unless what was kept lacked its details and this answer has them.
+      const completed = new Set<string>();
       const merged = fresh.map((post) => {
         const kept = opts.posts.get(post.id);
-        return kept ? { ...kept, nickname: post.nickname || kept.nickname, text: post.text || kept.text, likes: post.likes, comments: post.comments, location: post.location ?? kept.location } : post;
+        if (!kept) return post;
+        if (kept.partial && !post.partial) {
+          completed.add(post.id);
+          return post;
+        }
+        return { ...kept, nickname: post.nickname || kept.nickname, text: post.text || kept.text, likes: post.likes, comments: post.comments, location: post.location ?? kept.location };
       });
       const firstSeen = opts.posts.record(merged);
-      for (const post of merged) if (firstSeen.has(post.id)) opts.keepMedia(mediaToKeep(post));
+      for (const post of merged) if (!post.partial && (firstSeen.has(post.id) || completed.has(post.id))) opts.keepMedia(mediaToKeep(post));
       // What the upstream returned, and everything kept from the same span of time: deleted posts stay.
       const since = merged.length ? Math.min(...merged.map((x) => x.createTime)) : 0;
       const limit = opts.pageSize * p.pages * 4;

@@ -1,3 +1,4 @@
+import { Counter } from 'prom-client';
 import { HttpError, badRequest } from '../../http/errors.js';
 import { sendArticlePage } from '../../proxy/article-page.js';
 import { sqliteMomentsPosts } from '../../store/moments-posts.js';
@@ -15,11 +16,19 @@ const channelsConfigured = (c: Config) => (c.CHANNELS_PROVIDER === 'ecloud' ? !!
 export function momentsSource(ctx: SourceContext): SourceDescriptor {
   const { config } = ctx;
   const ecloud = config.MOMENTS_PROVIDER === 'ecloud';
+  const detailFailures = new Counter({ name: 'feedgate_moments_detail_failures_total', help: "E云 /getSnsObject calls that failed (the post is shown without its media until a later refresh)", registers: [ctx.metrics.registry] });
   const http = ecloud
     ? ctx.upstream('ecloud-moments', config.ECLOUD_API_URL || 'http://127.0.0.1', { setting: 'ECLOUD_API_URL', hint: 'your E云 instance must be logged in' })
     : ctx.upstream('weflow', config.WEFLOW_API_URL, { setting: 'WEFLOW_API_URL', hint: "WeFlow must run there with its API service on, connected to WeChat's database" });
   const provider: MomentsProvider = ecloud
-    ? new EcloudMomentsProvider(http, { auth: config.ECLOUD_AUTH, wid: config.ECLOUD_WID })
+    ? new EcloudMomentsProvider(http, {
+        auth: config.ECLOUD_AUTH,
+        wid: config.ECLOUD_WID,
+        onDetailFailed(id, err) {
+          detailFailures.inc();
+          ctx.logger.warn({ post: id, err: (err as Error)?.message }, 'E云 /getSnsObject failed: the post is shown from the list without its media, which are asked for again at the next refresh');
+        },
+      })
     : new WeflowProvider(http, { token: config.WEFLOW_TOKEN, pageSize: config.MOMENTS_PAGE_SIZE });
   const posts = sqliteMomentsPosts(ctx.db);
   const opts = {
@@ -72,7 +81,7 @@ export function momentsSource(ctx: SourceContext): SourceDescriptor {
             {
               title: first ? first.slice(0, 140) : `${post.nickname || post.username}'s post`,
               author: post.nickname || post.username,
-              published: post.createTime * 1000,
+              published: post.createTime ? post.createTime * 1000 : undefined,
               body: html,
               original: post.link?.url || undefined,
               originalLabel: 'Shared link',

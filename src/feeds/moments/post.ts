@@ -2,6 +2,7 @@ import type { Cheerio } from 'cheerio';
 import type { Element } from 'domhandler';
 import { momentsMediaUrl } from '../../proxy/platforms.js';
 import { cheerio } from '../../cheerio.js';
+import { unixSeconds } from '../../upstream/shape.js';
 
 /**
  * A Moments post as feedgate keeps it (plain JSON, stored in SQLite), whichever upstream it came from.
@@ -40,6 +41,11 @@ export interface MomentsPost {
   location?: string;
   likes: string[];
   comments: Array<{ nickname: string; content: string; replyTo?: string }>;
+  /**
+   * The post's details could not be had (E云's /getSnsObject failed): what the list's own XML says, whose
+   * media links lack their tokens. Its media are not kept; the details are asked for again next time.
+   */
+  partial?: boolean;
 }
 
 const U64 = /^\d{1,20}$/;
@@ -193,7 +199,7 @@ export async function parsePostXml(xml: string, extras: PostExtras = {}): Promis
     id,
     username,
     nickname: extras.nickname || childText(extra, 'nickname') || username,
-    createTime: Number(childText(tl, 'createTime')) || extras.createTime || 0,
+    createTime: unixSeconds(childText(tl, 'createTime')) ?? extras.createTime ?? 0,
     text: tl.children('contentDesc').first().text().replace(/\r\n/g, '\n').trim(),
     kind,
     media: kind === 'link' ? [] : media,

@@ -2,15 +2,17 @@ import { momentsMediaUrl } from '../../proxy/platforms.js';
 import type { UpstreamClient } from '../../upstream/client.js';
 import { UpstreamError } from '../../upstream/errors.js';
 import { parsePostXml, type MomentsMedia, type MomentsPost } from './post.js';
-import { arr, obj, str } from '../../upstream/shape.js';
+import { arr, obj, str, unixSeconds } from '../../upstream/shape.js';
 import type { MomentsProvider, TimelineQuery } from './provider.js';
 
 const NAME = 'weflow';
 const U64 = /^\d{1,20}$/;
 
-/** WeFlow answers 401 to every call when its token is missing or wrong. */
-const refused = (status: number) =>
-  new UpstreamError(NAME, 'auth', 502, 'UPSTREAM_AUTH', `WeFlow refused the token (HTTP ${status}); set WEFLOW_TOKEN to the access token configured in WeFlow's API settings`);
+/** WeFlow answers 401 to every call when its token is missing or wrong; said before the body is read. */
+const refusal = (status: number) =>
+  status === 401 || status === 403
+    ? new UpstreamError(NAME, 'auth', 502, 'UPSTREAM_AUTH', `WeFlow refused the token (HTTP ${status}); set WEFLOW_TOKEN to the access token configured in WeFlow's API settings`)
+    : undefined;
 
 /** A post from WeFlow's JSON alone, for the rare one without rawXml. */
 function fromJson(p: Record<string, unknown>): MomentsPost | undefined {
@@ -33,7 +35,7 @@ function fromJson(p: Record<string, unknown>): MomentsPost | undefined {
     id,
     username: str(p.username) ?? '',
     nickname: str(p.nickname) ?? str(p.username) ?? '',
-    createTime: Number(p.createTime) || 0,
+    createTime: unixSeconds(p.createTime) ?? 0,
     text: str(p.contentDesc)?.trim() ?? '',
     kind: isLink ? 'link' : media.some((m) => m.kind === 'video') ? 'video' : media.length ? 'photos' : 'text',
     media: isLink ? [] : media,
@@ -63,9 +65,8 @@ export class WeflowProvider implements MomentsProvider {
       query: { limit: this.opts.pageSize, usernames: q.usernames.join(',') || undefined, keyword: q.keyword || undefined, end, media: 0 },
       headers: this.auth,
       signal,
-    });
+    }, refusal);
     const body = obj(res.data);
-    if (res.status === 401 || res.status === 403) throw refused(res.status);
     if (res.status >= 400 || body.success === false) {
       const why = str(body.error) ?? str(body.message) ?? `HTTP ${res.status}`;
       throw new UpstreamError(NAME, 'status', 502, 'UPSTREAM_ERROR', `WeFlow answered: ${why.slice(0, 200)}`);
@@ -79,8 +80,7 @@ export class WeflowProvider implements MomentsProvider {
   }
 
   async usernames(signal?: AbortSignal): Promise<string[]> {
-    const res = await this.http.json({ path: '/api/v1/sns/usernames', headers: this.auth, signal });
-    if (res.status === 401 || res.status === 403) throw refused(res.status);
+    const res = await this.http.json({ path: '/api/v1/sns/usernames', headers: this.auth, signal }, refusal);
     return arr(obj(res.data).usernames)
       .map(str)
       .filter((u): u is string => !!u);
@@ -99,7 +99,7 @@ export class WeflowProvider implements MomentsProvider {
           id: str(p.id),
           username: str(p.username),
           nickname: str(p.nickname),
-          createTime: Number(p.createTime) || undefined,
+          createTime: unixSeconds(p.createTime),
           likes: arr(p.likes).map(str).filter((s): s is string => !!s),
           comments: arr(p.comments).map((c) => {
             const o = obj(c);

@@ -1,9 +1,10 @@
 import type { CallBudget } from '../../upstream/budget.js';
 import type { UpstreamClient } from '../../upstream/client.js';
-import { UpstreamError } from '../../upstream/errors.js';
+import { UpstreamError, httpStatusError } from '../../upstream/errors.js';
 import { parseJson } from '../../upstream/json.js';
 import type { MpCredentials } from '../../store/mp-accounts.js';
 import type { MpArticleMeta } from '../../store/mp-articles.js';
+import { unixTime } from '../../upstream/shape.js';
 
 /** The Windows WeChat (XWEB) browser, as getmsg expects it (notes/channels-mp.md §3.2). */
 const WECHAT_UA =
@@ -105,8 +106,9 @@ export function parseMessageList(generalMsgList: string, biz: string): MpListedA
     const info = obj(obj(entry)?.comm_msg_info);
     const ext = obj(obj(entry)?.app_msg_ext_info);
     if (!info || !ext || num(info.type) !== ARTICLE_PUSH) continue;
-    const pushedAt = (num(info.datetime) ?? 0) * 1000;
-    if (!pushedAt) continue;
+    if (!num(info.datetime)) continue;
+    // A push whose time is absurd still counts; it is dated when it was read.
+    const pushedAt = unixTime(info.datetime) ?? Date.now();
     const leadAuthor = unescapeHtml(str(ext.author)).trim();
     const lead = article(ext, biz, pushedAt, '');
     if (lead) out.push(lead);
@@ -150,7 +152,14 @@ export class MpClient {
         'x-requested-with': 'XMLHttpRequest',
       },
       signal,
-    });
+    }, (status) =>
+      status === 200
+        ? undefined
+        : httpStatusError('mp', 'WeChat (the message list)', status, {
+            refused: "the account's credentials may have expired (open one of its articles in desktop WeChat to push fresh ones), or MP_BASE_URL or UPSTREAM_PROXY leads somewhere that refuses",
+            other: 'WeChat may be briefly unavailable (the last good copy is served meanwhile); if it persists, check MP_BASE_URL and UPSTREAM_PROXY',
+          }),
+    );
     const data = obj(res.data);
     if (!data) throw new UpstreamError('mp', 'bad_response', 502, 'UPSTREAM_BAD_RESPONSE', `WeChat answered HTTP ${res.status} without a message list`);
     const ret = data.ret === undefined || data.ret === null || data.ret === '' ? NaN : Number(data.ret);
@@ -158,7 +167,15 @@ export class MpClient {
     if (ret === -6) throw new UpstreamError('mp', 'rate_limited', 429, 'MP_LIMITED', 'WeChat is limiting requests for this account (ret=-6)');
     if (ret !== 0) {
       const msg = str(data.errmsg).slice(0, 200);
-      throw new UpstreamError('mp', 'bad_response', 502, 'UPSTREAM_ERROR', `WeChat answered ret=${Number.isFinite(ret) ? ret : '?'}${msg ? ` (${msg})` : ''}`);
+      throw new UpstreamError(
+        'mp',
+        'bad_response',
+        502,
+        'UPSTREAM_ERROR',
+        Number.isFinite(ret)
+          ? `WeChat answered the message list with ret=${ret}${msg ? ` (${msg})` : ''}; if it persists, push fresh credentials by opening one of the account's articles in desktop WeChat`
+          : `WeChat answered HTTP ${res.status} without a ret code: not a message list; check MP_BASE_URL and UPSTREAM_PROXY`,
+      );
     }
     const general = str(data.general_msg_list);
     let articles: MpListedArticle[];
