@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { platformOfHost } from '../src/proxy/platforms.js';
 import { UrlSigner } from '../src/proxy/sign.js';
@@ -164,6 +165,50 @@ describe('signed URLs and access', () => {
     // The reader's own token is not part of the signature.
     expect(tamper((q) => q.set('token', 'anything'))).toBe(true);
     expect(new UrlSigner(Buffer.from('other')).verify('/play', url.searchParams)).toBe(false);
+  });
+
+  const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  /** The link with its signature's last character replaced by each of the 64 base64url characters. */
+  const spellings = (link: string) => {
+    const m = /([?&]sig=)([A-Za-z0-9_-]{21})([A-Za-z0-9_-])/.exec(link)!;
+    return [...ALPHABET].map((c) => ({ link: link.replace(m[0], `${m[1]}${m[2]}${c}`), same: c === m[3] }));
+  };
+
+  it('exactly one spelling of a signature verifies (the MAC is compared as text, not as decoded bytes)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 32 }), fc.webPath(), fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), fc.string({ maxLength: 12 }), { maxKeys: 4 }), (key, path, params) => {
+        const signer = new UrlSigner(Buffer.from(key));
+        const p = `/${path.replace(/^\/+/, '')}`;
+        const link = signer.sign(p, params);
+        const ok = spellings(link).filter(({ link: l }) => signer.verify(p, new URL(`http://x${l}`).searchParams));
+        expect(ok.map((s) => s.same)).toEqual([true]);
+      }),
+      { numRuns: 200, seed: 6 },
+    );
+  });
+
+  it('over HTTP, on every kind of signed route, 63 of 64 spellings are refused as BAD_SIGNATURE', async () => {
+    const a = await startApp({ PROXY_ALLOW_HOSTS: cdn.host, ACCESS_TOKEN: 'tok', DOUYIN_BASE_URL: 'http://127.0.0.1:9' });
+    try {
+      const links = [
+        a.app.links.image(`${cdn.url}/ok.jpg`, 'wechat'),
+        a.app.links.video(`${cdn.url}/v.mp4`, 'moments', { key: '123' }),
+        a.app.links.route('/play/douyin/7454000000000000001'),
+        a.app.links.route('/moments/post/13000000000000000001'),
+      ];
+      for (const link of links) {
+        let accepted = 0;
+        for (const s of spellings(link)) {
+          const res = await fetch(a.url + s.link);
+          const code = res.headers.get('content-type')?.includes('json') ? ((await res.json()) as { error?: { code: string } }).error?.code : (await res.arrayBuffer(), undefined);
+          if (code !== 'BAD_SIGNATURE') accepted++;
+          if (!s.same) expect(code, s.link).toBe('BAD_SIGNATURE');
+        }
+        expect(accepted, link).toBe(1);
+      }
+    } finally {
+      await a.close();
+    }
   });
 
   it('over HTTP: tampering is 403; a valid signature needs no token; unsigned needs the token', async () => {

@@ -44,8 +44,10 @@ export class UrlSigner {
     const pairs = [...query.entries()];
     // Repeated parameters are ambiguous to the handlers; never accept them as signed.
     if (new Set(pairs.map(([k]) => k)).size !== pairs.length) return false;
-    const given = Buffer.from(sig[0]!, 'base64url');
-    const expected = this.mac(path, pairs);
+    // Compared as text, not as decoded bytes: the last of the 22 characters carries four bits that
+    // decoding drops, so sixteen spellings would otherwise verify. One link has one signature.
+    const given = Buffer.from(sig[0]!, 'utf8');
+    const expected = Buffer.from(this.mac(path, pairs).toString('base64url'), 'utf8');
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 }
