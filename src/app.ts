@@ -84,11 +84,12 @@ export function createApp({ config, logger, db }: AppDeps): App {
     isStaleable,
     metrics,
     snapshots: sqliteSnapshots(db),
+    logger,
   });
   const clients: UpstreamClient[] = [];
   const policy = { extraHosts: parseAllowHosts(config.PROXY_ALLOW_HOSTS) };
   const mediaProxy = config.PROXY_MEDIA_VIA_UPSTREAM_PROXY ? outboundProxy(config.UPSTREAM_PROXY, process.env, { connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT }) : undefined;
-  const fetcher = new MediaFetcher({ policy, connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT, timeoutMs: config.PROXY_TIMEOUT, metrics, proxy: mediaProxy });
+  const fetcher = new MediaFetcher({ policy, connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT, timeoutMs: config.PROXY_TIMEOUT, metrics, proxy: mediaProxy, logger });
   const keystreams = new KeystreamCache(config.KEYSTREAM_CACHE_KEYS);
   const archive = new MediaArchive(db, join(config.DATA_DIR, 'archive'), config.MOMENTS_ARCHIVE_MAX_BYTES);
   const keeper = new MediaKeeper({
@@ -101,6 +102,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
     concurrency: config.MOMENTS_ARCHIVE_CONCURRENCY,
     metrics,
     queue: sqliteKeepQueue(db),
+    logger,
   });
   // Media queued by an earlier process (a crash, a restart) are kept now.
   if (config.MOMENTS_ARCHIVE) keeper.start();
@@ -136,6 +138,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
         concurrency: concurrency ?? config.UPSTREAM_CONCURRENCY,
         metrics,
         health,
+        logger,
         proxy: outboundProxy(config.UPSTREAM_PROXY, process.env, { connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT }),
       });
       clients.push(client);

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,15 @@ let cdn: FakeCdn;
 let fake: FakeChannels;
 let app: RunningApp;
 const hd = useFakeHdhive();
+const logFile = join(tempDir(), 'feedgate.log');
+/** The app's log lines so far (the logger writes every 100 ms). */
+async function logLines(file = logFile): Promise<Array<Record<string, unknown>>> {
+  await new Promise((r) => setTimeout(r, 250));
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
 
 beforeAll(async () => {
   const plain = sampleMp4();
@@ -28,7 +37,7 @@ beforeAll(async () => {
   cdn.files.set('/badrange.mp4', { body: Buffer.alloc(1000, 1), type: 'video/mp4', status: 206, ranges: false, headers: { 'content-range': 'bytes 500-100/1000' } });
   cdn.files.set('/reset.jpg', { body: Buffer.concat([jpeg, Buffer.alloc(200_000, 3)]), type: 'image/jpeg', resetAfter: 70_000 });
   cdn.files.set('/clip.mp4', { body: plain, type: 'video/mp4' });
-  app = await startApp({ ...hd.config(), WXCD_API_URL: fake.wxcdUrl, PROXY_ALLOW_HOSTS: cdn.host, ACCESS_TOKEN: 'tok', PROXY_TIMEOUT: '2s' });
+  app = await startApp({ ...hd.config(), WXCD_API_URL: fake.wxcdUrl, PROXY_ALLOW_HOSTS: cdn.host, ACCESS_TOKEN: 'tok', PROXY_TIMEOUT: '2s', LOG_LEVEL: 'info' }, { logFile });
 });
 afterAll(async () => {
   await app.close();
@@ -88,7 +97,7 @@ describe('hostile requests never produce a 500', () => {
     const target = fc
       .tuple(fc.constantFrom(...paths), fc.constantFrom('', '/', '//', '/..', '.rss', '%2F', '%00', '/x'), fc.array(fc.tuple(fc.constantFrom(...params), values), { maxLength: 5 }))
       .map(([p, suffix, qs]) => p + suffix + (qs.length ? '?' + qs.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&') : ''));
-    const method = fc.constantFrom('GET', 'GET', 'GET', 'HEAD', 'POST', 'PUT', 'OPTIONS', 'PATCH', 'TRACE');
+    const method = fc.constantFrom('GET', 'GET', 'GET', 'HEAD', 'POST', 'PUT', 'OPTIONS', 'PATCH', 'TRACE', 'PROPFIND');
     const header = fc.record({ range: fc.constantFrom('', 'bytes=0-1', 'bytes=-0', 'bytes=5-2', 'bytes=0-1,5-9', 'garbage'), accept: fc.constantFrom('', '*/*', 'image/avif,image/webp'), 'if-none-match': fc.constantFrom('', '*', '"x"') });
     const samples = fc.sample(fc.tuple(method, target, header), { numRuns: 2500, seed: 424242 });
     const statuses = new Map<number, number>();
@@ -102,6 +111,12 @@ describe('hostile requests never produce a 500', () => {
     // The fuzz reached handlers, not only the router's 404.
     expect(statuses.get(200)).toBeGreaterThan(50);
     expect(statuses.get(400)).toBeGreaterThan(50);
+    expect(statuses.get(501)).toBeGreaterThan(10);
+    // Nothing anyone can send writes an error-level line (they are for our own faults) or a stack.
+    const lines = await logLines();
+    expect(lines.filter((l) => l.msg === 'request').length).toBeGreaterThan(2000);
+    expect(lines.filter((l) => (l.level as number) >= 50)).toEqual([]);
+    expect(lines.filter((l) => JSON.stringify(l).includes('\\n    at '))).toEqual([]);
   }, 120_000);
 });
 
@@ -200,5 +215,28 @@ describe('logging', () => {
     expect(text).toContain('upstream said no');
     expect(text).toContain('"n":1');
     expect(text).not.toContain('SECRET');
+  });
+});
+
+describe('what each log level shows', () => {
+  it('LOG_LEVEL=debug: every upstream call (path without its query, status, time) and every feed-cache decision', async () => {
+    const file = join(tempDir(), 'debug.log');
+    const a = await startApp({ ...hd.config(), LOG_LEVEL: 'debug' }, { logFile: file });
+    try {
+      expect((await fetch(`${a.url}/feeds/hdhive/movie/550.json`)).status).toBe(200);
+      expect((await fetch(`${a.url}/feeds/hdhive/movie/550.json`)).status).toBe(200);
+      expect((await fetch(`${a.url}/feeds/nothing-here`)).status).toBe(404);
+      const lines = await logLines(file);
+      const calls = lines.filter((l) => l.msg === 'upstream call');
+      expect(calls).toHaveLength(1);
+      expect(calls[0]).toMatchObject({ level: 20, upstream: 'hdhive', method: 'GET', path: '/api/open/resources/movie/550', outcome: 'HTTP 200' });
+      expect(typeof calls[0]!.ms).toBe('number');
+      expect(lines.filter((l) => l.msg === 'feed cache').map((l) => l.cache)).toEqual(['miss', 'hit']);
+      // A client's mistake is a debug line, not an error.
+      expect(lines.some((l) => l.level === 20 && l.code === 'NOT_FOUND')).toBe(true);
+      expect(lines.filter((l) => (l.level as number) >= 50)).toEqual([]);
+    } finally {
+      await a.close();
+    }
   });
 });

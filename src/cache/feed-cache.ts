@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import type { Logger } from '../logger.js';
 import { keptChildren, type Metrics } from '../metrics.js';
 import type { SnapshotStore } from '../store/snapshots.js';
 import { reviveError, storeError, type SharedState } from './shared.js';
@@ -61,6 +62,8 @@ export interface FeedCacheOptions {
   /** How long a shared lock holds (the longest a load may take: UPSTREAM_DEADLINE). */
   lockTtlMs?: number;
   now?: () => number;
+  /** Each decision (hit, miss, coalesced, stale and why) is a debug line. */
+  logger?: Logger;
 }
 
 /** The error a waiter gets when its refresh outlived staleAfterMs and a last good copy stood in. */
@@ -82,9 +85,12 @@ export class FeedCache {
   private readonly failures: LRUCache<string, { error: unknown }>;
   private readonly now: () => number;
   private puts = 0;
+  /** Worked out once: a cache hit is the hot path. */
+  private readonly debug: boolean;
 
   constructor(private readonly opts: FeedCacheOptions) {
     this.now = opts.now ?? Date.now;
+    this.debug = opts.logger?.isLevelEnabled('debug') ?? false;
     this.lru = new LRUCache<string, Entry>({
       maxSize: opts.maxBytes,
       // Entries larger than a quarter of the cache would evict too much; they are kept in the snapshot only.
@@ -100,7 +106,7 @@ export class FeedCache {
   holds(key: string, value: unknown): boolean {
     const cached = this.lru.get(key);
     if (!cached || cached.value !== value || this.now() >= cached.freshUntil) return false;
-    this.count('hit');
+    this.count('hit', key);
     return true;
   }
 
@@ -109,14 +115,14 @@ export class FeedCache {
     const now = this.now();
     const cached = this.lru.get(key);
     if (cached && now < cached.freshUntil) {
-      this.count('hit');
+      this.count('hit', key);
       return { value: cached.value as T, state: 'hit', storedAt: cached.storedAt };
     }
     const failed = this.failures.get(key);
     if (failed) return this.staleOr(key, ttlMs, cached, failed.error);
     let flight = this.inflight.get(key);
     if (flight) {
-      this.count('coalesced');
+      this.count('coalesced', key);
     } else {
       const controller = new AbortController();
       flight = { promise: this.load(key, ttlMs, () => load(controller.signal), controller.signal), controller, waiters: 0, keep: false };
@@ -125,7 +131,7 @@ export class FeedCache {
       // Release the slot whatever happens, so the next request after a failure tries again.
       const release = () => this.inflight.get(key) === f && this.inflight.delete(key);
       f.promise.then(release, release);
-      this.count('miss');
+      this.count('miss', key);
     }
     // The copy that may stand in: read from the snapshot store once, only when it could be needed.
     const last = opts.staleAfterMs !== undefined ? (cached ?? this.fromSnapshot(key, ttlMs)) : cached;
@@ -180,7 +186,7 @@ export class FeedCache {
     const last = cached ?? this.fromSnapshot(key, ttlMs);
     const staleable = err instanceof RefreshPending || (this.opts.isStaleable?.(err) ?? true);
     if (last && staleable && this.now() <= last.freshUntil + this.opts.staleMs) {
-      this.count('stale');
+      this.count('stale', key, err);
       return { value: last.value as T, state: 'stale', storedAt: last.storedAt, error: err };
     }
     throw err;
@@ -293,7 +299,8 @@ export class FeedCache {
   }
 
   private readonly counters = keptChildren<{ inc(): void }>();
-  private count(result: 'hit' | 'miss' | 'stale' | 'coalesced'): void {
+  private count(result: 'hit' | 'miss' | 'stale' | 'coalesced', key: string, err?: unknown): void {
+    if (this.debug) this.opts.logger!.debug({ key, cache: result, ...(err ? { why: (err as Error)?.message } : {}) }, 'feed cache');
     const metrics = this.opts.metrics;
     if (metrics) this.counters(result, () => metrics.cacheEvents.labels(result)).inc();
   }

@@ -10,11 +10,11 @@ export async function errorHandler(ctx: Context, next: Next): Promise<void> {
     }
   } catch (err) {
     const e = toHttpError(err, ctx.method);
-    if (e.status >= 500 && !(err instanceof HttpError)) {
-      ctx.log?.error({ err }, 'unhandled error');
-    } else if (e.status >= 500) {
-      ctx.log?.warn({ code: e.code, status: e.status }, e.message);
-    }
+    // Error level is for our own faults only, with their stack; anyone can send a bad request or an
+    // unknown method, so those are debug lines, and an upstream's failure is a warning without a stack.
+    if (e.code === 'INTERNAL') ctx.log?.error({ err }, 'unhandled error');
+    else if (e.status >= 500 && e.status !== 501) ctx.log?.warn({ code: e.code, status: e.status }, e.message);
+    else ctx.log?.debug({ code: e.code, status: e.status }, e.message);
     ctx.status = e.status;
     for (const [k, v] of Object.entries(e.headers)) ctx.set(k, v);
     ctx.set('Cache-Control', 'no-store');

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { HttpError } from '../http/errors.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { GENERIC_HEADERS, RULES, type Platform } from './platforms.js';
 import type { ProxyChoice } from '../upstream/proxy.js';
@@ -14,6 +15,8 @@ export interface MediaFetcherOptions {
   metrics?: Metrics;
   /** PROXY_MEDIA_VIA_UPSTREAM_PROXY: fetch through this proxy; targets are still checked before they leave. */
   proxy?: ProxyChoice;
+  /** Each media fetch (host and path, status, time to headers) is a debug line; never its query (tokens). */
+  logger?: Logger;
 }
 
 export interface MediaResponse {
@@ -79,6 +82,7 @@ export class MediaFetcher {
     Object.assign(headers, opts.headers);
     for (let hop = 0; ; hop++) {
       let res: Dispatcher.ResponseData;
+      const started = performance.now();
       try {
         // Through a proxy our lookup never runs: check the target's addresses before the request leaves.
         if (this.opts.proxy) await checkResolved(this.opts.policy, target.hostname);
@@ -96,6 +100,9 @@ export class MediaFetcher {
       }
       // A body we drop must not raise an unhandled AbortError.
       res.body.on('error', () => {});
+      if (this.opts.logger?.isLevelEnabled('debug')) {
+        this.opts.logger.debug({ media: `${target.url.host}${target.url.pathname}`, status: res.statusCode, ms: Math.round((performance.now() - started) * 10) / 10, hop }, 'media fetch');
+      }
       const location = header(res.headers, 'location');
       if (res.statusCode >= 300 && res.statusCode < 400 && location) {
         res.body.destroy();

@@ -5,6 +5,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { MediaArchive } from '../cache/media-archive.js';
 import { HttpError } from '../http/errors.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { KeepJob, KeepQueueStore } from '../store/keep-queue.js';
 import { readCapped } from '../upstream/read-body.js';
@@ -42,6 +43,8 @@ export interface MediaKeeperOptions {
   /** Tries before a medium is given up on (default 8: about two hours with the default wait). */
   maxAttempts?: number;
   now?: () => number;
+  /** Each job's outcome is a debug line. */
+  logger?: Logger;
 }
 
 type Outcome = 'kept' | 'already' | 'too_large' | 'failed' | 'decrypt_failed';
@@ -147,6 +150,7 @@ export class MediaKeeper {
     this.running.delete(job.id);
     if (this.closing.signal.aborted) return;
     const tries = job.attempts + 1;
+    this.opts.logger?.debug({ media: job.id.split('?')[0], kind: r.kind, outcome, tries, ...(error ? { why: error } : {}) }, 'media keep');
     if (outcome === 'failed' && tries < (this.opts.maxAttempts ?? 8)) {
       this.opts.queue.retry(job.id, this.now() + (this.opts.retryBaseMs ?? 30_000) * 2 ** job.attempts, error);
       this.jobs.inc({ kind: r.kind, outcome: 'retry' });

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
+import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { UpstreamError, parseRetryAfter } from './errors.js';
 import type { HealthBook } from './health.js';
@@ -31,6 +32,8 @@ export interface UpstreamClientOptions {
   metrics?: Metrics;
   /** First retry delay; doubles each time (with jitter). */
   backoffMs?: number;
+  /** Each call (path without its query, status or failure, time) is a debug line. */
+  logger?: Logger;
 }
 
 export interface UpstreamRequest {
@@ -101,8 +104,10 @@ export class UpstreamClient {
     const deadline = AbortSignal.timeout(this.opts.deadlineMs);
     const signal = AbortSignal.any([deadline, this.closing.signal, ...(req.signal ? [req.signal] : [])]);
     for (let attempt = 0; ; attempt++) {
+      const started = performance.now();
       try {
         const res = await this.limiter.run(() => this.once(method, { ...req, signal }), signal);
+        this.trace(method, req.path, attempt, started, `HTTP ${res.status}`);
         if (RETRY_STATUS.has(res.status) && attempt < retries) {
           this.count(`http_${res.status}`);
           await this.backoff(attempt, signal);
@@ -114,6 +119,7 @@ export class UpstreamClient {
         return res;
       } catch (err) {
         const e = this.classify(err, deadline, req.signal);
+        this.trace(method, req.path, attempt, started, `${e.kind}: ${e.message}`);
         this.count(e.kind);
         if (e.kind === 'unreachable' && attempt < retries && !signal.aborted) {
           await this.backoff(attempt, signal);
@@ -208,6 +214,14 @@ export class UpstreamClient {
   private async backoff(attempt: number, signal?: AbortSignal): Promise<void> {
     const base = (this.opts.backoffMs ?? 200) * 2 ** attempt;
     await sleep(Math.min(5000, base * (0.5 + Math.random())), undefined, { signal }).catch(() => {});
+  }
+
+  /** A debug line per call. The query is left out: it carries credentials (MP keys, Douyin tokens). */
+  private trace(method: string, path: string, attempt: number, started: number, outcome: string): void {
+    const log = this.opts.logger;
+    if (!log?.isLevelEnabled('debug')) return;
+    const ms = Math.round((performance.now() - started) * 10) / 10;
+    log.debug({ upstream: this.opts.name, method, path: this.basePath + path.split('?')[0], attempt, outcome, ms }, 'upstream call');
   }
 
   private count(outcome: string): void {
