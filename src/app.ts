@@ -16,6 +16,7 @@ import { douyinSource } from './feeds/douyin/index.js';
 import { momentsSource } from './feeds/moments/index.js';
 import { mpSource } from './feeds/mp/index.js';
 import { formatSuffix } from './feeds/route.js';
+import { FEED_PARAMS } from './feeds/params.js';
 import { presentedToken, requireToken, tokenCheck, tokenVerdict } from './http/auth.js';
 import { publicBase } from './http/base-url.js';
 import { badRequest } from './http/errors.js';
@@ -189,6 +190,11 @@ export function createApp({ config, logger, db }: AppDeps): App {
     sendHtml(c, html, { csp: startPageCsp(nonce), cacheControl: 'no-store' });
   });
   const folders = Object.fromEntries(sources.map((s) => [s.name, s.title]));
+  // What the OPML list keeps of a URL: a feed route's path, with the shared feed parameters and the route's own.
+  const feedRoutes = sources.flatMap((s) =>
+    s.routes.flatMap((r) => (r.kind === 'feed' ? [{ path: new RegExp(`^${r.path.replace(/:\w+/g, '[^/]+')}$`), query: new Set([...FEED_PARAMS, ...(r.source.query ?? [])]) }] : [])),
+  );
+  const feedQuery = (path: string) => feedRoutes.find((r) => r.path.test(path))?.query;
   router.get('/opml', token, (c) => {
     const withToken = c.query.with_token === '1' && config.ACCESS_TOKEN ? config.ACCESS_TOKEN : undefined;
     c.set('Cache-Control', 'no-store');
@@ -198,7 +204,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
   });
   router.post('/api/opml/feeds', token, async (c) => {
     const body = await readJsonBody(c, 8 * 1024);
-    const feedUrl = canonicalFeed(typeof body.url === 'string' ? body.url : '');
+    const feedUrl = canonicalFeed(typeof body.url === 'string' ? body.url : '', feedQuery);
     if (!feedUrl) throw badRequest('url must be a feed URL of this feedgate (/feeds/… or /rss/…)');
     opml.built({ ...feedUrl, title: typeof body.title === 'string' ? body.title.slice(0, 300) : '' });
     c.status = 204;
@@ -212,7 +218,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
     const now = Date.now();
     if ((lastNoted.get(url) ?? 0) > now - 600_000) return;
     lastNoted.set(url, now);
-    const feedUrl = canonicalFeed(url);
+    const feedUrl = canonicalFeed(url, feedQuery);
     if (feedUrl) opml.requested({ ...feedUrl, title }, now);
   };
   const feed = { cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served, ready };

@@ -88,7 +88,7 @@ export function parseFormat(value: string | undefined, fromSuffix: Format | unde
 }
 
 /** Every parameter that changes what a feed shows (besides `format`). */
-const FEED_PARAMS = new Set(['limit', 'sorted', 'filter_time', 'filter_case_sensitive', 'opencc', 'brief', 'filter', 'filterout', ...FIELDS.flatMap((f) => [`filter_${f}`, `filterout_${f}`])]);
+export const FEED_PARAMS: ReadonlySet<string> = new Set(['limit', 'sorted', 'filter_time', 'filter_case_sensitive', 'opencc', 'brief', 'filter', 'filterout', ...FIELDS.flatMap((f) => [`filter_${f}`, `filterout_${f}`])]);
 const PLAIN = new Map<Format, FeedParams>();
 
 export function parseFeedParams(query: Query, opts: { maxLimit: number; formatFromPath?: Format; defaultFormat?: Format }): FeedParams {

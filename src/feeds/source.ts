@@ -5,6 +5,8 @@ import type { FeedData } from './model.js';
  * the result under, and how to fetch plain feed data. It never renders, caches or signs by itself.
  */
 export interface FeedSource<P> {
+  /** The query parameters parse() reads, besides the shared feed parameters (the OPML list keeps only these). */
+  readonly query?: readonly string[];
   /** Reads and validates route parameters; throws a 400 HttpError on bad input. */
   parse(params: Record<string, string>, query: Record<string, string | string[] | undefined>): P;
   /** Cache key for these parameters; must cover everything fetch() depends on. */

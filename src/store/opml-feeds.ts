@@ -7,6 +7,9 @@ export interface OpmlFeed {
   source: string;
 }
 
+/** At most this many feeds of each kind (built, requested) are kept: the oldest go first. */
+export const OPML_MAX_FEEDS = 1000;
+
 /** The feeds a user follows, for /opml: built on the start page, or requested within the last days. */
 export interface OpmlFeedStore {
   built(feed: OpmlFeed, at?: number): void;
@@ -23,19 +26,35 @@ export function sqliteOpmlFeeds(db: Db): OpmlFeedStore {
     "INSERT INTO opml_feeds (url, title, source, last_requested) VALUES (?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET last_requested = excluded.last_requested, title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE title END",
   );
   const list = db.prepare<[number], OpmlFeed>('SELECT url, title, source FROM opml_feeds WHERE built_at IS NOT NULL OR last_requested >= ? ORDER BY source, url');
+  // Anyone with the token can make feed URLs up: the table keeps the newest of each kind only.
+  const trimRequested = db.prepare(
+    'DELETE FROM opml_feeds WHERE built_at IS NULL AND url NOT IN (SELECT url FROM opml_feeds WHERE built_at IS NULL ORDER BY last_requested DESC LIMIT ?)',
+  );
+  const trimBuilt = db.prepare('DELETE FROM opml_feeds WHERE built_at IS NOT NULL AND url NOT IN (SELECT url FROM opml_feeds WHERE built_at IS NOT NULL ORDER BY built_at DESC LIMIT ?)');
   return {
-    built: (f, at = Date.now()) => void built.run(f.url, f.title, f.source, at),
-    requested: (f, at = Date.now()) => void requested.run(f.url, f.title, f.source, at),
+    built: (f, at = Date.now()) => {
+      built.run(f.url, f.title, f.source, at);
+      trimBuilt.run(OPML_MAX_FEEDS);
+    },
+    requested: (f, at = Date.now()) => {
+      requested.run(f.url, f.title, f.source, at);
+      trimRequested.run(OPML_MAX_FEEDS);
+    },
     list: (since) => list.all(since),
   };
 }
 
+const MAX_PATH = 512;
+const MAX_VALUE = 512;
+const MAX_URL = 2048;
+
 /**
  * A feed URL of ours in canonical form, and its source: the path with its format suffix (from `format=`,
- * else rss), then its parameters sorted, without format, token or signature. Undefined for anything
- * that is not one of our feed paths.
+ * else rss), then the parameters `known` says the feed route at that path reads, sorted, each at most
+ * 512 characters; never format, token or signature. Undefined for anything that is not a feed route's
+ * path (`known` answers undefined), or longer than 2048 characters.
  */
-export function canonicalFeed(url: string): { url: string; source: string } | undefined {
+export function canonicalFeed(url: string, known: (path: string) => ReadonlySet<string> | undefined): { url: string; source: string } | undefined {
   let u: URL;
   try {
     u = new URL(url, 'http://x');
@@ -43,11 +62,15 @@ export function canonicalFeed(url: string): { url: string; source: string } | un
     return undefined;
   }
   const m = /^\/(?:feeds|rss)\/([a-z]+)(?:[/.]|$)/.exec(u.pathname);
-  if (!m) return undefined;
-  const path = /\.(rss|atom|json)$/.test(u.pathname) ? u.pathname : `${u.pathname}.${u.searchParams.get('format') ?? 'rss'}`;
+  if (!m || u.pathname.length > MAX_PATH) return undefined;
+  const params = known(u.pathname.replace(/\.(rss|atom|json)$/, ''));
+  if (!params) return undefined;
+  const format = u.searchParams.get('format');
+  const path = /\.(rss|atom|json)$/.test(u.pathname) ? u.pathname : `${u.pathname}.${format === 'atom' || format === 'json' ? format : 'rss'}`;
   const kept = [...u.searchParams]
-    .filter(([k]) => k !== 'token' && k !== 'sig' && k !== 'format')
+    .filter(([k, v]) => params.has(k) && v.length <= MAX_VALUE)
     .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
   const qs = new URLSearchParams(kept).toString();
-  return { url: qs ? `${path}?${qs}` : path, source: m[1]! };
+  const out = qs ? `${path}?${qs}` : path;
+  return out.length > MAX_URL ? undefined : { url: out, source: m[1]! };
 }

@@ -99,6 +99,7 @@ function toItem(o: ChannelsObject, p: ChannelsParams, opts: ChannelsFeedOptions)
 /** GET /feeds/channels/:username (and the downloader-compatible /rss/channels). */
 export function channelsFeed(opts: ChannelsFeedOptions, route: 'feeds' | 'compat' = 'feeds'): FeedSource<ChannelsParams> {
   return {
+    query: route === 'feeds' ? ['pages', 'quality', 'next_marker'] : ['username', 'pages', 'quality', 'next_marker'],
     parse(params, query) {
       const username = route === 'feeds' ? params.username : single(query, 'username');
       return parseChannelsParams(username, query, opts.maxPages);

@@ -123,6 +123,7 @@ function toItem(a: Record<string, unknown>, opts: DouyinFeedOptions): FeedItem |
 /** GET /feeds/douyin/:secUserId */
 export function douyinFeed(opts: DouyinFeedOptions): FeedSource<DouyinParams> {
   return {
+    query: ['pages'],
     parse: (params, query) => parseDouyinParams(params.secUserId, query, opts.maxPages),
     key: (p) => `douyin:${p.secUid}:${p.pages}`,
     async fetch(p, signal) {

@@ -153,6 +153,7 @@ function toItem(p: MomentsPost, params: MomentsParams, opts: MomentsFeedOptions)
 /** GET /feeds/moments and /feeds/moments/:username. */
 export function momentsFeed(opts: MomentsFeedOptions): FeedSource<MomentsParams> {
   return {
+    query: ['usernames', 'keyword', 'pages', 'comments'],
     parse: (params, query) => parseMomentsParams(params.username, query, opts.maxPages),
     key: (p) => `moments:${opts.provider.name}:${p.usernames.join(',')}:${p.keyword ?? ''}:${p.pages}:${+p.comments}`,
     async fetch(p, signal) {

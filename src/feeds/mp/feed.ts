@@ -156,6 +156,7 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
   }
 
   return {
+    query: [...(route === 'compat' ? ['biz'] : []), 'offset', 'pages', 'content', 'proxy', 'proxy_cover'],
     parse(params, query) {
       return parseMpParams(route === 'feeds' ? params.biz : single(query, 'biz'), query, opts.maxPages);
     },
