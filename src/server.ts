@@ -27,7 +27,16 @@ try {
 }
 
 const logger = createLogger(config.LOG_LEVEL);
-const db = openDb(config.DATA_DIR);
+let db: ReturnType<typeof openDb>;
+try {
+  db = openDb(config.DATA_DIR);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(`feedgate: ${err.message}`);
+    process.exit(1);
+  }
+  throw err;
+}
 const app = createApp({ config, logger, db });
 const server = createServer(app.listener).listen(config.PORT, config.HOST, () => {
   const { address, port } = server.address() as AddressInfo;

@@ -46,6 +46,25 @@ describe('the server process', () => {
     expect(err).not.toMatch(/\n\s+at /);
   });
 
+  it('a DATA_DIR that cannot be created or written is one configuration error naming it, without a stack trace', async () => {
+    const file = join(tempDir(), 'a-file');
+    writeFileSync(file, 'not a directory');
+    const dataDir = join(file, 'data');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/server.ts')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, PORT: '0', DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    expect(await exitOf(child)).toBe(1);
+    expect(err).toContain('DATA_DIR');
+    expect(err).toContain(dataDir);
+    expect(err).toContain('ENOTDIR');
+    expect(err).not.toMatch(/\n\s+at /);
+    expect(err.trim().split('\n').length).toBeLessThanOrEqual(2);
+  });
+
   it('reads .env from the working directory, below real environment variables', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, '.env'), '# comment\nACCESS_TOKEN=from-dotenv\nHDHIVE_API_KEY="quoted key"\n');
