@@ -1,4 +1,6 @@
 import { LRUCache } from 'lru-cache';
+import { HttpError } from '../http/errors.js';
+import { runWithProgress, type LoadProgress } from '../load-progress.js';
 import type { Logger } from '../logger.js';
 import { keptChildren, type Metrics } from '../metrics.js';
 import type { SnapshotStore } from '../store/snapshots.js';
@@ -28,7 +30,19 @@ interface Flight {
   waiters: number;
   /** Someone was answered with a stale copy while this ran: let it finish, it will refresh the cache. */
   keep: boolean;
+  /** The load waits for a call budget's slot until then (epoch ms), paced by `queuedBy`. */
+  queuedUntil?: number;
+  queuedBy?: string;
+  /** The load said its value lacks parts still being fetched. */
+  incomplete: boolean;
+  /** Waiters that answer now (stale, or 503 when cold) once the load is known to miss their deadline. */
+  hurry: Set<() => void>;
 }
+
+/** How long an incomplete value (full texts still coming) stays fresh: the next poll builds it again. */
+const INCOMPLETE_TTL_MS = 10_000;
+/** Retry-After for a cold feed whose load is not waiting for a budget: about what a slow upstream takes. */
+const PENDING_RETRY_S = 5;
 
 export interface GetOptions {
   /**
@@ -66,10 +80,21 @@ export interface FeedCacheOptions {
   logger?: Logger;
 }
 
-/** The error a waiter gets when its refresh outlived staleAfterMs and a last good copy stood in. */
-export class RefreshPending extends Error {
-  constructor(ms: number) {
-    super(`the upstream did not answer within ${ms} ms; the refresh goes on in the background`);
+/**
+ * The answer when a refresh outlives staleAfterMs (FEED_DEADLINE): a last good copy stands in when there
+ * is one; a cold feed gets this as a 503 with Retry-After, the time its load expects to need (its budget
+ * slot when it waits for one). The load goes on, so the next poll after Retry-After is a hit.
+ */
+export class RefreshPending extends HttpError {
+  constructor(ms: number, retryAfterS: number, queuedBy?: string) {
+    super(
+      503,
+      'FEED_PENDING',
+      queuedBy
+        ? `this feed's upstream call waits for its turn under ${queuedBy} (about ${retryAfterS} s); it goes on in the background, and the feed is ready after Retry-After`
+        : `the upstream did not answer within ${ms} ms (FEED_DEADLINE); the refresh goes on in the background, and the feed is ready after Retry-After`,
+      { 'Retry-After': String(retryAfterS) },
+    );
   }
 }
 
@@ -125,8 +150,21 @@ export class FeedCache {
       this.count('coalesced', key);
     } else {
       const controller = new AbortController();
-      flight = { promise: this.load(key, ttlMs, () => load(controller.signal), controller.signal), controller, waiters: 0, keep: false };
-      const f = flight;
+      const f: Flight = { promise: Promise.resolve(undefined as never), controller, waiters: 0, keep: false, incomplete: false, hurry: new Set() };
+      const answerBy = opts.staleAfterMs !== undefined ? now + opts.staleAfterMs : undefined;
+      const progress: LoadProgress = {
+        answerBy,
+        queued: (at, setting) => {
+          f.queuedUntil = at;
+          f.queuedBy = setting;
+          if (answerBy !== undefined && at > answerBy) for (const hurry of [...f.hurry]) hurry();
+        },
+        incomplete: () => {
+          f.incomplete = true;
+        },
+      };
+      f.promise = this.load(key, ttlMs, () => runWithProgress(progress, () => load(controller.signal)), controller.signal, () => f.incomplete);
+      flight = f;
       this.inflight.set(key, f);
       // Release the slot whatever happens, so the next request after a failure tries again.
       const release = () => this.inflight.get(key) === f && this.inflight.delete(key);
@@ -136,43 +174,54 @@ export class FeedCache {
     // The copy that may stand in: read from the snapshot store once, only when it could be needed.
     const last = opts.staleAfterMs !== undefined ? (cached ?? this.fromSnapshot(key, ttlMs)) : cached;
     try {
-      const entry = await this.wait(flight, last, opts);
-      if (entry === undefined) return this.staleOr(key, ttlMs, last, new RefreshPending(opts.staleAfterMs!));
+      const entry = await this.wait(flight, opts);
+      if (entry === undefined) {
+        const queued = flight.queuedUntil !== undefined && flight.queuedUntil > this.now();
+        const retryAfter = queued ? Math.ceil((flight.queuedUntil! - this.now()) / 1000) + 2 : PENDING_RETRY_S;
+        return this.staleOr(key, ttlMs, last, new RefreshPending(opts.staleAfterMs!, retryAfter, queued ? flight.queuedBy : undefined));
+      }
       return { value: entry.value as T, state: 'miss', storedAt: entry.storedAt };
     } catch (err) {
       return this.staleOr(key, ttlMs, last, err);
     }
   }
 
-  /** The load's entry; undefined when staleAfterMs passed first and a last good copy can stand in. */
-  private wait(flight: Flight, last: Entry | undefined, opts: GetOptions): Promise<Entry | undefined> {
+  /**
+   * The load's entry; undefined when staleAfterMs passed first, or the load is known to miss it (it waits
+   * for a budget slot beyond it): the caller answers with the last good copy, or 503 when there is none.
+   */
+  private wait(flight: Flight, opts: GetOptions): Promise<Entry | undefined> {
     flight.waiters++;
     const signal = opts.signal?.();
     return new Promise<Entry | undefined>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       let left = false;
-      // Each waiter leaves once, by whichever comes first: the load, the stale deadline, or its client going.
+      // Each waiter leaves once, by whichever comes first: the load, the deadline, or its client going.
       const leave = () => {
         if (left) return false;
         left = true;
         flight.waiters--;
         clearTimeout(timer);
+        flight.hurry.delete(hurry);
         signal?.removeEventListener('abort', onAbort);
         return true;
+      };
+      const hurry = () => {
+        if (!leave()) return;
+        flight.keep = true;
+        resolve(undefined);
       };
       const onAbort = () => {
         if (!leave()) return;
         if (flight.waiters === 0 && !flight.keep) flight.controller.abort(new Error('every client waiting for this feed has gone'));
         reject(signal!.reason);
       };
-      if (opts.staleAfterMs !== undefined && last && this.now() <= last.freshUntil + this.opts.staleMs) {
-        timer = setTimeout(() => {
-          if (!leave()) return;
-          flight.keep = true;
-          resolve(undefined);
-        }, opts.staleAfterMs);
-      }
       if (signal?.aborted) return onAbort();
+      if (opts.staleAfterMs !== undefined) {
+        if (flight.queuedUntil !== undefined && flight.queuedUntil > this.now() + opts.staleAfterMs) return hurry();
+        timer = setTimeout(hurry, opts.staleAfterMs);
+        flight.hurry.add(hurry);
+      }
       signal?.addEventListener('abort', onAbort, { once: true });
       flight.promise.then(
         (e) => leave() && resolve(e),
@@ -244,7 +293,7 @@ export class FeedCache {
     }
   }
 
-  private async load<T>(key: string, ttlMs: number, load: () => Promise<T>, signal: AbortSignal): Promise<Entry> {
+  private async load<T>(key: string, ttlMs: number, load: () => Promise<T>, signal: AbortSignal, incomplete: () => boolean = () => false): Promise<Entry> {
     let token: string | undefined;
     if (this.opts.shared?.up) {
       const via = await this.viaShared(key, signal);
@@ -275,7 +324,7 @@ export class FeedCache {
     this.failures.delete(key);
     const storedAt = this.now();
     const json = JSON.stringify(value);
-    const entry: Entry = { value, storedAt, freshUntil: storedAt + ttlMs };
+    const entry: Entry = { value, storedAt, freshUntil: storedAt + (incomplete() ? Math.min(ttlMs, INCOMPLETE_TTL_MS) : ttlMs) };
     this.lru.set(key, entry, { size: Buffer.byteLength(json), ttl: ttlMs + this.opts.staleMs });
     // Both are no-ops while Redis is away.
     await this.opts.shared?.set(key, entry, ttlMs + this.opts.staleMs);

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SharedState } from '../cache/shared.js';
+import { loadProgress } from '../load-progress.js';
 import { UpstreamError } from './errors.js';
 
 /** Calls are refused rather than queued when the next free slot is further away than this. */
@@ -37,7 +38,11 @@ export class CallBudget {
       );
     }
     this.next = Math.max(this.next, at + interval);
-    if (wait > 0) await sleep(wait, undefined, { signal });
+    if (wait <= 0) return;
+    // The feed waiting on this call can answer its reader now (stale, or 503 with Retry-After) instead of
+    // holding it past FEED_DEADLINE; the call still happens when its slot comes.
+    loadProgress()?.queued(at, this.opts.setting);
+    await sleep(wait, undefined, { signal });
   }
 
   /** Pauses this budget across replicas until `untilMs` (an upstream asked to slow down). */

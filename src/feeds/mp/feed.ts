@@ -3,6 +3,7 @@ import { READABLE, parseArticlePage, proxyImages, type ArticlePage } from '../..
 import type { MediaLinks } from '../../proxy/links.js';
 import { mpState, type MpAccount, type MpAccountStore, type MpState } from '../../store/mp-accounts.js';
 import type { MpArticleRow, MpArticleStore } from '../../store/mp-articles.js';
+import { loadProgress } from '../../load-progress.js';
 import { UpstreamError } from '../../upstream/errors.js';
 import { escapeHtml } from '../html.js';
 import { withCover, type FeedData, type FeedItem } from '../model.js';
@@ -57,7 +58,14 @@ export interface FullText {
   kind?: string;
   problem?: string;
   page?: ArticlePage;
+  /** Still being fetched when the feed had to answer: it is there at the next refresh. */
+  pending?: boolean;
 }
+
+/** Time kept in hand before the reader's deadline, for rendering and sending. */
+const ANSWER_MARGIN_MS = 500;
+/** A message list this recent is reused to fill in a feed answered with texts pending, not fetched again. */
+const REUSE_LIST_MS = 30_000;
 
 /**
  * Full text through the archive: a kept body is used as is (articles do not change; MP_ARTICLE_TTL may
@@ -118,6 +126,7 @@ function itemOf(row: MpArticleRow, account: MpAccount, p: MpParams, opts: MpFeed
   else {
     if (m.digest) parts.push(`<p>${escapeHtml(m.digest)}</p>`);
     if (p.content && text?.problem) parts.push(`<p><em>${escapeHtml(`Full text unavailable (${text.problem}); this is the digest.`)}</em></p>`);
+    if (p.content && text?.pending) parts.push('<p><em>The full text is being fetched; it appears at the next refresh.</em></p>');
   }
   if (m.sourceUrl && /^https?:\/\//.test(m.sourceUrl)) parts.push(`<p><a href="${escapeHtml(m.sourceUrl)}">Read the original source</a></p>`);
   const item: FeedItem = {
@@ -139,6 +148,12 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
     const a = opts.accounts.get(biz);
     return a ? mpState(a, now(), opts.credentialTtlMs) : undefined;
   };
+
+  /**
+   * For a feed answered with texts pending: its list and the texts as they arrive, by article URL (those
+   * that cannot be kept, such as a verification page, too). The build that fills them in reuses both.
+   */
+  const pendingLists = new Map<string, { at: number; listed: { articles: MpListedArticle[]; next?: number }; texts: Map<string, FullText> }>();
 
   async function walk(biz: string, p: MpParams, signal?: AbortSignal): Promise<{ articles: MpListedArticle[]; next?: number }> {
     const creds = opts.accounts.credentials(biz)!;
@@ -177,7 +192,12 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
       }
       let state = stateOf(p.biz)!;
       let listed: { articles: MpListedArticle[]; next?: number } | undefined;
-      if (state.state === 'effective') {
+      const listKey = `${p.biz}:${p.offset}:${p.pages}`;
+      const reused = pendingLists.get(listKey);
+      pendingLists.delete(listKey);
+      const fresh = reused && now() - reused.at < REUSE_LIST_MS ? reused : undefined;
+      if (state.state === 'effective' && fresh) listed = fresh.listed;
+      else if (state.state === 'effective') {
         try {
           listed = await walk(p.biz, p, signal);
           opts.accounts.succeeded(p.biz, now());
@@ -214,15 +234,33 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
       }
 
       // Each body's images are pointed at /proxy as soon as it arrives, while other pages are still coming.
+      // Texts not there when the reader's deadline nears are marked pending: they go on being fetched and
+      // kept, and the feed is built again shortly (incomplete) with them.
       const texts: FullText[] = [];
-      const bodies = p.content
-        ? await Promise.all(
-            rows.map(async (r, i) => {
-              const t = (texts[i] = await fullText(opts, r.url, r, signal));
-              return t.body ? proxyImages(t.body, (u) => opts.links.image(u, 'wechat')) : undefined;
-            }),
-          )
-        : [];
+      const bodies: Array<string | undefined> = [];
+      if (p.content) {
+        const arrived = new Map<string, FullText>();
+        const all = Promise.all(
+          rows.map(async (r, i) => {
+            const t = fresh?.texts.get(r.url) ?? (await fullText(opts, r.url, r, signal));
+            arrived.set(r.url, t);
+            const body = t.body ? await proxyImages(t.body, (u) => opts.links.image(u, 'wechat')) : undefined;
+            texts[i] = t;
+            bodies[i] = body;
+          }),
+        );
+        const progress = loadProgress();
+        const left = progress?.answerBy === undefined ? Infinity : progress.answerBy - Date.now() - ANSWER_MARGIN_MS;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([all, ...(Number.isFinite(left) ? [new Promise((r) => (timer = setTimeout(r, Math.max(0, left))))] : [])]);
+        clearTimeout(timer);
+        if (texts.filter(Boolean).length < rows.length) {
+          all.catch(() => {});
+          for (let i = 0; i < rows.length; i++) texts[i] ??= { pending: true };
+          progress?.incomplete();
+          if (listed) pendingLists.set(listKey, { at: now(), listed, texts: arrived });
+        }
+      }
       const name = account.nickname || p.biz;
       const link = profileUrl(p.biz);
       const items = rows.map((r, i) => itemOf(r, account!, p, opts, texts[i], bodies[i]));
