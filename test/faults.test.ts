@@ -158,6 +158,25 @@ describe('an answer that lists nothing, from a feed that had items, is served st
   });
 });
 
+describe('Channels: an account listed with neither posts nor profile', () => {
+  it('is a 404 when never seen, and the last good copy once it had posts', async () => {
+    const { fake, cdn } = channels;
+    app = await startApp({ WXCD_API_URL: fake.wxcdUrl, PROXY_ALLOW_HOSTS: cdn.host, CACHE_TTL: '1s' });
+    const unknown = await get(`${app.url}/feeds/channels/v2_nobody.json`);
+    expect(unknown.res.status).toBe(404);
+    expect(unknown.body.error.code).toBe('NOT_FOUND');
+    const url = `${app.url}/feeds/channels/${encodeURIComponent(ACCOUNT)}.json`;
+    const good = await get(url);
+    expect(good.body.items.length).toBeGreaterThan(0);
+    fake.mode = 'vanished';
+    await sleep(1100);
+    const stale = await get(url);
+    expect(stale.res.status).toBe(200);
+    expect(stale.res.headers.get('x-feed-stale')).toBe('1');
+    expect(stale.body.items).toHaveLength(good.body.items.length);
+  });
+});
+
 describe('error messages name the HTTP status, what it means and the setting to check', () => {
   it('the Channels downloader answering 401 and 403', async () => {
     const { fake, cdn } = channels;

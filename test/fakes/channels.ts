@@ -23,7 +23,8 @@ export const PAGE2_MARKER = 'CAE+SBg/gAEAAYAA==';
  * empty: `{"code":0,"data":{}}` (seen when the page is half loaded); rate429: HTTP 429 with Retry-After 1;
  * drip: headers at once, then one byte of JSON every 100 ms, for ever.
  */
-export type ChannelsMode = 'ok' | 'closed' | 'errcode' | 'garbage' | 'timeout' | 'ecloud-fail' | 'empty' | 'rate429' | 'drip';
+/** vanished: the account answers like an unknown one (no posts, no contact). */
+export type ChannelsMode = 'ok' | 'closed' | 'errcode' | 'garbage' | 'timeout' | 'ecloud-fail' | 'empty' | 'rate429' | 'drip' | 'vanished';
 
 export interface FakeChannels {
   wxcdUrl: string;
@@ -182,7 +183,7 @@ export async function startFakeChannels(cdn: FakeCdn, video: { encrypted: Buffer
     if (url.pathname === '/api/channels/contact/feed/list') {
       const username = url.searchParams.get('username') ?? '';
       if (!username.endsWith('@finder')) return send(res, 200, { code: 400, msg: 'bad username' });
-      if (username === ACCOUNT) return send(res, 200, wxcdOk({ ...page(url.searchParams.get('next_marker') ?? ''), contact, feedsCount: 4 }, { username }));
+      if (username === ACCOUNT && fake.mode !== 'vanished') return send(res, 200, wxcdOk({ ...page(url.searchParams.get('next_marker') ?? ''), contact, feedsCount: 4 }, { username }));
       if (username === 'v2_empty@finder') return send(res, 200, wxcdOk({ object: [], contact: { ...contact, username, nickname: '空账号' }, continueFlag: 0, lastBuffer: '' }));
       return send(res, 200, wxcdOk({ object: [], continueFlag: 0, lastBuffer: '' }));
     }

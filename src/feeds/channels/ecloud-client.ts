@@ -1,5 +1,6 @@
 import { HttpError } from '../../http/errors.js';
 import { ecloudCall, ecloudNotConfigured } from '../../upstream/ecloud.js';
+import { UpstreamError } from '../../upstream/errors.js';
 import type { UpstreamClient } from '../../upstream/client.js';
 import { arr, obj, str } from '../../upstream/shape.js';
 import { finderName, readAccount, readObject, type ChannelsAccount, type ChannelsObject, type ChannelsPage, type ChannelsProvider } from './provider.js';
@@ -43,7 +44,9 @@ export class EcloudProvider implements ChannelsProvider {
       .map(readObject)
       .filter((o): o is ChannelsObject => !!o);
     const account = readAccount(data.contact) ?? readAccount(data.finderContact) ?? objects[0]?.author;
-    if (!account && objects.length === 0) throw new HttpError(404, 'NOT_FOUND', `no Channels account ${finderName(username)}`);
+    // Neither posts nor a profile: most likely no such account, but not said in so many words, so a feed
+    // that had posts keeps its last good copy (an UpstreamError may be covered by it).
+    if (!account && objects.length === 0) throw new UpstreamError(NAME, 'status', 404, 'NOT_FOUND', `E云 lists no Channels account ${finderName(username)} (no posts, no profile); check the account id`);
     const next = str(data.pageCode) ?? str(data.lastBuffer);
     const flag = data.continueFlag ?? data.hasMore;
     const more = flag === undefined ? !!next : flag === 1 || flag === '1' || flag === true;

@@ -58,7 +58,9 @@ export class WxcdProvider implements ChannelsProvider {
     }
     const objects = arr(inner.object).map(readObject).filter((o): o is ChannelsObject => !!o);
     const account = readAccount(inner.contact) ?? objects[0]?.author;
-    if (!account && objects.length === 0) throw new HttpError(404, 'NOT_FOUND', `no Channels account ${finderName(username)}`);
+    // Neither posts nor a profile: most likely no such account, but not said in so many words, so a feed
+    // that had posts keeps its last good copy (an UpstreamError may be covered by it).
+    if (!account && objects.length === 0) throw new UpstreamError(NAME, 'status', 404, 'NOT_FOUND', `the Channels downloader lists no Channels account ${finderName(username)} (no posts, no profile); check the account id`);
     const more = inner.continueFlag === 1 || inner.continueFlag === '1';
     const next = str(inner.lastBuffer);
     return { account, objects, next: more && next ? next : undefined };
