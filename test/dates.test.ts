@@ -1,15 +1,15 @@
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FeedData, FeedItem } from '../src/feeds/model.js';
 import { parseUpstreamTime } from '../src/feeds/time.js';
 import { FORMATS, formats } from '../src/feeds/render/index.js';
 import { plausibleTime, unixTime } from '../src/upstream/shape.js';
-import { BIZ, useFakeMp } from './fakes/mp.js';
+import { BIZ, pushCredentials, useFakeMp } from './fakes/mp.js';
 import { ACCOUNT, useFakeChannels } from './fakes/channels.js';
 import { COOKIE, useFakeDouyin } from './fakes/douyin.js';
 import { useFakeHdhive } from './fakes/hdhive.js';
 import { useFakeMoments } from './fakes/moments.js';
-import { startApp, type RunningApp } from './helpers/app.js';
+import { useStartApp, type RunningApp } from './helpers/app.js';
 import { jsonFeedErrors } from './helpers/validate.js';
 import { parseXml, type XmlNode } from './helpers/xml.js';
 
@@ -106,11 +106,7 @@ const hd = useFakeHdhive();
 const mpFake = useFakeMp();
 const moments = useFakeMoments();
 
-let app: RunningApp | undefined;
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
+const start = useStartApp();
 
 /** Every format of a feed: 200, no broken dates, and the items it carries. */
 async function allFormats(a: RunningApp, path: string): Promise<number> {
@@ -133,10 +129,9 @@ describe('a source answering absurd times still gives a feed, in every format', 
     const { fake, cdn } = channels;
     for (const t of ABSURD) {
       fake.times = t;
-      app = await startApp({ WXCD_API_URL: fake.wxcdUrl, PROXY_ALLOW_HOSTS: cdn.host });
+      const app = await start({ WXCD_API_URL: fake.wxcdUrl, PROXY_ALLOW_HOSTS: cdn.host });
       expect(await allFormats(app, `/feeds/channels/${encodeURIComponent(ACCOUNT)}`)).toBeGreaterThan(0);
       await app.close();
-      app = undefined;
     }
   });
 
@@ -144,7 +139,7 @@ describe('a source answering absurd times still gives a feed, in every format', 
     const { d } = douyin;
     for (const t of ABSURD) {
       d.times = t;
-      app = await startApp({ DOUYIN_BASE_URL: d.url, DOUYIN_COOKIE: COOKIE, DOUYIN_CALLS_PER_MINUTE: 600, PROXY_ALLOW_HOSTS: `${d.host},${d.cdn.host}` });
+      const app = await start({ DOUYIN_BASE_URL: d.url, DOUYIN_COOKIE: COOKIE, DOUYIN_CALLS_PER_MINUTE: 600, PROXY_ALLOW_HOSTS: `${d.host},${d.cdn.host}` });
       const res = await fetch(`${app.url}/feeds/douyin/MS4wLjABAAAAtestUserSecUid0123456789abcdefghijklmnop.json`);
       const f = (await res.json()) as { items: Array<{ date_published?: string }> };
       expect(res.status).toBe(200);
@@ -152,7 +147,6 @@ describe('a source answering absurd times still gives a feed, in every format', 
       for (const i of f.items) expect(i.date_published).toBeUndefined();
       expect(await allFormats(app, '/feeds/douyin/MS4wLjABAAAAtestUserSecUid0123456789abcdefghijklmnop')).toBe(f.items.length);
       await app.close();
-      app = undefined;
     }
   });
 
@@ -164,7 +158,7 @@ describe('a source answering absurd times still gives a feed, in every format', 
         r.created_at = ['9999-12-31 23:59:59', 1e20, '1970-01-01 00:00:00'][i % 3];
         r.updated_at = '+275760-09-13T00:00:00Z';
       }
-      app = await startApp(hd.config());
+      const app = await start(hd.config());
       const before = Date.now();
       const f = (await (await fetch(`${app.url}/feeds/hdhive/tv/101172.json`)).json()) as { items: Array<{ date_published: string; date_modified?: string }> };
       for (const item of f.items) {
@@ -180,10 +174,8 @@ describe('a source answering absurd times still gives a feed, in every format', 
   it('WeChat MP (comm_msg_info.datetime): the push is kept, dated when it was read', async () => {
     const m = mpFake.mp;
     for (const p of m.pushes) p.datetime = 1e20;
-    app = await startApp({ MP_BASE_URL: m.url, PROXY_ALLOW_HOSTS: m.host, MP_CALLS_PER_MINUTE: 600 });
-    m.validKeys.set(BIZ, 'k1');
-    const pushed = await fetch(`${app.url}/api/mp/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ biz: BIZ, uin: 'MTIz', key: 'k1', pass_ticket: 'pt', nickname: 'n' }) });
-    expect(pushed.status).toBe(200);
+    const app = await start({ MP_BASE_URL: m.url, PROXY_ALLOW_HOSTS: m.host, MP_CALLS_PER_MINUTE: 600 });
+    await pushCredentials(app.url, m);
     const n = await allFormats(app, `/feeds/mp/${encodeURIComponent(BIZ)}`);
     expect(n).toBeGreaterThan(0);
   });
@@ -191,10 +183,9 @@ describe('a source answering absurd times still gives a feed, in every format', 
   it('WeChat Moments (createTime), WeFlow and E云', async () => {
     const { m } = moments;
     for (const p of m.posts) p.createTime = 1e20 as number;
-    app = await startApp({ WEFLOW_API_URL: m.weflowUrl, WEFLOW_TOKEN: m.token, PROXY_ALLOW_HOSTS: m.cdn.host, MOMENTS_ARCHIVE: false });
-    expect(await allFormats(app, '/feeds/moments')).toBeGreaterThan(0);
-    await app.close();
-    app = await startApp({ MOMENTS_PROVIDER: 'ecloud', ECLOUD_API_URL: m.ecloudUrl, ECLOUD_AUTH: m.ecloudAuth, ECLOUD_WID: m.ecloudWid, PROXY_ALLOW_HOSTS: m.cdn.host, MOMENTS_ARCHIVE: false });
+    const weflow = await start({ WEFLOW_API_URL: m.weflowUrl, WEFLOW_TOKEN: m.token, PROXY_ALLOW_HOSTS: m.cdn.host, MOMENTS_ARCHIVE: false });
+    expect(await allFormats(weflow, '/feeds/moments')).toBeGreaterThan(0);
+    const app = await start({ MOMENTS_PROVIDER: 'ecloud', ECLOUD_API_URL: m.ecloudUrl, ECLOUD_AUTH: m.ecloudAuth, ECLOUD_WID: m.ecloudWid, PROXY_ALLOW_HOSTS: m.cdn.host, MOMENTS_ARCHIVE: false });
     expect(await allFormats(app, '/feeds/moments')).toBeGreaterThan(0);
   });
 });

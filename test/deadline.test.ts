@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { COOKIE, EMPTY_UID, SEC_UID, useFakeDouyin } from './fakes/douyin.js';
 import { useFakeHdhive } from './fakes/hdhive.js';
-import { BIZ, useFakeMp } from './fakes/mp.js';
-import { startApp, type RunningApp } from './helpers/app.js';
+import { BIZ, pushCredentials, useFakeMp } from './fakes/mp.js';
+import { useStartApp } from './helpers/app.js';
 
 /**
  * A cold feed never holds a reader past FEED_DEADLINE (issue 21, item 13): a call queued behind its
@@ -12,11 +12,7 @@ import { startApp, type RunningApp } from './helpers/app.js';
 const mpFake = useFakeMp();
 const douyin = useFakeDouyin();
 const hd = useFakeHdhive();
-let app: RunningApp | undefined;
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
+const start = useStartApp();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function timed(url: string) {
@@ -26,18 +22,12 @@ async function timed(url: string) {
   return { res, ms: performance.now() - t0, body: JSON.parse(text) };
 }
 
-async function pushMp(a: RunningApp) {
-  mpFake.mp.validKeys.set(BIZ, 'k1');
-  const r = await fetch(`${a.url}/api/mp/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ biz: BIZ, uin: 'MTIz', key: 'k1', pass_ticket: 'pt', nickname: 'n' }) });
-  expect(r.status).toBe(200);
-}
-
 describe('a cold feed queued behind its budget', () => {
   it('MP: 503 with Retry-After at once (not after FEED_DEADLINE), the call still happens, and the next poll is a hit', async () => {
     const m = mpFake.mp;
     // 20 a minute: calls 3 to 3.75 s apart.
-    app = await startApp({ MP_BASE_URL: m.url, PROXY_ALLOW_HOSTS: m.host, MP_CALLS_PER_MINUTE: 20, FEED_DEADLINE: '2s' });
-    await pushMp(app);
+    const app = await start({ MP_BASE_URL: m.url, PROXY_ALLOW_HOSTS: m.host, MP_CALLS_PER_MINUTE: 20, FEED_DEADLINE: '2s' });
+    await pushCredentials(app.url, m);
     const first = await timed(`${app.url}/feeds/mp/${encodeURIComponent(BIZ)}.json`);
     expect(first.res.status).toBe(200);
     const url = `${app.url}/feeds/mp/${encodeURIComponent(BIZ)}.json?offset=10`;
@@ -60,7 +50,7 @@ describe('a cold feed queued behind its budget', () => {
 
   it('Douyin: the same through DOUYIN_CALLS_PER_MINUTE', async () => {
     const { d } = douyin;
-    app = await startApp({ DOUYIN_BASE_URL: d.url, DOUYIN_COOKIE: COOKIE, DOUYIN_CALLS_PER_MINUTE: 20, PROXY_ALLOW_HOSTS: `${d.host},${d.cdn.host}`, FEED_DEADLINE: '2s' });
+    const app = await start({ DOUYIN_BASE_URL: d.url, DOUYIN_COOKIE: COOKIE, DOUYIN_CALLS_PER_MINUTE: 20, PROXY_ALLOW_HOSTS: `${d.host},${d.cdn.host}`, FEED_DEADLINE: '2s' });
     expect((await timed(`${app.url}/feeds/douyin/${SEC_UID}.json`)).res.status).toBe(200);
     // A user without posts needs two calls (list, profile): the list waits for the next slot.
     const cold = await timed(`${app.url}/feeds/douyin/${EMPTY_UID}.json`);
@@ -72,7 +62,7 @@ describe('a cold feed queued behind its budget', () => {
 
   it('HDHive answering slowly: 503 with Retry-After at FEED_DEADLINE, and the load finishes for the next poll', async () => {
     hd.fake.delayMs = 1500;
-    app = await startApp(hd.config({ FEED_DEADLINE: '500ms' }));
+    const app = await start(hd.config({ FEED_DEADLINE: '500ms' }));
     const url = `${app.url}/feeds/hdhive/movie/550.json`;
     const cold = await timed(url);
     expect(cold.res.status).toBe(503);
@@ -92,8 +82,8 @@ describe('MP full texts slower than FEED_DEADLINE', () => {
   it('the list is answered in time with the pending texts marked; the next poll has them, without another list call', async () => {
     const m = mpFake.mp;
     m.articleDelayMs = 2000;
-    app = await startApp({ MP_BASE_URL: m.url, PROXY_ALLOW_HOSTS: m.host, MP_CALLS_PER_MINUTE: 600, MP_FETCH_CONCURRENCY: 16, FEED_DEADLINE: '1s', CACHE_TTL: '2s' });
-    await pushMp(app);
+    const app = await start({ MP_BASE_URL: m.url, PROXY_ALLOW_HOSTS: m.host, MP_CALLS_PER_MINUTE: 600, MP_FETCH_CONCURRENCY: 16, FEED_DEADLINE: '1s', CACHE_TTL: '2s' });
+    await pushCredentials(app.url, m);
     const url = `${app.url}/feeds/mp/${encodeURIComponent(BIZ)}.json?content=1`;
     const first = await timed(url);
     expect(first.res.status).toBe(200);

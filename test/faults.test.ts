@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DouyinClient } from '../src/feeds/douyin/client.js';
 import { CallBudget } from '../src/upstream/budget.js';
 import { UpstreamClient } from '../src/upstream/client.js';
@@ -6,8 +6,8 @@ import { ACCOUNT, useFakeChannels } from './fakes/channels.js';
 import { COOKIE, EMPTY_UID, SEC_UID, UA, useFakeDouyin, type FakeDouyin } from './fakes/douyin.js';
 import { useFakeHdhive } from './fakes/hdhive.js';
 import { IDS, useFakeMoments } from './fakes/moments.js';
-import { BIZ, useFakeMp } from './fakes/mp.js';
-import { startApp, type RunningApp } from './helpers/app.js';
+import { BIZ, pushCredentials, useFakeMp } from './fakes/mp.js';
+import { useStartApp, type RunningApp } from './helpers/app.js';
 
 /**
  * Upstream answers that are not the documented success (issue 21, items 2-4, 10, 11): each is an error
@@ -20,11 +20,7 @@ const hd = useFakeHdhive();
 const mpFake = useFakeMp();
 const moments = useFakeMoments();
 
-let app: RunningApp | undefined;
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
+const start = useStartApp();
 
 async function get(url: string, headers: Record<string, string> = {}) {
   const res = await fetch(url, { headers });
@@ -41,8 +37,8 @@ async function get(url: string, headers: Record<string, string> = {}) {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Douyin: a refusal or a changed shape is never "no such user"', () => {
-  const start = (d: FakeDouyin, extra: Record<string, unknown> = {}) =>
-    startApp({ DOUYIN_BASE_URL: d.url, DOUYIN_COOKIE: COOKIE, DOUYIN_CALLS_PER_MINUTE: 600, PROXY_ALLOW_HOSTS: `${d.host},${d.cdn.host}`, CACHE_TTL: '1s', ...extra });
+  const douyinApp = (d: FakeDouyin, extra: Record<string, unknown> = {}) =>
+    start({ DOUYIN_BASE_URL: d.url, DOUYIN_COOKIE: COOKIE, DOUYIN_CALLS_PER_MINUTE: 600, PROXY_ALLOW_HOSTS: `${d.host},${d.cdn.host}`, CACHE_TTL: '1s', ...extra });
   const feed = (a: RunningApp, uid = SEC_UID) => `${a.url}/feeds/douyin/${uid}.json`;
 
   for (const [mode, status, code, names] of [
@@ -52,7 +48,7 @@ describe('Douyin: a refusal or a changed shape is never "no such user"', () => {
   ] as const) {
     it(`${mode}: the last good copy after a good fetch; cold, a ${status} ${code} naming ${names}`, async () => {
       const { d } = douyin;
-      app = await start(d);
+      const app = await douyinApp(d);
       const good = await get(feed(app));
       expect(good.res.status).toBe(200);
       const count = good.body.items.length;
@@ -73,7 +69,7 @@ describe('Douyin: a refusal or a changed shape is never "no such user"', () => {
 
   it('only Douyin saying the user does not exist is a 404', async () => {
     const { d } = douyin;
-    app = await start(d);
+    const app = await douyinApp(d);
     const gone = await get(feed(app, 'MS4wLjABAAAAdoesNotExist00000000000000000000000000'));
     expect(gone.res.status).toBe(404);
     expect(gone.body.error.code).toBe('DOUYIN_USER_NOT_FOUND');
@@ -120,7 +116,7 @@ describe('Douyin: a refusal or a changed shape is never "no such user"', () => {
 
   it('the share-link resolver follows redirects on Douyin hosts only, whatever PROXY_ALLOW_HOSTS allows', async () => {
     const { d } = douyin;
-    app = await start(d, { ACCESS_TOKEN: 'tok' });
+    const app = await douyinApp(d, { ACCESS_TOKEN: 'tok' });
     const json = { accept: 'application/json' };
     const ok = await get(`${app.url}/feeds/douyin?token=tok&url=${encodeURIComponent(`${d.url}/s/iRNBho6u/`)}`, json);
     expect(ok.res.status).toBe(200);
@@ -137,7 +133,7 @@ describe('Douyin: a refusal or a changed shape is never "no such user"', () => {
 describe('an answer that lists nothing, from a feed that had items, is served stale', () => {
   it('HDHive answering an empty list: the last good copy with a warning header, while it may be served', async () => {
     const list = hd.fake.resources.get('tv/101172')!;
-    app = await startApp(hd.config({ CACHE_TTL: '1s' }));
+    const app = await start(hd.config({ CACHE_TTL: '1s' }));
     const url = `${app.url}/feeds/hdhive/tv/101172.json`;
     const good = await get(url);
     expect(good.body.items.length).toBe(list.length);
@@ -161,7 +157,7 @@ describe('an answer that lists nothing, from a feed that had items, is served st
 describe('Channels: an account listed with neither posts nor profile', () => {
   it('is a 404 when never seen, and the last good copy once it had posts', async () => {
     const { fake, cdn } = channels;
-    app = await startApp({ WXCD_API_URL: fake.wxcdUrl, PROXY_ALLOW_HOSTS: cdn.host, CACHE_TTL: '1s' });
+    const app = await start({ WXCD_API_URL: fake.wxcdUrl, PROXY_ALLOW_HOSTS: cdn.host, CACHE_TTL: '1s' });
     const unknown = await get(`${app.url}/feeds/channels/v2_nobody.json`);
     expect(unknown.res.status).toBe(404);
     expect(unknown.body.error.code).toBe('NOT_FOUND');
@@ -180,7 +176,7 @@ describe('Channels: an account listed with neither posts nor profile', () => {
 describe('error messages name the HTTP status, what it means and the setting to check', () => {
   it('the Channels downloader answering 401 and 403', async () => {
     const { fake, cdn } = channels;
-    app = await startApp({ WXCD_API_URL: fake.wxcdUrl, PROXY_ALLOW_HOSTS: cdn.host });
+    const app = await start({ WXCD_API_URL: fake.wxcdUrl, PROXY_ALLOW_HOSTS: cdn.host });
     for (const status of [401, 403]) {
       fake.httpStatus = status;
       const r = await get(`${app.url}/feeds/channels/${encodeURIComponent(`${ACCOUNT.replace('@finder', '')}${status}`)}.json`);
@@ -195,10 +191,8 @@ describe('error messages name the HTTP status, what it means and the setting to 
 
   it('WeChat getmsg answering 401, 403 and 503', async () => {
     const m = mpFake.mp;
-    app = await startApp({ MP_BASE_URL: m.url, PROXY_ALLOW_HOSTS: m.host, MP_CALLS_PER_MINUTE: 600 });
-    m.validKeys.set(BIZ, 'k1');
-    const pushed = await fetch(`${app.url}/api/mp/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ biz: BIZ, uin: 'MTIz', key: 'k1', pass_ticket: 'pt', nickname: 'n' }) });
-    expect(pushed.status).toBe(200);
+    const app = await start({ MP_BASE_URL: m.url, PROXY_ALLOW_HOSTS: m.host, MP_CALLS_PER_MINUTE: 600 });
+    await pushCredentials(app.url, m);
     for (const [status, meaning, setting] of [
       [401, 'not authorised', 'MP_BASE_URL'],
       [403, 'forbidden', 'desktop WeChat'],
@@ -219,7 +213,7 @@ describe('E云 Moments: one failing /getSnsObject never fails the feed', () => {
   it('the post is shown from the list, without media and saying so; the details come at a later refresh and its media are kept then', async () => {
     const { m } = moments;
     m.detailFail = { code: '1001', message: '未知接口' };
-    app = await startApp({ MOMENTS_PROVIDER: 'ecloud', ECLOUD_API_URL: m.ecloudUrl, ECLOUD_AUTH: m.ecloudAuth, ECLOUD_WID: m.ecloudWid, PROXY_ALLOW_HOSTS: m.cdn.host, CACHE_TTL: '1s' });
+    const app = await start({ MOMENTS_PROVIDER: 'ecloud', ECLOUD_API_URL: m.ecloudUrl, ECLOUD_AUTH: m.ecloudAuth, ECLOUD_WID: m.ecloudWid, PROXY_ALLOW_HOSTS: m.cdn.host, CACHE_TTL: '1s' });
     const first = await get(`${app.url}/feeds/moments.json`);
     expect(first.res.status).toBe(200);
     const photos = first.body.items.find((i: any) => i.id === IDS.photos);

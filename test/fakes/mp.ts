@@ -288,3 +288,10 @@ export function useFakeMp(): { readonly mp: FakeMp } {
     },
   };
 }
+
+/** Pushes working credentials for BIZ to a running feedgate, as the downloader would, and lets the fake accept them. */
+export async function pushCredentials(feedgateUrl: string, mp: FakeMp): Promise<void> {
+  mp.validKeys.set(BIZ, 'k1');
+  const res = await fetch(`${feedgateUrl}/api/mp/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ biz: BIZ, uin: 'MTIz', key: 'k1', pass_ticket: 'pt', nickname: 'n' }) });
+  if (res.status !== 200) throw new Error(`pushing MP credentials answered ${res.status}: ${await res.text()}`);
+}

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -48,5 +49,21 @@ export async function startApp(overrides: Partial<Record<keyof Config, unknown>>
       db.close();
       if (wipe) rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * startApp for a test file whose tests each start their own feedgate: every one started is closed after
+ * its test, whatever the test did (closing twice is harmless).
+ */
+export function useStartApp(): typeof startApp {
+  const open: RunningApp[] = [];
+  afterEach(async () => {
+    for (const a of open.splice(0)) await a.close();
+  });
+  return async (overrides, opts) => {
+    const a = await startApp(overrides, opts);
+    open.push(a);
+    return a;
   };
 }
