@@ -12,6 +12,7 @@ export function absolutize(feed: FeedData, items: FeedItem[], base: string): Fee
   return {
     ...feed,
     image: feed.image && abs(base, feed.image),
+    podcastImage: feed.podcastImage && abs(base, feed.podcastImage),
     items: items.map((item) => ({
       ...item,
       link: item.link && abs(base, item.link),

@@ -63,8 +63,13 @@ export interface FeedData {
   image?: string;
   /** The site's small icon, when known (JSON Feed favicon). */
   favicon?: string;
-  /** Apple Podcasts category (their list, e.g. "TV & Film"), used when the feed carries audio or video. */
+  /**
+   * Apple Podcasts category (their list, e.g. "TV & Film"; a subcategory after " > ", as in
+   * "Society & Culture > Personal Journals"), used when the feed carries audio or video.
+   */
   podcastCategory?: string;
+  /** A square picture of 1400-3000 px, as podcast directories want (itunes:image); `image` when absent. */
+  podcastImage?: string;
   authors?: Person[];
   /** Used as the feed's update time when it has no dated items. Never "now": bytes must be stable. */
   updated?: number;

@@ -62,7 +62,7 @@ export function formatSuffix(ctx: Context, next: Next): Promise<void> {
 const memo = new WeakMap<object, Map<string, Rendered>>();
 const MEMO_PER_DATA = 64;
 
-async function render(data: FeedData, params: FeedParams, base: string, selfUrl: string, ttlSeconds: number, ownerEmail?: string): Promise<Rendered> {
+async function render(data: FeedData, params: FeedParams, base: string, selfUrl: string, ttlSeconds: number, builtAt: number, ownerEmail?: string): Promise<Rendered> {
   const format = params.format;
   let items = applyFeedParams(data.items, params);
   let head = data;
@@ -74,8 +74,8 @@ async function render(data: FeedData, params: FeedParams, base: string, selfUrl:
     for (const [k, v] of Object.entries(data.nextQuery)) next.searchParams.set(k, v);
     nextUrl = next.href;
   }
-  const body = Buffer.from(formats[format].render(feed, { selfUrl, ttlSeconds, nextUrl, ownerEmail }), 'utf8');
-  const lastModified = feedUpdated(feed);
+  const body = Buffer.from(formats[format].render(feed, { selfUrl, ttlSeconds, nextUrl, ownerEmail, builtAt }), 'utf8');
+  const lastModified = feedUpdated(feed) || builtAt;
   return {
     body,
     hash: createHash('sha1').update(body).digest('base64url'),
@@ -115,7 +115,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     let perData = memo.get(result.value as object);
     let out = params.filterTime === undefined ? perData?.get(memoKey) : undefined;
     if (!out) {
-      out = await render(result.value as FeedData, params, base, self, ttlSeconds, deps.ownerEmail || undefined);
+      out = await render(result.value as FeedData, params, base, self, ttlSeconds, result.storedAt, deps.ownerEmail || undefined);
       if (params.filterTime === undefined) {
         if (!perData) memo.set(result.value as object, (perData = new Map()));
         if (perData.size >= MEMO_PER_DATA) perData.clear();

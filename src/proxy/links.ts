@@ -10,8 +10,13 @@ export class MediaLinks {
   constructor(private readonly signer: UrlSigner) {}
 
   /** An image through /proxy; `key` decrypts a whole-file-XOR image (Moments). */
-  image(url: string, platform: Platform, opts: { w?: number; h?: number; fmt?: 'jpeg' | 'webp' | 'avif' | 'png' | 'auto'; q?: number; key?: string | bigint } = {}): string {
-    return this.signer.sign('/proxy', { url, p: platform, w: opts.w, h: opts.h, fmt: opts.fmt, q: opts.q, key: opts.key });
+  image(url: string, platform: Platform, opts: { w?: number; h?: number; fit?: 'cover'; fmt?: 'jpeg' | 'webp' | 'avif' | 'png' | 'auto'; q?: number; key?: string | bigint } = {}): string {
+    return this.signer.sign('/proxy', { url, p: platform, w: opts.w, h: opts.h, fit: opts.fit, fmt: opts.fmt, q: opts.q, key: opts.key });
+  }
+
+  /** A picture as podcast directories want it (itunes:image): a 1400 px square JPEG, cropped around the centre. */
+  podcastArt(url: string, platform: Platform, opts: { key?: string | bigint } = {}): string {
+    return this.image(url, platform, { w: 1400, h: 1400, fit: 'cover', fmt: 'jpeg', key: opts.key });
   }
 
   /** A video (or other media) through /play, decrypted with `key` when given. */

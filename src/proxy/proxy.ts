@@ -128,8 +128,8 @@ export function proxyHandler(deps: ProxyDeps) {
     const fmt = spec.fmt === 'auto' ? negotiateFormat(ctx.get('Accept')) : spec.fmt;
     if (spec.fmt === 'auto') ctx.vary('Accept');
     const original = mediaIdentity(req.target.url, req.platform, key);
-    const transform = { w: spec.w, h: spec.h, q: spec.q, fmt };
-    const variant = isIdentity(spec) ? original : `${original}#w=${spec.w ?? ''}&h=${spec.h ?? ''}&q=${spec.q ?? ''}&fmt=${fmt}`;
+    const transform = { w: spec.w, h: spec.h, q: spec.q, fit: spec.fit, fmt };
+    const variant = isIdentity(spec) ? original : `${original}#w=${spec.w ?? ''}&h=${spec.h ?? ''}&fit=${spec.fit ?? ''}&q=${spec.q ?? ''}&fmt=${fmt}`;
 
     let entry = await deps.cache.get(variant);
     if (!entry) {

@@ -27,6 +27,8 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export interface TransformSpec {
   w?: number;
   h?: number;
+  /** cover: fill exactly w x h, cropping the overflow around the centre and enlarging a small picture (podcast art). */
+  fit?: 'cover';
   fmt?: OutputFormat | 'auto';
   q?: number;
 }
@@ -42,6 +44,12 @@ function dimension(query: Record<string, unknown>, name: string): number | undef
 
 export function parseTransform(query: Record<string, unknown>): TransformSpec {
   const spec: TransformSpec = { w: dimension(query, 'w'), h: dimension(query, 'h') };
+  const fit = query.fit;
+  if (fit !== undefined && fit !== '' && fit !== 'inside') {
+    if (fit !== 'cover') throw badRequest('fit must be inside or cover');
+    if (!spec.w || !spec.h) throw badRequest('fit=cover needs both w and h');
+    spec.fit = 'cover';
+  }
   const fmt = query.fmt;
   if (fmt !== undefined && fmt !== '') {
     if (typeof fmt !== 'string' || !([...OUTPUT_FORMATS, 'auto'] as string[]).includes(fmt)) throw badRequest(`fmt must be one of ${OUTPUT_FORMATS.join(', ')}, auto`);
@@ -55,7 +63,7 @@ export function parseTransform(query: Record<string, unknown>): TransformSpec {
   return spec;
 }
 
-export const isIdentity = (s: TransformSpec) => s.w === undefined && s.h === undefined && s.fmt === undefined && s.q === undefined;
+export const isIdentity = (s: TransformSpec) => s.w === undefined && s.h === undefined && s.fmt === undefined && s.q === undefined && s.fit === undefined;
 
 /** `fmt=auto`: the best format the reader says it accepts, else JPEG (every reader shows JPEG). */
 export function negotiateFormat(accept: string): OutputFormat {
@@ -69,7 +77,8 @@ export async function transformImage(input: Buffer, spec: TransformSpec & { fmt?
   const sharp = await loadSharp();
   try {
     let img = sharp(input, { limitInputPixels: MAX_PIXELS, failOn: 'error' }).rotate();
-    if (spec.w || spec.h) img = img.resize({ width: spec.w, height: spec.h, fit: 'inside', withoutEnlargement: true });
+    if (spec.fit === 'cover') img = img.resize({ width: spec.w, height: spec.h, fit: 'cover', position: 'centre' });
+    else if (spec.w || spec.h) img = img.resize({ width: spec.w, height: spec.h, fit: 'inside', withoutEnlargement: true });
     const meta = await sharp(input, { limitInputPixels: MAX_PIXELS }).metadata();
     const source = meta.format === 'jpg' ? 'jpeg' : meta.format;
     const fmt: OutputFormat = spec.fmt ?? ((OUTPUT_FORMATS as readonly string[]).includes(source ?? '') ? (source as OutputFormat) : 'jpeg');

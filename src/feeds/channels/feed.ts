@@ -128,6 +128,8 @@ export function channelsFeed(opts: ChannelsFeedOptions, route: 'feeds' | 'compat
         description: account?.signature ?? `Posts of ${nickname} on WeChat Channels`,
         language: 'zh-CN',
         image: account?.headUrl ? opts.links.image(account.headUrl, 'wechat') : undefined,
+        podcastImage: account?.headUrl ? opts.links.podcastArt(account.headUrl, 'wechat') : undefined,
+        podcastCategory: 'TV & Film',
         authors: [{ name: nickname }],
         items: unique.map((o) => toItem(o, p, opts)),
       };

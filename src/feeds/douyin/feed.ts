@@ -164,6 +164,8 @@ export function douyinFeed(opts: DouyinFeedOptions): FeedSource<DouyinParams> {
         description: str(profile.signature)?.trim() || `Posts of ${nickname} on Douyin`,
         language: 'zh-CN',
         image: avatar ? opts.links.image(avatar, 'douyin') : undefined,
+        podcastImage: avatar ? opts.links.podcastArt(avatar, 'douyin') : undefined,
+        podcastCategory: 'TV & Film',
         authors: [{ name: nickname }],
         items,
       };

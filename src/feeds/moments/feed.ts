@@ -192,6 +192,8 @@ export function momentsFeed(opts: MomentsFeedOptions): FeedSource<MomentsParams>
         link: 'https://weixin.qq.com/',
         description: `${who ? `Moments posts of ${who}` : 'Moments posts'}${p.keyword ? ` matching "${p.keyword}"` : ''}, through feedgate`,
         language: 'zh-CN',
+        // A podcast only when its posts carry video: people's own posts, not film.
+        podcastCategory: 'Society & Culture > Personal Journals',
         items: posts.map((x) => toItem(x, p, opts)),
       };
       if (who) feed.authors = [{ name: who }];

@@ -10,6 +10,8 @@ export interface RenderOptions {
   nextUrl?: string;
   /** Podcast owner's e-mail (itunes:owner), which directories and validators ask podcasts for. */
   ownerEmail?: string;
+  /** When the feed's data was fetched: its update time when it carries no dated item and no time of its own. */
+  builtAt?: number;
 }
 
 export type Renderer = (feed: FeedData, opts: RenderOptions) => string;

@@ -47,7 +47,7 @@ export const renderRss: Renderer = (feed: FeedData, opts) => {
   x.empty('atom:link', { href: opts.selfUrl, rel: 'self', type: 'application/rss+xml' });
   if (opts.nextUrl) x.empty('atom:link', { href: opts.nextUrl, rel: 'next', type: 'application/rss+xml' });
   x.leaf('language', feed.language || undefined);
-  const updated = feedUpdated(feed);
+  const updated = feedUpdated(feed) || opts.builtAt || 0;
   if (updated > 0) x.leaf('lastBuildDate', rfc822(updated));
   x.leaf('generator', 'feedgate');
   x.leaf('ttl', Math.max(1, Math.round(opts.ttlSeconds / 60)));
@@ -57,8 +57,11 @@ export const renderRss: Renderer = (feed: FeedData, opts) => {
     x.leaf('itunes:author', feedAuthor);
     x.leaf('itunes:summary', plain(feed.description || feed.title, 4000));
     x.leaf('itunes:subtitle', plain(feed.description || feed.title, 255));
-    if (feed.image) x.empty('itunes:image', { href: feed.image });
-    x.empty('itunes:category', { text: feed.podcastCategory ?? 'TV & Film' });
+    const art = feed.podcastImage ?? feed.image;
+    if (art) x.empty('itunes:image', { href: art });
+    const [category, sub] = (feed.podcastCategory ?? 'TV & Film').split(' > ');
+    if (sub) x.open('itunes:category', { text: category }).empty('itunes:category', { text: sub }).close('itunes:category');
+    else x.empty('itunes:category', { text: category });
     x.leaf('itunes:explicit', 'false');
     x.leaf('itunes:type', 'episodic');
     if (opts.ownerEmail) x.open('itunes:owner').leaf('itunes:name', feedAuthor).leaf('itunes:email', opts.ownerEmail).close('itunes:owner');
