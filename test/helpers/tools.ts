@@ -38,3 +38,9 @@ export const redisTool = () => once('redis-server', () => tool('redis-server', '
 /** Debian's Chromium, driven headless by playwright-core. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const chromiumTool = () => once('chromium', () => tool('chromium', CHROMIUM, ['--version'], 'apt-get install chromium'));
+
+/** Debian's nginx (nginx-light is enough), run by the tests in front of an echo server. */
+export const nginxTool = () => once('nginx', () => tool('nginx', 'nginx', ['-v'], 'apt-get install nginx-light'));
+
+/** Debian's docker-compose (1.29): `docker-compose config` reads and checks the compose file, no daemon needed. */
+export const composeTool = () => once('docker-compose', () => tool('docker-compose', 'docker-compose', ['version'], 'apt-get install docker-compose'));
