@@ -34,7 +34,7 @@ import { createObserver, observe } from './http/observe.js';
 import { ReadyResponses } from './http/ready.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
-import { MediaFetcher } from './proxy/fetch.js';
+import { MediaFetcher, header } from './proxy/fetch.js';
 import { MediaKeeper } from './proxy/keeper.js';
 import { sqliteKeepQueue } from './store/keep-queue.js';
 import { KeystreamCache } from './proxy/keystream-cache.js';
@@ -107,6 +107,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
   });
   // Media queued by an earlier process (a crash, a restart) are kept now.
   if (config.MOMENTS_ARCHIVE) keeper.start();
+  const lengths = new LRUCache<string, number>({ max: 10_000 });
   const signer = new UrlSigner(loadProxySecret(config.PROXY_SECRET, config.DATA_DIR));
   const links = new MediaLinks(signer);
   const ctx: SourceContext = {
@@ -121,6 +122,21 @@ export function createApp({ config, logger, db }: AppDeps): App {
       if (config.MOMENTS_ARCHIVE) keeper.keep(requests);
     },
     budget: (name, perMinute, setting) => new CallBudget({ name, perMinute, setting, shared }),
+    async mediaLength(url, platform, key, signal) {
+      const known = lengths.get(key);
+      if (known !== undefined) return known;
+      try {
+        const res = await fetcher.open(checkTarget(url, policy), { platform, platformOnly: false, range: 'bytes=0-0', signal });
+        res.body.destroy();
+        const range = /\/(\d+)$/.exec(header(res.headers, 'content-range') ?? '')?.[1];
+        const total = Number(res.status === 206 ? range : res.status === 200 ? header(res.headers, 'content-length') : undefined);
+        if (!Number.isSafeInteger(total) || total <= 0) return undefined;
+        lengths.set(key, total);
+        return total;
+      } catch {
+        return undefined;
+      }
+    },
     async resolveRedirects(url, platform, allow, signal) {
       const res = await fetcher.open(checkTarget(url, policy), { platform, platformOnly: false, signal, allow });
       res.body.destroy();

@@ -114,11 +114,22 @@ describe.each([
     expect(Buffer.from(await res.arrayBuffer()).equals(plain)).toBe(true);
   });
 
-  it('?quality= picks a spec variant for the play URL', async () => {
+  it('?quality= picks a spec variant for the play URL, with the size of the variant asked of the CDN once', async () => {
     const doc = (await (await fetch(`${app.url}/feeds/channels/${ACCOUNT}.json?quality=xWT111`)).json()) as any;
     const att = doc.items[0].attachments[0];
     expect(att.url).toContain('q=xWT111');
-    expect(att.size_in_bytes).toBeUndefined();
+    // The list reports no size for a variant: the CDN's, for the variant's own URL.
+    expect(att.size_in_bytes).toBe(plain.length);
+    expect(cdn.lastUrl?.searchParams.get('X-snsvideoflag')).toBe('xWT111');
+    const rss = await (await fetch(`${app.url}/feeds/channels/${ACCOUNT}.rss?quality=xWT111&limit=1`)).text();
+    expect(rss).toContain(`length="${plain.length}"`);
+    expect(rss).not.toContain('length="0"');
+    const atom = await (await fetch(`${app.url}/feeds/channels/${ACCOUNT}.atom?quality=xWT111&limit=1`)).text();
+    expect(atom).toMatch(new RegExp(`rel="enclosure"[^>]*length="${plain.length}"`));
+    // Remembered: other formats and a rebuild ask the CDN no more.
+    const hits = cdn.total();
+    expect((await fetch(`${app.url}/feeds/channels/${ACCOUNT}.rss?quality=xWT111&pages=2`)).status).toBe(200);
+    expect(cdn.total() - hits).toBeLessThanOrEqual(2);
     const res = await fetch(att.url, { headers: { Range: 'bytes=0-9' } });
     expect(res.status).toBe(206);
     expect(cdn.lastUrl?.searchParams.get('X-snsvideoflag')).toBe('xWT111');

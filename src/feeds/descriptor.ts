@@ -126,6 +126,12 @@ export interface SourceContext {
    * hop limited to platform hosts and PROXY_ALLOW_HOSTS, and to the URLs `allow` accepts. Returns the final URL.
    */
   resolveRedirects(url: string, platform: Platform, allow: (url: URL) => boolean, signal?: AbortSignal): Promise<string>;
+  /**
+   * The size in bytes of a media file on its CDN (one Range request for its first byte, with the platform's
+   * rules and the SSRF checks), remembered under `key` (sizes do not change); undefined when the CDN will
+   * not say. Never throws: a feed is not worth less for a missing length.
+   */
+  mediaLength(url: string, platform: Platform, key: string, signal?: AbortSignal): Promise<number | undefined>;
   /** A call budget shared by every replica when REDIS_URL is set (per process otherwise). */
   budget(name: string, perMinute: number, setting: keyof Config & string): CallBudget;
 }

@@ -12,7 +12,12 @@ export interface ChannelsFeedOptions {
   provider: ChannelsProvider;
   links: MediaLinks;
   maxPages: number;
+  /** A spec variant's size is not in the list: the CDN is asked (SourceContext.mediaLength). */
+  mediaLength?: (url: string, platform: 'channels', key: string, signal?: AbortSignal) => Promise<number | undefined>;
 }
+
+/** Variant sizes asked of the CDN at once, per feed build. */
+const LENGTH_LOOKUPS = 4;
 
 export interface ChannelsParams {
   username: string;
@@ -73,7 +78,7 @@ function toItem(o: ChannelsObject, p: ChannelsParams, opts: ChannelsFeedOptions)
     enclosures.push({
       url: play,
       type: 'video/mp4',
-      // The size is known for the original only; a spec variant's is not reported.
+      // The list reports the original's size only; a spec variant's is filled in by variantLengths().
       length: spec ? undefined : m.fileSize,
       duration: m.duration ?? (spec?.durationMs ? spec.durationMs / 1000 : undefined),
       width: spec?.width ?? m.width,
@@ -120,6 +125,8 @@ export function channelsFeed(opts: ChannelsFeedOptions, route: 'feeds' | 'compat
       }
       const seen = new Set<string>();
       const unique = objects.filter((o) => !seen.has(o.id) && seen.add(o.id));
+      const items = unique.map((o) => toItem(o, p, opts));
+      if (p.quality !== 'original') await variantLengths(unique, items, p.quality, opts, signal);
       const nickname = account?.nickname ?? p.username;
       const feed: FeedData = {
         id: `channels:${p.username}`,
@@ -131,12 +138,33 @@ export function channelsFeed(opts: ChannelsFeedOptions, route: 'feeds' | 'compat
         podcastImage: account?.headUrl ? opts.links.podcastArt(account.headUrl, 'wechat') : undefined,
         podcastCategory: 'TV & Film',
         authors: [{ name: nickname }],
-        items: unique.map((o) => toItem(o, p, opts)),
+        items,
       };
       if (next) feed.nextQuery = { next_marker: next };
       return feed;
     },
   };
+}
+
+/**
+ * Readers and podcast directories want an enclosure's length, and the list reports only the original's:
+ * each spec variant's is asked of the CDN (remembered per object and quality), a few at a time.
+ */
+async function variantLengths(objects: ChannelsObject[], items: FeedItem[], quality: string, opts: ChannelsFeedOptions, signal?: AbortSignal): Promise<void> {
+  const todo = objects.flatMap((o, i) => {
+    const m = o.media[0];
+    const e = items[i]!.enclosures?.[0];
+    return m && e && e.length === undefined && m.spec.some((s) => s.fileFormat === quality) ? [{ o, m, e }] : [];
+  });
+  const lookup = opts.mediaLength;
+  if (!lookup) return;
+  for (let i = 0; i < todo.length; i += LENGTH_LOOKUPS) {
+    await Promise.all(
+      todo.slice(i, i + LENGTH_LOOKUPS).map(async ({ o, m, e }) => {
+        e.length = await lookup(`${m.url}&X-snsvideoflag=${encodeURIComponent(quality)}`, 'channels', `channels:${o.id}:${quality}`, signal);
+      }),
+    );
+  }
 }
 
 export interface PlayTarget {
