@@ -201,6 +201,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
       token: allowed && config.ACCESS_TOKEN ? presentedToken(c) : undefined,
       tokenRequired: config.ACCESS_TOKEN !== '',
       tokenRejected: verdict === 'wrong',
+      ownerEmailMissing: config.PODCAST_OWNER_EMAIL === '',
       nonce,
     });
     sendHtml(c, html, { csp: startPageCsp(nonce), cacheControl: 'no-store' });

@@ -65,6 +65,17 @@ describe('podcast directories', () => {
   });
 });
 
+describe('the start page', () => {
+  it('tells the owner to set PODCAST_OWNER_EMAIL while it is empty, and not once it is set', async () => {
+    const without = await start({ ACCESS_TOKEN: 'tok' });
+    expect(await (await fetch(`${without.url}/?token=tok`)).text()).toContain('set <code>PODCAST_OWNER_EMAIL</code>');
+    // Not before the token is given: the prompt shows nothing about the setup.
+    expect(await (await fetch(`${without.url}/`)).text()).not.toContain('PODCAST_OWNER_EMAIL');
+    const withEmail = await start({ ACCESS_TOKEN: 'tok', PODCAST_OWNER_EMAIL: 'me@example.org' });
+    expect(await (await fetch(`${withEmail.url}/?token=tok`)).text()).not.toContain('PODCAST_OWNER_EMAIL');
+  });
+});
+
 describe('the OPML export', () => {
   it('lists each feed once, in RSS or Atom: one read only as JSON Feed is listed as RSS', async () => {
     const app = await start(hd.config({ ACCESS_TOKEN: 'tok' }));

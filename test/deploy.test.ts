@@ -177,3 +177,20 @@ describe.skipIf(!nginxTool().ok)('deploy/nginx.conf in front of an echo server',
     expect(redirect.headers.location).toBe('https://feeds.example.org/feeds/x');
   });
 });
+
+describe('the published image', () => {
+  it('a tag builds amd64 and arm64 and pushes them to GHCR; other runs push nothing', () => {
+    const wf = parseYaml(read('.github/workflows/image.yml')) as any;
+    expect(wf.on.push.tags).toEqual(['v*.*.*']);
+    expect(wf.permissions.packages).toBe('write');
+    const steps = wf.jobs.image.steps as Array<{ uses?: string; with?: Record<string, string> }>;
+    const login = steps.find((s) => s.uses?.startsWith('docker/login-action'))!;
+    expect(login.with!.registry).toBe('ghcr.io');
+    const build = steps.find((s) => s.uses?.startsWith('docker/build-push-action'))!;
+    expect(build.with!.platforms!.split(',')).toEqual(['linux/amd64', 'linux/arm64']);
+    expect(build.with!.push).toBe("${{ startsWith(github.ref, 'refs/tags/v') }}");
+    expect(steps.some((s) => s.uses?.startsWith('docker/setup-qemu-action'))).toBe(true);
+    // The README's one-liner runs what this publishes.
+    expect(read('README.md')).toMatch(/docker run -d --name feedgate -p 8080:8080 -v feedgate-data:\/data .*ghcr\.io\/OWNER\/feedgate:latest/);
+  });
+});

@@ -11,6 +11,8 @@ export interface StartPageView {
   tokenRequired: boolean;
   /** A wrong token was given. */
   tokenRejected?: boolean;
+  /** PODCAST_OWNER_EMAIL is empty: video feeds lack the owner e-mail podcast directories ask for. */
+  ownerEmailMissing?: boolean;
   nonce: string;
 }
 
@@ -193,6 +195,7 @@ export function renderStartPage(v: StartPageView): string {
 ${v.tokenRejected ? '<p class="bad">That token is not right.</p>' : ''}
 <form id="token-form" method="get" action="/"${v.tokenRejected ? ' data-rejected="1"' : ''}><label>Token<input name="token" type="password" autocomplete="current-password" required></label><div class="row"><button type="submit">Continue</button></div></form></section>`
       : `${v.sources.map(sourceCard).join('\n')}
+${v.ownerEmailMissing ? '<section class="card" id="podcast-owner"><h2>Podcast apps</h2><p class="warn">Feeds with videos are podcasts too. Podcast directories and the W3C feed validator ask for an owner e-mail in them: set <code>PODCAST_OWNER_EMAIL</code>, then restart.</p></section>' : ''}
 <section class="card"><h2>Your feeds</h2><p class="muted">Feeds you build here or read lately, as OPML for Miniflux, FreshRSS or NetNewsWire: <a href="/opml${v.token ? `?token=${encodeURIComponent(v.token)}` : ''}">export</a>${v.tokenRequired ? ` (or <a href="/opml?token=${encodeURIComponent(v.token ?? '')}&amp;with_token=1">with the token in each URL</a>)` : ''}.</p></section>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer">
