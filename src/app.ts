@@ -51,6 +51,7 @@ import { UpstreamClient } from './upstream/client.js';
 import { failureMemoMs, isStaleable } from './upstream/errors.js';
 import { HealthBook } from './upstream/health.js';
 import { outboundProxy } from './upstream/proxy.js';
+import { texts } from './i18n/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -112,6 +113,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
   const links = new MediaLinks(signer);
   const ctx: SourceContext = {
     config,
+    texts: texts(config.FEED_LANGUAGE, config.TZ),
     logger,
     cache,
     links,

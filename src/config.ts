@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { LANGS, isTimeZone } from './i18n/index.js';
 
 /** Where the documented defaults live; the same relative path works from src/ and from dist/. */
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../config/default.yaml', import.meta.url));
@@ -96,6 +97,8 @@ const schema = z.object({
     }
   }, 'expected redis://[user:password@]host:port[/db], rediss://…, or nothing'),
   PODCAST_OWNER_EMAIL: text.refine((v) => v === '' || /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/.test(v), 'expected an e-mail address or nothing'),
+  FEED_LANGUAGE: oneOf(LANGS),
+  TZ: nonEmpty.refine(isTimeZone, 'expected an IANA time zone such as Asia/Shanghai or Europe/Berlin'),
   UPSTREAM_CONNECT_TIMEOUT: duration.pipe(z.number().min(1, 'must be more than 0')),
   UPSTREAM_TIMEOUT: duration.pipe(z.number().min(1, 'must be more than 0')),
   UPSTREAM_DEADLINE: duration.pipe(z.number().min(1, 'must be more than 0')),

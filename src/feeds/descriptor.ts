@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import type { FeedCache } from '../cache/feed-cache.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
+import type { Texts } from '../i18n/index.js';
 import type { Logger } from '../logger.js';
 import type { KeepRequest } from '../proxy/keeper.js';
 import type { ResolvedMedia } from '../proxy/play.js';
@@ -107,6 +108,8 @@ export interface SourceContext {
   links: MediaLinks;
   firstSeen: FirstSeen;
   metrics: Metrics;
+  /** Text written into feeds, in FEED_LANGUAGE, with dates in TZ: every source writes through it. */
+  texts: Texts;
   /** The app's logger, for what a source has to say that is not an error of the request. */
   logger: Logger;
   /** The app's SQLite database, for a source's own durable state (through a store in src/store). */

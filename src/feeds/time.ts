@@ -30,5 +30,3 @@ function readTime(value: unknown, zone: string): number | undefined {
   return undefined;
 }
 
-/** A date as YYYY-MM-DD in Beijing time (the platforms' own), for titles of undated-text posts. */
-export const beijingDate = (ms: number): string => new Date(ms).toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' });

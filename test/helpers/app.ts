@@ -26,7 +26,8 @@ export function tempDir(prefix = 'feedgate-test-'): string {
 /** A real feedgate on an ephemeral loopback port, configured like production but for `overrides`. */
 export async function startApp(overrides: Partial<Record<keyof Config, unknown>> = {}, opts: { logFile?: string } = {}): Promise<RunningApp> {
   const dataDir = (overrides.DATA_DIR as string | undefined) ?? tempDir();
-  const config = loadConfig({}, { LOG_LEVEL: 'silent', PORT: 0, UPSTREAM_RETRIES: 0, ...overrides, DATA_DIR: dataDir });
+  // Feed text in English unless a test asks for another language (the default is zh-CN).
+  const config = loadConfig({}, { LOG_LEVEL: 'silent', PORT: 0, UPSTREAM_RETRIES: 0, FEED_LANGUAGE: 'en', ...overrides, DATA_DIR: dataDir });
   const db = openDb(dataDir);
   const app = createApp({ config, logger: createLogger(config.LOG_LEVEL, opts.logFile ?? 1), db });
   const server: Server = await new Promise((resolve) => {

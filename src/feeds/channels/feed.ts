@@ -2,7 +2,7 @@ import { HttpError, badRequest } from '../../http/errors.js';
 import type { MediaLinks } from '../../proxy/links.js';
 import { escapeHtml, textToHtml } from '../html.js';
 import { titleLine, withCover, type Enclosure, type FeedData, type FeedItem } from '../model.js';
-import { beijingDate } from '../time.js';
+import type { Texts } from '../../i18n/index.js';
 import { positiveInt, single, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
 import { feedPageUrl } from './ids.js';
@@ -11,6 +11,7 @@ import { finderName, type ChannelsAccount, type ChannelsObject, type ChannelsPro
 export interface ChannelsFeedOptions {
   provider: ChannelsProvider;
   links: MediaLinks;
+  texts: Texts;
   maxPages: number;
   /** A spec variant's size is not in the list: the CDN is asked (SourceContext.mediaLength). */
   mediaLength?: (url: string, platform: 'channels', key: string, signal?: AbortSignal) => Promise<number | undefined>;
@@ -46,12 +47,11 @@ export function parseChannelsParams(username: string | undefined, query: Query, 
 }
 
 /** The first line of the description, or the date when there is none. */
-function titleOf(o: ChannelsObject): string {
+function titleOf(o: ChannelsObject, tx: Texts): string {
   const line = titleLine(o.description);
-  const live = o.mediaType === MEDIA_LIVE ? '[Live] ' : '';
-  if (line) return live + line;
-  const date = o.createtime ? beijingDate(o.createtime * 1000) : 'undated';
-  return `${live}${o.mediaType === MEDIA_ALBUM ? 'Pictures' : o.mediaType === MEDIA_LIVE ? 'Live' : 'Video'} of ${date}`;
+  if (line) return (o.mediaType === MEDIA_LIVE ? tx.t('channels.item.livePrefix') : '') + line;
+  const date = o.createtime ? tx.date(o.createtime * 1000) : tx.t('channels.item.undated');
+  return tx.t(o.mediaType === MEDIA_ALBUM ? 'channels.item.pictures' : o.mediaType === MEDIA_LIVE ? 'channels.item.live' : 'channels.item.video', { date });
 }
 
 const hashtags = (text: string) => [...new Set([...text.matchAll(HASHTAG)].map((m) => m[1]!))];
@@ -69,7 +69,7 @@ function toItem(o: ChannelsObject, p: ChannelsParams, opts: ChannelsFeedOptions)
     for (const pic of o.media) parts.push(`<p><img src="${escapeHtml(opts.links.image(pic.url, 'channels'))}" alt="" referrerpolicy="no-referrer"></p>`);
   } else if (o.mediaType === MEDIA_LIVE) {
     if (cover) parts.push(`<p><img src="${escapeHtml(cover)}" alt="" referrerpolicy="no-referrer"></p>`);
-    parts.push('<p><strong>Live stream</strong>: open it in WeChat to watch.</p>');
+    parts.push(`<p>${escapeHtml(opts.texts.t('channels.item.liveBody'))}</p>`);
   } else if (m) {
     const play = playLink(opts.links, o, p);
     const spec = p.quality === 'original' ? undefined : m.spec.find((s) => s.fileFormat === p.quality);
@@ -88,7 +88,7 @@ function toItem(o: ChannelsObject, p: ChannelsParams, opts: ChannelsFeedOptions)
   if (o.description.trim()) parts.push(`<p>${textToHtml(o.description.trim())}</p>`);
   const item: FeedItem = {
     guid: o.id,
-    title: titleOf(o),
+    title: titleOf(o, opts.texts),
     summary: o.description.trim() ? o.description.trim().slice(0, 300) : undefined,
     link: o.nonce ? feedPageUrl(o.id, o.nonce) : 'https://channels.weixin.qq.com/',
     contentHtml: parts.join(''),
@@ -130,9 +130,9 @@ export function channelsFeed(opts: ChannelsFeedOptions, route: 'feeds' | 'compat
       const nickname = account?.nickname ?? p.username;
       const feed: FeedData = {
         id: `channels:${p.username}`,
-        title: `${nickname} (WeChat Channels)`,
+        title: opts.texts.t('channels.feed.title', { name: nickname }),
         link: 'https://channels.weixin.qq.com/',
-        description: account?.signature ?? `Posts of ${nickname} on WeChat Channels`,
+        description: account?.signature ?? opts.texts.t('channels.feed.description', { name: nickname }),
         language: 'zh-CN',
         image: account?.headUrl ? opts.links.image(account.headUrl, 'wechat') : undefined,
         podcastImage: account?.headUrl ? opts.links.podcastArt(account.headUrl, 'wechat') : undefined,

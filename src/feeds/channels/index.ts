@@ -31,7 +31,7 @@ export function channelsSource(ctx: SourceContext): SourceDescriptor {
   const provider: ChannelsProvider = ecloud
     ? new EcloudProvider(http, { auth: config.ECLOUD_AUTH, wid: config.ECLOUD_WID, resolvePages: config.CHANNELS_MAX_PAGES })
     : new WxcdProvider(http);
-  const opts = { provider, links: ctx.links, maxPages: config.CHANNELS_MAX_PAGES, mediaLength: ctx.mediaLength };
+  const opts = { provider, links: ctx.links, texts: ctx.texts, maxPages: config.CHANNELS_MAX_PAGES, mediaLength: ctx.mediaLength };
 
   return {
     name: 'channels',

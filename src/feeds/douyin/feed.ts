@@ -2,7 +2,7 @@ import { HttpError, badRequest } from '../../http/errors.js';
 import type { MediaLinks } from '../../proxy/links.js';
 import { escapeHtml, textToHtml } from '../html.js';
 import { titleLine, withCover, type Enclosure, type FeedData, type FeedItem } from '../model.js';
-import { beijingDate } from '../time.js';
+import type { Texts } from '../../i18n/index.js';
 import { positiveInt, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
 import { SEC_UID, badShape, type DouyinClient } from './client.js';
@@ -18,6 +18,7 @@ const IMAGE_POST = 68;
 export interface DouyinFeedOptions {
   client: DouyinClient;
   links: MediaLinks;
+  texts: Texts;
   maxPages: number;
 }
 
@@ -57,8 +58,8 @@ const count = (n: unknown) => {
   return v >= 10000 ? `${(v / 10000).toFixed(1)}万` : String(v);
 };
 
-function titleOf(desc: string, created: number | undefined): string {
-  return titleLine(desc) ?? (created ? `Post of ${beijingDate(created)}` : 'Untitled post');
+function titleOf(desc: string, created: number | undefined, tx: Texts): string {
+  return titleLine(desc) ?? (created ? tx.t('douyin.item.dated', { date: tx.date(created) }) : tx.t('douyin.item.untitled'));
 }
 
 function toItem(a: Record<string, unknown>, opts: DouyinFeedOptions): FeedItem | undefined {
@@ -99,14 +100,14 @@ function toItem(a: Record<string, unknown>, opts: DouyinFeedOptions): FeedItem |
     } else if (coverLink) parts.push(`<p><img src="${escapeHtml(coverLink)}" alt="" referrerpolicy="no-referrer"></p>`);
   }
   const st = obj(a.statistics);
-  parts.push(`<p><small>❤️ ${count(st.digg_count)} · 💬 ${count(st.comment_count)} · ↗️ ${count(st.share_count)}${Number(a.is_top) ? ' · 📌 pinned' : ''}</small></p>`);
+  parts.push(`<p><small>❤️ ${count(st.digg_count)} · 💬 ${count(st.comment_count)} · ↗️ ${count(st.share_count)}${Number(a.is_top) ? ` · 📌 ${escapeHtml(opts.texts.t('douyin.item.pinned'))}` : ''}</small></p>`);
   const hashtags = arr(a.text_extra)
     .map((t) => str(obj(t).hashtag_name))
     .filter((t): t is string => !!t);
   const author = obj(a.author);
   const item: FeedItem = {
     guid: id,
-    title: titleOf(desc, created),
+    title: titleOf(desc, created, opts.texts),
     link: `https://www.douyin.com/${isNote ? 'note' : 'video'}/${id}`,
     contentHtml: parts.join(''),
     summary: desc ? desc.slice(0, 300) : undefined,
@@ -159,9 +160,9 @@ export function douyinFeed(opts: DouyinFeedOptions): FeedSource<DouyinParams> {
       const avatar = [profile.avatar_larger, profile.avatar_medium, profile.avatar_thumb].map((a) => urls(a)[0]).find(Boolean);
       const feed: FeedData = {
         id: `douyin:${p.secUid}`,
-        title: `${nickname} (Douyin)`,
+        title: opts.texts.t('douyin.feed.title', { name: nickname }),
         link: `https://www.douyin.com/user/${p.secUid}`,
-        description: str(profile.signature)?.trim() || `Posts of ${nickname} on Douyin`,
+        description: str(profile.signature)?.trim() || opts.texts.t('douyin.feed.description', { name: nickname }),
         language: 'zh-CN',
         image: avatar ? opts.links.image(avatar, 'douyin') : undefined,
         podcastImage: avatar ? opts.links.podcastArt(avatar, 'douyin') : undefined,

@@ -39,7 +39,7 @@ export function douyinSource(ctx: SourceContext): SourceDescriptor {
   });
   const baseHost = new URL(config.DOUYIN_BASE_URL).host;
   const isDouyin = (u: URL) => DOUYIN_HOSTS.test(u.hostname) || u.host === baseHost;
-  const opts = { client, links: ctx.links, maxPages: config.DOUYIN_MAX_PAGES };
+  const opts = { client, links: ctx.links, texts: ctx.texts, maxPages: config.DOUYIN_MAX_PAGES };
   // The operator's cookie goes to Douyin's own hosts with the video requests, as a browser's would.
   const mediaHeaders = config.DOUYIN_COOKIE ? { cookie: config.DOUYIN_COOKIE } : undefined;
 

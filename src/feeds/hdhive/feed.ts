@@ -4,6 +4,7 @@ import { escapeHtml, textToHtml } from '../html.js';
 import type { FeedData, FeedItem } from '../model.js';
 import type { FeedSource } from '../source.js';
 import { parseUpstreamTime } from '../time.js';
+import type { Texts } from '../../i18n/index.js';
 import type { HdhiveClient, HdhiveResource } from './client.js';
 
 export interface HdhiveFeedOptions {
@@ -12,6 +13,7 @@ export interface HdhiveFeedOptions {
   /** HDHive's site (the API host serves the pages too). */
   siteUrl: string;
   hideInvalid: boolean;
+  texts: Texts;
 }
 
 const TYPES = ['movie', 'tv'] as const;
@@ -34,41 +36,42 @@ function resourceLink(site: string, r: HdhiveResource): string {
   return r.pan_type ? `${site}/resource/${encodeURIComponent(r.pan_type)}/${slug}` : `${site}/resource/${slug}`;
 }
 
-function itemTitle(r: HdhiveResource): string {
+function itemTitle(r: HdhiveResource, tx: Texts): string {
   const facts = [
     r.video_resolution.join('/'),
     r.source.join('/'),
     formatShareSize(r.share_size),
     r.pan_type ? `${r.pan_type}` : undefined,
-    r.unlock_points ? `${r.unlock_points} points` : 'free',
+    r.unlock_points ? tx.t('hdhive.item.points', { count: r.unlock_points }) : tx.t('hdhive.item.free'),
   ].filter((x): x is string => !!x);
-  const invalid = r.validate_status === 'invalid' ? '[invalid] ' : '';
+  const invalid = r.validate_status === 'invalid' ? tx.t('hdhive.item.invalid') : '';
   return `${invalid}${r.title?.trim() || r.slug} [${facts.join(' · ')}]`;
 }
 
-function itemHtml(r: HdhiveResource, link: string, published: number | undefined): string {
+function itemHtml(r: HdhiveResource, link: string, published: number | undefined, tx: Texts): string {
+  const { t } = tx;
   const rows: Array<[string, string | undefined]> = [
-    ['Title', r.title ?? undefined],
-    ['Drive', r.pan_type ?? undefined],
-    ['Size', formatShareSize(r.share_size)],
-    ['Resolution', r.video_resolution.join(', ') || undefined],
-    ['Source', r.source.join(', ') || undefined],
-    ['Subtitles', [...r.subtitle_language, ...r.subtitle_type].join(', ') || undefined],
-    ['Unlock', r.unlock_points ? `${r.unlock_points} points` : 'free'],
-    ['Unlocked by you', r.is_unlocked ? 'yes' : 'no'],
-    ['Unlocked by', r.unlocked_users_count != null ? `${r.unlocked_users_count} users` : undefined],
-    ['Official', r.is_official ? 'yes' : undefined],
-    ['Validation', [r.validate_status, r.validate_message, r.last_validated_at && `checked ${r.last_validated_at}`].filter(Boolean).join(' · ') || undefined],
-    ['Shared by', r.user?.nickname?.trim() || undefined],
-    ['Shared at', published !== undefined ? new Date(published).toISOString().replace('.000Z', 'Z') : undefined],
+    [t('hdhive.label.title'), r.title ?? undefined],
+    [t('hdhive.label.drive'), r.pan_type ?? undefined],
+    [t('hdhive.label.size'), formatShareSize(r.share_size)],
+    [t('hdhive.label.resolution'), r.video_resolution.join(', ') || undefined],
+    [t('hdhive.label.source'), r.source.join(', ') || undefined],
+    [t('hdhive.label.subtitles'), [...r.subtitle_language, ...r.subtitle_type].join(', ') || undefined],
+    [t('hdhive.label.unlock'), r.unlock_points ? t('hdhive.item.points', { count: r.unlock_points }) : t('hdhive.item.free')],
+    [t('hdhive.label.unlockedByYou'), r.is_unlocked ? t('hdhive.item.yes') : t('hdhive.item.no')],
+    [t('hdhive.label.unlockedBy'), r.unlocked_users_count != null ? t('hdhive.item.users', { count: r.unlocked_users_count }) : undefined],
+    [t('hdhive.label.official'), r.is_official ? t('hdhive.item.yes') : undefined],
+    [t('hdhive.label.validation'), [r.validate_status, r.validate_message, r.last_validated_at && t('hdhive.item.checked', { date: r.last_validated_at })].filter(Boolean).join(' · ') || undefined],
+    [t('hdhive.label.sharedBy'), r.user?.nickname?.trim() || undefined],
+    [t('hdhive.label.sharedAt'), published !== undefined ? tx.dateTime(published) : undefined],
   ];
   const list = rows
     .filter(([, v]) => v !== undefined && v !== '')
     .map(([k, v]) => `<li><strong>${escapeHtml(k)}:</strong> ${escapeHtml(v!)}</li>`)
     .join('');
   const remark = r.remark?.trim() ? `<p>${textToHtml(r.remark.trim())}</p>` : '';
-  const links = [`<a href="${escapeHtml(link)}">Open on HDHive</a>`];
-  if (r.media_url) links.push(`<a href="${escapeHtml(r.media_url)}">All resources for this title</a>`);
+  const links = [`<a href="${escapeHtml(link)}">${escapeHtml(t('hdhive.link.open'))}</a>`];
+  if (r.media_url) links.push(`<a href="${escapeHtml(r.media_url)}">${escapeHtml(t('hdhive.link.all'))}</a>`);
   return `<ul>${list}</ul>${remark}<p>${links.join(' · ')}</p>`;
 }
 
@@ -91,10 +94,10 @@ function toItems(list: HdhiveResource[], source: string, opts: HdhiveFeedOptions
     const categories = [...new Set([r.pan_type, ...r.video_resolution, ...r.source, ...r.subtitle_language].filter((c): c is string => !!c?.trim()))];
     const item: FeedItem = {
       guid: r.slug,
-      title: itemTitle(r),
+      title: itemTitle(r, opts.texts),
       link,
       summary: itemSummary(r),
-      contentHtml: itemHtml(r, link, published),
+      contentHtml: itemHtml(r, link, published, opts.texts),
       authors: [{ name: nickname || 'HDHive' }],
       published,
       categories,
@@ -121,9 +124,9 @@ export function hdhiveResources(opts: HdhiveFeedOptions): FeedSource<{ type: Med
       const name = titled?.title?.trim() ?? `TMDB ${p.type} ${p.tmdbId}`;
       return {
         id: `hdhive:${p.type}:${p.tmdbId}`,
-        title: `HDHive: ${name}`,
+        title: opts.texts.t('hdhive.feed.title', { name }),
         link: list.items.find((r) => r.media_url)?.media_url ?? `${opts.siteUrl}/tmdb/${p.type}/${p.tmdbId}`,
-        description: `Resources HDHive lists for ${name} (TMDB ${p.type} ${p.tmdbId})`,
+        description: opts.texts.t('hdhive.feed.description', { name, type: p.type, id: p.tmdbId }),
         language: 'zh-CN',
         items: toItems(list.items, `hdhive:${p.type}:${p.tmdbId}`, opts),
       } satisfies FeedData;
@@ -140,9 +143,9 @@ export function hdhiveShares(opts: HdhiveFeedOptions): FeedSource<Record<string,
       const list = await opts.client.shares(1, 100, signal);
       return {
         id: 'hdhive:shares',
-        title: 'HDHive: my shares',
+        title: opts.texts.t('hdhive.shares.title'),
         link: `${opts.siteUrl}/`,
-        description: 'Resources you shared on HDHive',
+        description: opts.texts.t('hdhive.shares.description'),
         language: 'zh-CN',
         items: toItems(list.items, 'hdhive:shares', opts),
       } satisfies FeedData;

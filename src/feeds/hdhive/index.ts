@@ -12,6 +12,7 @@ export function hdhiveSource(ctx: SourceContext): SourceDescriptor {
     firstSeen: ctx.firstSeen,
     siteUrl: config.HDHIVE_API_URL,
     hideInvalid: config.HDHIVE_HIDE_INVALID,
+    texts: ctx.texts,
   };
   return {
     name: 'hdhive',

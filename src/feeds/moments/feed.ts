@@ -8,6 +8,7 @@ import { bool, positiveInt, single, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
 import type { MomentsPost } from './post.js';
 import type { MomentsProvider } from './provider.js';
+import type { Texts } from '../../i18n/index.js';
 
 export const WXID = /^[A-Za-z0-9_@.-]{1,64}$/;
 export const POST_ID = /^\d{1,20}$/;
@@ -22,6 +23,7 @@ export interface MomentsFeedOptions {
   pageSize: number;
   /** Shared Channels videos link to /play/channels when the Channels source can resolve them. */
   channelsPlayable: boolean;
+  texts: Texts;
 }
 
 export interface MomentsParams {
@@ -61,28 +63,29 @@ export function mediaToKeep(post: MomentsPost): KeepRequest[] {
   return out;
 }
 
-function titleOf(p: MomentsPost): string {
+function titleOf(p: MomentsPost, tx: Texts): string {
   const line = titleLine(p.text);
   if (line) return line;
   if (p.kind === 'link' && p.link?.title) return p.link.title;
-  if (p.kind === 'finder') return `[Channels video] ${p.finder?.desc.split('\n')[0]?.trim() || p.finder?.nickname || ''}`.trim();
+  if (p.kind === 'finder') return tx.t('moments.item.channels', { text: p.finder?.desc.split('\n')[0]?.trim() || p.finder?.nickname || '' }).trim();
   const photos = p.media.filter((m) => m.kind === 'image').length;
-  if (p.kind === 'video') return '[video]';
-  if (photos) return photos === 1 ? '[1 photo]' : `[${photos} photos]`;
-  return '[post]';
+  if (p.kind === 'video') return tx.t('moments.item.video');
+  if (photos) return photos === 1 ? tx.t('moments.item.photo') : tx.t('moments.item.photos', { count: photos });
+  return tx.t('moments.item.post');
 }
 
 const img = (src: string) => `<img src="${escapeHtml(src)}" alt="" referrerpolicy="no-referrer">`;
 
 /** The post's body (HTML with root-relative signed media links) and its enclosures. */
-export function renderPost(p: MomentsPost, opts: Pick<MomentsFeedOptions, 'links' | 'channelsPlayable'>, withComments: boolean): { html: string; enclosures: Enclosure[]; image?: string } {
+export function renderPost(p: MomentsPost, opts: Pick<MomentsFeedOptions, 'links' | 'channelsPlayable' | 'texts'>, withComments: boolean): { html: string; enclosures: Enclosure[]; image?: string } {
   const { links } = opts;
+  const { t } = opts.texts;
   const parts: string[] = [];
   const enclosures: Enclosure[] = [];
   let image: string | undefined;
   if (p.text) parts.push(`<p>${textToHtml(p.text)}</p>`);
   // Without its details a post's media links have no tokens and would not load: say so instead.
-  if (p.partial) parts.push('<p><em>The photos and videos of this post could not be fetched yet; they appear after a later refresh.</em></p>');
+  if (p.partial) parts.push(`<p><em>${escapeHtml(t('moments.item.partial'))}</em></p>`);
   for (const m of p.partial ? [] : p.media) {
     if (m.kind === 'image') {
       const still = links.image(m.url, 'moments', { key: m.key });
@@ -90,13 +93,13 @@ export function renderPost(p: MomentsPost, opts: Pick<MomentsFeedOptions, 'links
       if (m.live) {
         const clip = links.video(m.live.url, 'moments', { key: m.live.key });
         parts.push(`<p><video controls preload="none" playsinline poster="${escapeHtml(still)}" src="${escapeHtml(clip)}">${img(still)}</video></p>`);
-        enclosures.push({ url: clip, type: 'video/mp4', length: m.live.bytes, duration: m.live.duration, title: 'Live photo' });
+        enclosures.push({ url: clip, type: 'video/mp4', length: m.live.bytes, duration: m.live.duration, title: t('moments.item.livePhoto') });
       } else parts.push(`<p>${img(still)}</p>`);
     } else {
       const src = links.video(m.url, 'moments', { key: m.key });
       const poster = m.thumb ? links.image(m.thumb, 'moments', { key: m.thumbKey }) : undefined;
       image ??= poster;
-      parts.push(`<p><video controls preload="none" playsinline${poster ? ` poster="${escapeHtml(poster)}"` : ''} src="${escapeHtml(src)}"><a href="${escapeHtml(src)}">▶ Video</a></video></p>`);
+      parts.push(`<p><video controls preload="none" playsinline${poster ? ` poster="${escapeHtml(poster)}"` : ''} src="${escapeHtml(src)}"><a href="${escapeHtml(src)}">${escapeHtml(t('moments.item.videoLink'))}</a></video></p>`);
       enclosures.push({ url: src, type: 'video/mp4', length: m.bytes, duration: m.duration, width: m.width, height: m.height });
     }
   }
@@ -116,7 +119,7 @@ export function renderPost(p: MomentsPost, opts: Pick<MomentsFeedOptions, 'links
     const nid = /^(\d{1,20})/.exec(f.nonceId)?.[1];
     const play = opts.channelsPlayable && POST_ID.test(f.objectId) && nid ? links.route(`/play/channels/${f.objectId}/${nid}`, { u: f.username || undefined }) : undefined;
     parts.push(
-      `<blockquote><p>Channels video by <strong>${escapeHtml(f.nickname || f.username)}</strong></p>${f.desc ? `<p>${textToHtml(f.desc)}</p>` : ''}${cover ? `<p>${img(cover)}</p>` : ''}${play ? `<p><a href="${escapeHtml(play)}">▶ Play</a></p>` : '<p><em>Open it in WeChat to watch.</em></p>'}</blockquote>`,
+      `<blockquote><p>${escapeHtml(t('moments.item.channelsBy', { name: f.nickname || f.username }))}</p>${f.desc ? `<p>${textToHtml(f.desc)}</p>` : ''}${cover ? `<p>${img(cover)}</p>` : ''}${play ? `<p><a href="${escapeHtml(play)}">${escapeHtml(t('moments.item.play'))}</a></p>` : `<p><em>${escapeHtml(t('moments.item.openInWeChat'))}</em></p>`}</blockquote>`,
     );
     if (play) enclosures.push({ url: play, type: 'video/mp4', duration: f.duration });
   }
@@ -138,7 +141,7 @@ function toItem(p: MomentsPost, params: MomentsParams, opts: MomentsFeedOptions)
   const { html, enclosures, image } = renderPost(p, opts, params.comments);
   const item: FeedItem = {
     guid: p.id,
-    title: titleOf(p),
+    title: titleOf(p, opts.texts),
     link: p.kind === 'link' && p.link?.url ? p.link.url : opts.links.route(postPath(p.id)),
     contentHtml: html,
     summary: p.text ? p.text.slice(0, 300) : undefined,
@@ -185,12 +188,19 @@ export function momentsFeed(opts: MomentsFeedOptions): FeedSource<MomentsParams>
         .since(p.usernames, since, limit)
         .filter((x) => !kw || x.text.toLowerCase().includes(kw))
         .slice(0, limit);
+      const { t } = opts.texts;
       const who = p.usernames.length === 1 ? (posts.find((x) => x.username === p.usernames[0])?.nickname ?? p.usernames[0]!) : undefined;
       const feed: FeedData = {
         id: `moments:${p.usernames.join(',') || 'all'}${p.keyword ? `:${p.keyword}` : ''}`,
-        title: who ? `${who} (WeChat Moments)` : p.usernames.length ? `WeChat Moments of ${p.usernames.length} people` : 'WeChat Moments',
+        title: who ? t('moments.feed.one', { name: who }) : p.usernames.length ? t('moments.feed.some', { count: p.usernames.length }) : t('moments.feed.all'),
         link: 'https://weixin.qq.com/',
-        description: `${who ? `Moments posts of ${who}` : 'Moments posts'}${p.keyword ? ` matching "${p.keyword}"` : ''}, through feedgate`,
+        description: p.keyword
+          ? who
+            ? t('moments.feed.descriptionOneKeyword', { name: who, keyword: p.keyword })
+            : t('moments.feed.descriptionAllKeyword', { keyword: p.keyword })
+          : who
+            ? t('moments.feed.descriptionOne', { name: who })
+            : t('moments.feed.descriptionAll'),
         language: 'zh-CN',
         // A podcast only when its posts carry video: people's own posts, not film.
         podcastCategory: 'Society & Culture > Personal Journals',

@@ -39,6 +39,7 @@ export function momentsSource(ctx: SourceContext): SourceDescriptor {
     maxPages: config.MOMENTS_MAX_PAGES,
     pageSize: config.MOMENTS_PAGE_SIZE,
     channelsPlayable: channelsConfigured(config),
+    texts: ctx.texts,
   };
   const feed = momentsFeed(opts);
   return {
@@ -79,7 +80,7 @@ export function momentsSource(ctx: SourceContext): SourceDescriptor {
           sendArticlePage(
             c,
             {
-              title: first ? first.slice(0, 140) : `${post.nickname || post.username}'s post`,
+              title: first ? first.slice(0, 140) : ctx.texts.t('moments.page.untitled', { name: post.nickname || post.username }),
               author: post.nickname || post.username,
               published: post.createTime ? post.createTime * 1000 : undefined,
               body: html,

@@ -3,6 +3,7 @@ import { READABLE, parseArticlePage, proxyImages, type ArticlePage } from '../..
 import type { MediaLinks } from '../../proxy/links.js';
 import { mpState, type MpAccount, type MpAccountStore, type MpState } from '../../store/mp-accounts.js';
 import type { MpArticleRow, MpArticleStore } from '../../store/mp-articles.js';
+import type { Texts } from '../../i18n/index.js';
 import { loadProgress } from '../../load-progress.js';
 import { UpstreamError } from '../../upstream/errors.js';
 import { escapeHtml } from '../html.js';
@@ -22,6 +23,7 @@ export interface MpFeedOptions {
   limitedBackoffMs: number;
   maxPages: number;
   articleTtlMs: number;
+  texts: Texts;
   now?: () => number;
 }
 
@@ -97,14 +99,12 @@ interface Notice {
   until?: number;
 }
 
-function noticeItem(account: MpAccount, n: Notice, feedLink: string): FeedItem {
+function noticeItem(account: MpAccount, n: Notice, feedLink: string, tx: Texts): FeedItem {
   const name = account.nickname || account.biz;
-  const since = new Date(n.since).toISOString().replace('.000Z', 'Z');
+  const since = tx.dateTime(n.since);
   const expired = n.state === 'expired';
-  const title = expired ? `feedgate: the credentials for ${name} expired` : `feedgate: WeChat is limiting requests for ${name}`;
-  const text = expired
-    ? `Credentials expired since ${since}; open any article of this account in WeChat to refresh them. Until then this feed shows the articles feedgate already has.`
-    : `WeChat answered ret=-6 (too many requests) at ${since}; feedgate leaves this account alone until ${new Date(n.until ?? n.since).toISOString().replace('.000Z', 'Z')} and shows the articles it already has. Poll less often or lower MP_CALLS_PER_MINUTE.`;
+  const title = tx.t(expired ? 'mp.notice.expiredTitle' : 'mp.notice.limitedTitle', { name });
+  const text = expired ? tx.t('mp.notice.expiredText', { since }) : tx.t('mp.notice.limitedText', { since, until: tx.dateTime(n.until ?? n.since) });
   return {
     // Changes only when the state does, so a reader shows it once.
     guid: `feedgate:mp:${account.biz}:${n.state}:${n.since}`,
@@ -125,13 +125,13 @@ function itemOf(row: MpArticleRow, account: MpAccount, p: MpParams, opts: MpFeed
   if (body) parts.push(body);
   else {
     if (m.digest) parts.push(`<p>${escapeHtml(m.digest)}</p>`);
-    if (p.content && text?.problem) parts.push(`<p><em>${escapeHtml(`Full text unavailable (${text.problem}); this is the digest.`)}</em></p>`);
-    if (p.content && text?.pending) parts.push('<p><em>The full text is being fetched; it appears at the next refresh.</em></p>');
+    if (p.content && text?.problem) parts.push(`<p><em>${escapeHtml(opts.texts.t('mp.item.noFullText', { problem: text.problem }))}</em></p>`);
+    if (p.content && text?.pending) parts.push(`<p><em>${escapeHtml(opts.texts.t('mp.item.pending'))}</em></p>`);
   }
-  if (m.sourceUrl && /^https?:\/\//.test(m.sourceUrl)) parts.push(`<p><a href="${escapeHtml(m.sourceUrl)}">Read the original source</a></p>`);
+  if (m.sourceUrl && /^https?:\/\//.test(m.sourceUrl)) parts.push(`<p><a href="${escapeHtml(m.sourceUrl)}">${escapeHtml(opts.texts.t('mp.item.original'))}</a></p>`);
   const item: FeedItem = {
     guid: row.url,
-    title: m.title || m.digest.slice(0, 60) || 'Untitled article',
+    title: m.title || m.digest.slice(0, 60) || opts.texts.t('mp.item.untitled'),
     link: p.proxy ? opts.links.route('/mp/proxy', { url: row.url }) : row.url,
     contentHtml: parts.join(''),
     summary: m.digest || undefined,
@@ -264,12 +264,12 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
       const name = account.nickname || p.biz;
       const link = profileUrl(p.biz);
       const items = rows.map((r, i) => itemOf(r, account!, p, opts, texts[i], bodies[i]));
-      if (notice) items.unshift(noticeItem(account, notice, link));
+      if (notice) items.unshift(noticeItem(account, notice, link, opts.texts));
       const feed: FeedData = {
         id: `mp:${p.biz}`,
         title: name,
         link,
-        description: `Articles of the WeChat Official Account ${name}`,
+        description: opts.texts.t('mp.feed.description', { name }),
         language: 'zh-CN',
         image: account.avatarUrl ? opts.links.image(account.avatarUrl, 'wechat') : undefined,
         authors: [{ name }],

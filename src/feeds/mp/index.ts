@@ -47,6 +47,7 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
     limitedBackoffMs: config.MP_LIMITED_BACKOFF,
     maxPages: config.MP_MAX_PAGES,
     articleTtlMs: config.MP_ARTICLE_TTL,
+    texts: ctx.texts,
   };
   const baseHost = new URL(config.MP_BASE_URL).host;
 
@@ -218,7 +219,7 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
           sendArticlePage(
             c,
             {
-              title: row?.meta.title || text.page?.title || 'WeChat article',
+              title: row?.meta.title || text.page?.title || ctx.texts.t('mp.page.untitled'),
               author: row?.meta.author || text.page?.author,
               account: account?.nickname || text.page?.account,
               published: row?.pushedAt ?? text.page?.published,
