@@ -24,7 +24,7 @@ import { sendHtml } from './http/html-response.js';
 import { readJsonBody } from './http/json-body.js';
 import { canonicalFeed, sqliteOpmlFeeds } from './store/opml-feeds.js';
 import { renderOpml } from './web/opml.js';
-import { renderStartPage, startPageCsp } from './web/start-page.js';
+import { WEB_READERS, buildFeedUrl, formId, renderStartPage, startPageCsp, type StartPageView } from './web/start-page.js';
 import { LRUCache } from 'lru-cache';
 import { randomBytes } from 'node:crypto';
 import './http/context.js';
@@ -51,7 +51,7 @@ import { UpstreamClient } from './upstream/client.js';
 import { failureMemoMs, isStaleable } from './upstream/errors.js';
 import { HealthBook } from './upstream/health.js';
 import { outboundProxy } from './upstream/proxy.js';
-import { texts } from './i18n/index.js';
+import { isLang, negotiate, texts, type Texts } from './i18n/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -190,17 +190,41 @@ export function createApp({ config, logger, db }: AppDeps): App {
   });
   router.get('/api/sources', token, compressJson, (c) => {
     c.set('Cache-Control', 'no-store');
-    c.body = { sources: sources.map((s) => describeSource(s, health)) };
+    // In the caller's language (Accept-Language), else the feeds'.
+    const tx = texts(negotiate(c.get('Accept-Language'), config.FEED_LANGUAGE), config.TZ);
+    c.body = { sources: sources.map((s) => describeSource(s, health, tx)) };
   });
   // The start page: the sources and a form each to build feed URLs; without the token only a prompt.
   const pageVerdict = tokenVerdict(config.ACCESS_TOKEN);
+  const readers = (tx: Texts) => (config.READER_SUBSCRIBE_URL ? [...WEB_READERS, { name: tx.t('page.out.yourReader'), template: config.READER_SUBSCRIBE_URL }] : WEB_READERS);
   router.get('/', (c) => {
     const verdict = pageVerdict(c);
     const allowed = verdict === 'ok';
     const nonce = randomBytes(12).toString('base64');
+    // The page's language: the switch (remembered in a cookie), else the browser's, else FEED_LANGUAGE.
+    const asked = c.query.lang;
+    if (isLang(asked)) c.cookies.set('feedgate_lang', asked, { maxAge: 365 * 86_400_000, sameSite: 'lax', httpOnly: true, overwrite: true });
+    const remembered = c.cookies.get('feedgate_lang');
+    const lang = isLang(asked) ? asked : isLang(remembered) ? remembered : negotiate(c.get('Accept-Language'), config.FEED_LANGUAGE);
+    const tx = texts(lang, config.TZ);
+    const token = allowed && config.ACCESS_TOKEN ? presentedToken(c) : undefined;
+    // Without JavaScript the form comes back here (?build=<form>&…) and the URL is built on the server.
+    let built: StartPageView['built'];
+    const buildId = typeof c.query.build === 'string' ? c.query.build : undefined;
+    const target = allowed && buildId ? sources.flatMap((s) => s.forms.map((f, i) => ({ id: formId(s.name, i), form: f }))).find((x) => x.id === buildId) : undefined;
+    if (target) {
+      const values = Object.fromEntries(Object.entries(c.query).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v.slice(0, 2000)]] : [])));
+      const made = buildFeedUrl(target.form, values, publicBase(c, config.PUBLIC_URL), token, tx);
+      built = { form: target.id, values, ...made };
+      const kept = made.url ? canonicalFeed(made.url.replace(/^https?:\/\/[^/]+/, ''), feedQuery) : undefined;
+      if (kept) opml.built({ ...kept, title: '' });
+    }
     const html = renderStartPage({
-      sources: allowed ? sources.map((s) => describeSource(s, health)) : null,
-      token: allowed && config.ACCESS_TOKEN ? presentedToken(c) : undefined,
+      sources: allowed ? sources.map((s) => describeSource(s, health, tx)) : null,
+      token,
+      tx,
+      readers: readers(tx),
+      built,
       tokenRequired: config.ACCESS_TOKEN !== '',
       tokenRejected: verdict === 'wrong',
       ownerEmailMissing: config.PODCAST_OWNER_EMAIL === '',

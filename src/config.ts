@@ -98,6 +98,7 @@ const schema = z.object({
   }, 'expected redis://[user:password@]host:port[/db], rediss://…, or nothing'),
   PODCAST_OWNER_EMAIL: text.refine((v) => v === '' || /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/.test(v), 'expected an e-mail address or nothing'),
   FEED_LANGUAGE: oneOf(LANGS),
+  READER_SUBSCRIBE_URL: text.refine((v) => v === '' || (v.includes('{url}') && httpUrl.safeParse(v.replace('{url}', 'x')).success), 'expected an http(s) URL with {url} where the feed URL goes, or nothing'),
   TZ: nonEmpty.refine(isTimeZone, 'expected an IANA time zone such as Asia/Shanghai or Europe/Berlin'),
   UPSTREAM_CONNECT_TIMEOUT: duration.pipe(z.number().min(1, 'must be more than 0')),
   UPSTREAM_TIMEOUT: duration.pipe(z.number().min(1, 'must be more than 0')),

@@ -68,7 +68,7 @@ describe('podcast directories', () => {
 describe('the start page', () => {
   it('tells the owner to set PODCAST_OWNER_EMAIL while it is empty, and not once it is set', async () => {
     const without = await start({ ACCESS_TOKEN: 'tok' });
-    expect(await (await fetch(`${without.url}/?token=tok`)).text()).toContain('set <code>PODCAST_OWNER_EMAIL</code>');
+    expect(await (await fetch(`${without.url}/?token=tok`)).text()).toContain('set PODCAST_OWNER_EMAIL, then restart');
     // Not before the token is given: the prompt shows nothing about the setup.
     expect(await (await fetch(`${without.url}/`)).text()).not.toContain('PODCAST_OWNER_EMAIL');
     const withEmail = await start({ ACCESS_TOKEN: 'tok', PODCAST_OWNER_EMAIL: 'me@example.org' });

@@ -1,3 +1,4 @@
+import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -18,6 +19,22 @@ describe('the documentation agrees with the code', () => {
     const block = readme.slice(readme.indexOf(START) + START.length, readme.indexOf(END)).trim();
     expect(block).toBe(settingsTable());
     for (const key of CONFIG_KEYS) expect(block).toContain(`| \`${key}\` |`);
+  });
+
+  it('README.md and README.zh-CN.md: a quick start first, and the same troubleshooting codes, each one the code returns', () => {
+    const src = execSync('grep -rhoE "\'[A-Z][A-Z0-9_]+\'" src', { cwd: fileURLToPath(new URL('..', import.meta.url)) }).toString();
+    const codes = (md: string, heading: string) => {
+      const part = md.slice(md.indexOf(heading));
+      const table = part.slice(0, part.indexOf('\n\n', part.indexOf('| --- |')));
+      return [...table.matchAll(/^\| ([^|]+) \|/gm)].flatMap((m) => [...m[1]!.matchAll(/`([A-Z_]+)`/g)].map((c) => c[1]!));
+    };
+    const en = read('README.md');
+    const zh = read('README.zh-CN.md');
+    for (const md of [en, zh]) expect(md.indexOf('docker run -d --name feedgate')).toBeLessThan(2500);
+    const enCodes = codes(en, '## Troubleshooting');
+    expect(enCodes.length).toBeGreaterThan(20);
+    expect(codes(zh, '## 故障排查')).toEqual(enCodes);
+    for (const code of enCodes) expect(src, code).toContain(`'${code}'`);
   });
 
   it('.env.example lists every setting; those that belong to the deployment (HOST, PORT, DATA_DIR) only as comments', () => {

@@ -46,7 +46,7 @@ describe('source descriptors', () => {
     expect(byName.hdhive.settings).toContainEqual(expect.objectContaining({ name: 'HDHIVE_ACCESS_TOKEN', set: false, required: false }));
     expect(byName.hdhive.routes).toContainEqual(expect.objectContaining({ kind: 'feed', path: '/feeds/hdhive/shares', needs: ['HDHIVE_ACCESS_TOKEN'] }));
     expect(byName.channels.routes.map((x: any) => x.kind).sort()).toEqual(['api', 'feed', 'feed', 'play']);
-    expect(byName.channels.form.fields[0]).toMatchObject({ name: 'username', helper: '/api/channels/search?keyword=' });
+    expect(byName.channels.forms[0].fields[0]).toMatchObject({ name: 'username', helper: '/api/channels/search?keyword=' });
     expect(byName.channels.upstreams).toEqual([{ name: 'wxcd', state: 'unknown' }]);
 
     expect((await get(FEED, auth)).res.status).toBe(200);

@@ -40,13 +40,19 @@ describe.skipIf(!haveChromium)('start page in Chromium', () => {
     expect(await page.locator('#token-form').count()).toBe(1);
     expect(await page.content()).not.toContain('WeChat Channels');
     await page.fill('#token-form input[name=token]', 'tok-123');
-    await Promise.all([page.waitForURL(/\?token=tok-123/), page.click('#token-form button')]);
+    await page.click('#token-form button');
     const channels = page.locator('#source-channels');
     await channels.waitFor();
+    // Stored in this browser, then taken out of the address bar.
+    await page.waitForFunction("!location.search.includes('token=')");
     expect(await page.locator('section.card h2').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('WeChat Channels'), expect.stringContaining('HDHive')]));
 
-    // Search through /api/channels/search and pick the account.
+    // Search through /api/channels/search and pick the account. Enter in the field searches too,
+    // instead of building a URL from the search words.
     await channels.locator('input[name=username]').fill('示例');
+    await channels.locator('input[name=username]').press('Enter');
+    await channels.locator('.picks button').first().waitFor();
+    expect(await channels.locator('.out').getAttribute('class')).toBe('out');
     await channels.locator('button.helper').click();
     await channels.locator('.picks button').first().click();
     expect(await channels.locator('input[name=username]').inputValue()).toBe(ACCOUNT);
@@ -70,8 +76,8 @@ describe.skipIf(!haveChromium)('start page in Chromium', () => {
 
     // The token is remembered in this browser only: a bare / comes back with the sources.
     await page.goto(`${app.url}/`);
-    await page.waitForURL(/\?token=tok-123/);
     await page.locator('#source-channels').waitFor();
+    expect(page.url()).not.toContain('tok-123');
     expect(errors, errors.join('\n')).toEqual([]);
 
     // The built feed is in the OPML export, without the token unless asked, and re-imports as OPML.
@@ -98,7 +104,7 @@ describe.skipIf(!haveChromium)('start page in Chromium', () => {
     await page.goto(`${app.url}/?token=wrong`);
     expect(await page.locator('.bad').textContent()).toContain('not right');
     await page.fill('#token-form input[name=token]', 'tok-123');
-    await Promise.all([page.waitForURL(/\?token=tok-123/), page.click('#token-form button')]);
+    await page.click('#token-form button');
     await page.locator('#source-hdhive').waitFor();
     // Nothing wider than the screen.
     const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
@@ -112,7 +118,98 @@ describe.skipIf(!haveChromium)('start page in Chromium', () => {
   }, 60_000);
 });
 
+describe.skipIf(!haveChromium)('start page where people use it', () => {
+  /** A page on a plain-HTTP origin that is not loopback (a phone on http://192.168.x.x:8080 is not a secure context). */
+  async function insecurePage(opts: { javaScriptEnabled?: boolean; locale?: string } = {}) {
+    const b = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--host-resolver-rules=MAP feedgate.lan 127.0.0.1'] });
+    const context = await b.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, locale: opts.locale ?? 'zh-CN', javaScriptEnabled: opts.javaScriptEnabled ?? true });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    return { b, page, errors, origin: `http://feedgate.lan:${new URL(app!.url).port}` };
+  }
+
+  it('on plain HTTP at phone width, in Chinese: copy falls back to selecting the URL and says so; subscribe links for the readers', async () => {
+    app = await startApp({ WXCD_API_URL: ch.fake.wxcdUrl, PROXY_ALLOW_HOSTS: ch.cdn.host, ACCESS_TOKEN: 'tok-123', PUBLIC_URL: '', READER_SUBSCRIBE_URL: 'https://miniflux.example.org/bookmarklet?uri={url}' });
+    const { b, page, errors, origin } = await insecurePage();
+    try {
+      await page.goto(`${origin}/?token=tok-123`);
+      expect(await page.evaluate('window.isSecureContext')).toBe(false);
+      expect(await page.evaluate('typeof navigator.clipboard')).toBe('undefined');
+      const channels = page.locator('#source-channels');
+      expect(await channels.locator('h2').textContent()).toContain('视频号');
+      expect(await channels.locator('input[name=username]').getAttribute('placeholder')).toMatch(/^例如 /);
+      await channels.locator('input[name=username]').fill(ACCOUNT);
+      await channels.locator('button[type=submit]').click();
+      const code = channels.locator('.out code');
+      await code.waitFor();
+      expect(await code.textContent()).toBe(`${origin}/feeds/channels/${encodeURIComponent(ACCOUNT)}.rss?token=tok-123`);
+      await channels.locator('button.copy').click();
+      const note = channels.locator('.copied');
+      await page.waitForFunction("document.querySelector('#source-channels .copied').textContent !== ''");
+      const said = await note.textContent();
+      // Either the old copy command worked, or the URL is selected and the page says to copy it.
+      expect(['已复制', '已选中：请按 Ctrl+C 复制（手机上长按后选“复制”）']).toContain(said);
+      if (said !== '已复制') expect(await page.evaluate('getSelection().toString()')).toBe(await code.textContent());
+      const links = await channels.locator('.subscribe a').evaluateAll((as) => as.map((a) => [a.textContent, (a as unknown as { href: string }).href]));
+      const feed = encodeURIComponent(`${origin}/feeds/channels/${encodeURIComponent(ACCOUNT)}.rss?token=tok-123`);
+      expect(links).toEqual([
+        ['Inoreader', `https://www.inoreader.com/?add_feed=${feed}`],
+        ['Feedly', `https://feedly.com/i/subscription/feed/${feed}`],
+        ['NewsBlur', `https://www.newsblur.com/?url=${feed}`],
+        ['你的阅读器', `https://miniflux.example.org/bookmarklet?uri=${feed}`],
+        ['feed: 链接', `feed:${origin}/feeds/channels/${encodeURIComponent(ACCOUNT)}.rss?token=tok-123`],
+      ]);
+      const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
+      expect(overflow).toBeLessThanOrEqual(0);
+      await page.screenshot({ path: `${ARTIFACTS}start-phone-zh-insecure.png`, fullPage: true });
+      expect(errors).toEqual([]);
+    } finally {
+      await b.close();
+    }
+  }, 60_000);
+
+  it('without JavaScript the form builds the URL on the server, token included; yes/no fields and the HDHive shares form; the language switch', async () => {
+    app = await startApp({ WXCD_API_URL: ch.fake.wxcdUrl, PROXY_ALLOW_HOSTS: ch.cdn.host, ACCESS_TOKEN: 'tok-123' });
+    const { b, page, origin } = await insecurePage({ javaScriptEnabled: false, locale: 'en-US' });
+    try {
+      await page.goto(`${origin}/?token=tok-123`);
+      const mp = page.locator('#source-mp');
+      expect(await mp.locator('select[name=content] option').allTextContents()).toEqual(['No (default)', 'Yes']);
+      await mp.locator('input[name=biz]').fill('MzA3MDM3NjE5NQ==');
+      await mp.locator('select[name=content]').selectOption('1');
+      await mp.locator('select[name=format]').selectOption('atom');
+      await Promise.all([page.waitForLoadState('load'), mp.locator('button[type=submit]').click()]);
+      await page.waitForURL(/build=mp-0/);
+      const code = await page.locator('#source-mp .out code').textContent();
+      expect(code).toBe(`${origin}/feeds/mp/${encodeURIComponent('MzA3MDM3NjE5NQ==')}.atom?content=1&token=tok-123`);
+      expect(await page.locator('#source-mp .subscribe a').count()).toBe(4);
+      // A required field left empty is said, not built.
+      const hd = page.locator('#source-hdhive');
+      expect(await hd.locator('h3').allTextContents()).toEqual(['Resources of a title', 'My shares (needs HDHIVE_ACCESS_TOKEN)']);
+      await Promise.all([page.waitForLoadState('load'), hd.locator('form').nth(1).locator('button[type=submit]').click()]);
+      expect(await page.locator('#source-hdhive form').nth(1).locator('.out code').textContent()).toBe(`${origin}/feeds/hdhive/shares.rss?token=tok-123`);
+      await page.screenshot({ path: `${ARTIFACTS}start-phone-en-nojs.png`, fullPage: true });
+      // The switch: Chinese from here on, remembered.
+      await Promise.all([page.waitForLoadState('load'), page.locator('nav.langs a[hreflang=zh-CN]').click()]);
+      expect(await page.locator('#source-hdhive h2').textContent()).toContain('影巢');
+      await page.goto(`${origin}/?token=tok-123`);
+      expect(await page.locator('html').getAttribute('lang')).toBe('zh-CN');
+      expect(await page.locator('#source-douyin .warn').textContent()).toContain('DOUYIN_COOKIE');
+    } finally {
+      await b.close();
+    }
+  }, 60_000);
+});
+
 describe('start page without a browser', () => {
+  it('a required field left empty without JavaScript is named, not built', async () => {
+    app = await startApp({ ACCESS_TOKEN: 'tok' });
+    const html = await (await fetch(`${app.url}/?token=tok&lang=en&build=hdhive-0&type=movie&tmdbId=&format=rss`)).text();
+    expect(html).toContain('Fill in: TMDB id');
+    expect(html).not.toContain('class="out shown"');
+  });
+
   it('renders the sources server-side without a token configured, and refuses script from elsewhere', async () => {
     app = await startApp({ WXCD_API_URL: ch.fake.wxcdUrl });
     const res = await fetch(`${app.url}/`);

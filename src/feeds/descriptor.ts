@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type { FeedCache } from '../cache/feed-cache.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import type { Texts } from '../i18n/index.js';
+import type { MessageKey, Texts } from '../i18n/index.js';
 import type { Logger } from '../logger.js';
 import type { KeepRequest } from '../proxy/keeper.js';
 import type { ResolvedMedia } from '../proxy/play.js';
@@ -29,7 +29,10 @@ export interface SourceDescriptor {
   routes: SourceRoute[];
   /** The upstreams it calls, by client name; health is read from what they did last, never probed. */
   upstreams: UpstreamClient[];
-  form: SubscriptionForm;
+  /** The start page's forms that build its feed URLs (its title and description there: source.<name>.* in the catalogues). */
+  forms: SubscriptionForm[];
+  /** A warning the start page shows on the source's card, when there is one (e.g. guest mode). */
+  notice?: MessageKey;
 }
 
 export interface SettingState {
@@ -38,22 +41,28 @@ export interface SettingState {
   set: boolean;
   /** Needed for every route of the source (else only for the routes that list it in `needs`). */
   required: boolean;
-  help: string;
+  /** What it is, in the catalogues (setting.<NAME>). */
+  help: MessageKey;
 }
 
 export interface SubscriptionField {
   name: string;
-  label: string;
+  label: MessageKey;
+  /** An example value, shown as "e.g. …" (never as if it were a value). */
   example?: string;
   /** Where the value goes: a path parameter (`:name` in the feed path) or a query parameter. */
   in: 'path' | 'query';
   options?: string[];
+  /** A yes/no choice (1 or 0), and what the feed does when it is left out. */
+  yesNo?: { default: boolean };
   /** A helper API that finds values for this field, e.g. /api/channels/search?keyword= */
   helper?: string;
   required: boolean;
 }
 
 export interface SubscriptionForm {
+  /** Its heading, when a source has several. */
+  title?: MessageKey;
   /** Feed path template with :params, e.g. /feeds/hdhive/:type/:tmdbId */
   path: string;
   fields: SubscriptionField[];
@@ -140,15 +149,15 @@ export interface SourceContext {
 }
 
 /** A setting's state from the config: set when it is not empty. */
-export function setting(config: Config, name: keyof Config & string, required: boolean, help: string): SettingState {
+export function setting(config: Config, name: keyof Config & string, required: boolean, help: MessageKey): SettingState {
   return { name, set: String(config[name] ?? '') !== '', required, help };
 }
 
 /** What every source backed by E云 needs (Channels and Moments with their provider set to ecloud). */
 export function ecloudSettings(config: Config): SettingState[] {
   return [
-    setting(config, 'ECLOUD_API_URL', true, 'base URL of your E云 instance'),
-    setting(config, 'ECLOUD_AUTH', true, 'the Authorization value from E云 login'),
-    setting(config, 'ECLOUD_WID', true, 'the E云 instance id (wId; changes at every re-login)'),
+    setting(config, 'ECLOUD_API_URL', true, 'setting.ECLOUD_API_URL'),
+    setting(config, 'ECLOUD_AUTH', true, 'setting.ECLOUD_AUTH'),
+    setting(config, 'ECLOUD_WID', true, 'setting.ECLOUD_WID'),
   ];
 }

@@ -10,6 +10,7 @@ import { UpstreamError } from '../upstream/errors.js';
 import type { HealthBook } from '../upstream/health.js';
 import type { SourceDescriptor, SourceRoute } from './descriptor.js';
 import { feedRoute, type FeedRouteDeps } from './route.js';
+import type { Texts } from '../i18n/index.js';
 
 export interface MountDeps {
   cache: FeedCache;
@@ -107,7 +108,7 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 /** What /api/sources shows of a source: its state, never a secret. */
-export function describeSource(source: SourceDescriptor, health: HealthBook) {
+export function describeSource(source: SourceDescriptor, health: HealthBook, tx: Texts) {
   const missing = missingSettings(source);
   const upstreams = source.upstreams.map((u) => {
     const h = health.get(u.name);
@@ -120,9 +121,10 @@ export function describeSource(source: SourceDescriptor, health: HealthBook) {
     description: source.description,
     configured: missing.length === 0,
     missing,
-    settings: source.settings,
+    settings: source.settings.map((s) => ({ ...s, help: tx.t(s.help) })),
     upstreams,
     routes: source.routes.map((r) => ({ kind: r.kind, method: r.kind === 'api' ? (r.method ?? 'GET') : 'GET', path: r.path, summary: r.summary, needs: r.needs ?? [] })),
-    form: source.form,
+    forms: source.forms,
+    notice: source.notice,
   };
 }

@@ -6,12 +6,14 @@ export interface ArticlePageView {
   title: string;
   author?: string;
   account?: string;
-  published?: number;
+  /** The publication date, as the caller writes dates (its language and time zone). */
+  date?: string;
   /** Cleaned body, media already pointing at our /proxy. */
   body: string;
   /** Where the item lives on its platform, when it has a public address. */
   original?: string;
-  originalLabel?: string;
+  /** The link's text, in the reader's language. */
+  originalLabel: string;
   /** Said above the body when the text is a kept copy (e.g. WeChat has deleted the article). */
   note?: string;
 }
@@ -31,14 +33,13 @@ img,video{max-width:100%!important;height:auto!important}pre{overflow:auto;white
 
 /** A complete, readable HTML page for one article (GET /mp/proxy) or post (GET /moments/post/:id). */
 export function renderArticlePage(v: ArticlePageView): string {
-  const date = v.published ? new Date(v.published).toISOString().slice(0, 10) : '';
-  const meta = [v.author, v.account, date].filter(Boolean).map((s) => escapeHtml(s!)).join(' · ');
+  const meta = [v.author, v.account, v.date].filter(Boolean).map((s) => escapeHtml(s!)).join(' · ');
   return `<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer">
 <title>${escapeHtml(v.title)}</title><style>${STYLE}</style></head>
 <body><article><h1>${escapeHtml(v.title)}</h1>${meta ? `<p class="meta">${meta}</p>` : ''}${v.note ? `<p class="note">${escapeHtml(v.note)}</p>` : ''}
 ${v.body}
-${v.original ? `<p class="meta"><a href="${escapeHtml(v.original)}">${escapeHtml(v.originalLabel ?? 'Original article on WeChat')}</a></p>` : ''}</article></body></html>
+${v.original ? `<p class="meta"><a href="${escapeHtml(v.original)}">${escapeHtml(v.originalLabel)}</a></p>` : ''}</article></body></html>
 `;
 }
 

@@ -1,7 +1,23 @@
 import { escapeHtml as e } from '../feeds/html.js';
+import type { SubscriptionForm } from '../feeds/descriptor.js';
 import type { describeSource } from '../feeds/mount.js';
 
+import type { MessageKey, Texts } from '../i18n/index.js';
+
 type SourceView = ReturnType<typeof describeSource>;
+
+/** A reader that subscribes to a URL given in its own address: `{url}` stands for the feed URL, percent-encoded. */
+export interface ReaderLink {
+  name: string;
+  template: string;
+}
+
+/** Readers anyone can use from the web; READER_SUBSCRIBE_URL adds a self-hosted one. */
+export const WEB_READERS: readonly ReaderLink[] = [
+  { name: 'Inoreader', template: 'https://www.inoreader.com/?add_feed={url}' },
+  { name: 'Feedly', template: 'https://feedly.com/i/subscription/feed/{url}' },
+  { name: 'NewsBlur', template: 'https://www.newsblur.com/?url={url}' },
+];
 
 export interface StartPageView {
   /** null: show only the token prompt (a token is needed and none valid was given). */
@@ -14,6 +30,12 @@ export interface StartPageView {
   /** PODCAST_OWNER_EMAIL is empty: video feeds lack the owner e-mail podcast directories ask for. */
   ownerEmailMissing?: boolean;
   nonce: string;
+  /** The page's language (chosen per request) and time zone. */
+  tx: Texts;
+  /** Readers offered once a URL is built, besides the feed: link. */
+  readers: readonly ReaderLink[];
+  /** A URL built on the server, for a browser without JavaScript: the form's id, and the URL or what is missing. */
+  built?: { form: string; values: Record<string, string>; url?: string; error?: string };
 }
 
 const CSS = `
@@ -35,26 +57,37 @@ button{background:var(--accent);border-color:var(--accent);color:#fff;cursor:poi
 .picks{grid-column:1/-1;display:flex;flex-direction:column;gap:4px}.picks button{text-align:left;background:var(--bg);color:var(--fg);border-color:var(--line)}
 .preview{margin:0;padding-left:1.2em}.preview li{margin:.2em 0}
 details summary{cursor:pointer;color:var(--muted);font-size:.9em}
+.langs{float:right;font-size:.9em}.langs a,.langs strong{margin-left:.6em}.subscribe{display:flex;gap:8px;flex-wrap:wrap;align-items:center;font-size:.9em}
+.card h3{margin:.8em 0 0;font-size:1em}.note{font-size:.85em}
 @media (max-width:520px){header,main{padding:10px}form{grid-template-columns:1fr}}
 `;
-
-/** What the page's script does: helpers, building, preview, copy, the token kept in this browser only. */
+/**
+ * What the page's script adds to the server-rendered forms: helpers, building in place, preview, copy
+ * (with a fallback where the clipboard API is missing: plain HTTP is not a secure context), and the
+ * token kept in this browser only and taken out of the address bar. Its texts come from the page.
+ */
 const SCRIPT = `
 (() => {
+  const T = JSON.parse(document.getElementById('texts').textContent);
+  const fill = (s, p) => s.replace(/\\{(\\w+)\\}/g, (m, k) => (k in p ? p[k] : m));
   const KEY = 'feedgate-token';
   const params = new URLSearchParams(location.search);
   const given = params.get('token');
   const prompt = document.getElementById('token-form');
   if (prompt) {
     const stored = localStorage.getItem(KEY);
-    if (stored && !given && !prompt.dataset.rejected) { location.replace('/?token=' + encodeURIComponent(stored)); return; }
+    if (stored && !given && !prompt.dataset.rejected) { location.replace('/?token=' + encodeURIComponent(stored) + (params.get('lang') ? '&lang=' + encodeURIComponent(params.get('lang')) : '')); return; }
     prompt.addEventListener('submit', () => localStorage.setItem(KEY, prompt.elements.token.value.trim()));
     return;
   }
-  if (given) localStorage.setItem(KEY, given);
-  const token = given || '';
+  if (given) {
+    localStorage.setItem(KEY, given);
+    // Kept in this browser, not in the address bar, the history or a shared screenshot.
+    params.delete('token');
+    history.replaceState(null, '', location.pathname + (params.toString() ? '?' + params : '') + location.hash);
+  }
+  const token = given || localStorage.getItem(KEY) || '';
   const auth = token ? { Authorization: 'Bearer ' + token } : {};
-  const withToken = (u) => { if (!token) return u; const x = new URL(u, location.origin); x.searchParams.set('token', token); return x.href; };
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 
   for (const form of document.querySelectorAll('form.build')) {
@@ -70,139 +103,245 @@ const SCRIPT = `
           path = v ? path.replace(':' + el.name, encodeURIComponent(v)) : path.replace('/:' + el.name, '');
         } else if (v) q.set(el.name, v);
       }
-      const fmt = form.elements.format.value;
-      const url = new URL(path + (fmt ? '.' + fmt : ''), location.origin);
+      const url = new URL(path + '.' + form.elements.format.value, location.origin);
       url.search = q.toString();
       return url.href;
+    };
+    const show = (url) => {
+      const full = new URL(url);
+      if (token) full.searchParams.set('token', token);
+      out.classList.add('shown');
+      out.querySelector('code').textContent = full.href;
+      out.querySelector('a.open').href = full.href;
+      const subs = out.querySelector('.subscribe');
+      subs.innerHTML = '<span class="muted">' + esc(T.subscribe) + '</span>' + JSON.parse(subs.dataset.readers).map((r) => '<a target="_blank" rel="noopener" href="' + esc(r.template.replace('{url}', encodeURIComponent(full.href))) + '">' + esc(r.name) + '</a>').join('') + '<a href="' + esc('feed:' + full.href) + '">' + esc(T.feedLink) + '</a>';
+      return full.href;
     };
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const url = build();
       if (!url) { form.reportValidity(); return; }
-      out.classList.add('shown');
-      const full = withToken(url);
-      out.querySelector('code').textContent = full;
-      out.querySelector('a.open').href = full;
+      show(url);
       fetch('/api/opml/feeds', { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ url }) }).catch(() => {});
       const list = out.querySelector('.preview');
-      list.innerHTML = '<li class="muted">Loading a preview…</li>';
+      list.innerHTML = '<li class="muted">' + esc(T.loading) + '</li>';
       try {
         const p = new URL(url); p.pathname = p.pathname.replace(/\\.(rss|atom|json)$/, '') + '.json'; p.searchParams.set('limit', '5');
         const res = await fetch(p, { headers: auth });
         const body = await res.json();
         if (!res.ok) throw new Error(body.error ? body.error.code + ': ' + body.error.message : 'HTTP ' + res.status);
-        list.innerHTML = body.items.length ? body.items.map((i) => '<li>' + esc(i.title) + (i.date_published ? ' <span class="muted">' + esc(i.date_published.slice(0, 10)) + '</span>' : '') + '</li>').join('') : '<li class="muted">No items yet.</li>';
+        list.innerHTML = body.items.length ? body.items.map((i) => '<li>' + esc(i.title) + (i.date_published ? ' <span class="muted">' + esc(i.date_published.slice(0, 10)) + '</span>' : '') + '</li>').join('') : '<li class="muted">' + esc(T.empty) + '</li>';
         list.dataset.title = body.title;
       } catch (err) {
         list.innerHTML = '<li class="bad">' + esc(err.message) + '</li>';
       }
     });
     out.querySelector('button.copy').addEventListener('click', async (ev) => {
-      await navigator.clipboard.writeText(out.querySelector('code').textContent).catch(() => {});
-      ev.target.textContent = 'Copied';
-      setTimeout(() => (ev.target.textContent = 'Copy'), 1500);
+      const code = out.querySelector('code');
+      const note = out.querySelector('.copied');
+      let copied = false;
+      try {
+        await navigator.clipboard.writeText(code.textContent);
+        copied = true;
+      } catch {
+        // No clipboard API here (plain HTTP is not a secure context): select the URL, and try the old way.
+        const range = document.createRange();
+        range.selectNodeContents(code);
+        const sel = getSelection();
+        sel.removeAllRanges();
+        sel.addRange(range);
+        try { copied = document.execCommand('copy'); } catch { copied = false; }
+      }
+      note.textContent = copied ? T.copied : T.selected;
+      note.className = 'copied ' + (copied ? 'ok' : 'warn');
     });
-    for (const btn of form.querySelectorAll('button.helper')) {
-      btn.addEventListener('click', async () => {
-        const field = form.elements[btn.dataset.field];
-        const kind = btn.dataset.kind;
-        picks.innerHTML = '<span class="muted">Looking…</span>';
-        try {
-          let url = btn.dataset.helper;
-          if (kind === 'search') url += encodeURIComponent(field.value.trim());
-          if (kind === 'link') url += encodeURIComponent(field.value.trim());
-          const res = await fetch(url, { headers: { ...auth, accept: 'application/json' } });
-          const body = await res.json();
-          if (!res.ok) throw new Error(body.error ? body.error.message : 'HTTP ' + res.status);
-          if (kind === 'link') { field.value = body.secUserId; picks.innerHTML = '<span class="ok">Found ' + esc(body.secUserId) + '</span>'; return; }
-          const rows = body.accounts || (body.data && body.data.list) || body.users || [];
-          if (!rows.length) { picks.innerHTML = '<span class="muted">Nothing found.</span>'; return; }
-          picks.innerHTML = '';
-          for (const r of rows) {
-            const value = r.username || r.biz;
-            const b = document.createElement('button');
-            b.type = 'button';
-            const state = r.state ? ' · ' + r.state + (r.state !== 'effective' ? ' since ' + r.state_since.slice(0, 16).replace('T', ' ') : ', until ' + r.expires_at.slice(11, 16)) : '';
-            b.innerHTML = esc(r.nickname || value) + ' <span class="' + (r.state && r.state !== 'effective' ? 'warn' : 'muted') + '">' + esc(value) + esc(state) + '</span>';
-            b.addEventListener('click', () => { field.value = value; picks.innerHTML = ''; });
-            picks.append(b);
-          }
-        } catch (err) {
-          picks.innerHTML = '<span class="bad">' + esc(err.message) + '</span>';
+    const runHelper = async (btn) => {
+      const field = form.elements[btn.dataset.field];
+      const kind = btn.dataset.kind;
+      picks.innerHTML = '<span class="muted">' + esc(T.looking) + '</span>';
+      try {
+        let url = btn.dataset.helper;
+        if (kind === 'search' || kind === 'link') url += encodeURIComponent(field.value.trim());
+        const res = await fetch(url, { headers: { ...auth, accept: 'application/json' } });
+        const body = await res.json();
+        if (!res.ok) throw new Error(body.error ? body.error.message : 'HTTP ' + res.status);
+        if (kind === 'link') { field.value = body.secUserId; picks.innerHTML = '<span class="ok">' + esc(fill(T.found, { id: body.secUserId })) + '</span>'; return; }
+        const rows = body.accounts || (body.data && body.data.list) || body.users || [];
+        if (!rows.length) { picks.innerHTML = '<span class="muted">' + esc(T.none) + '</span>'; return; }
+        picks.innerHTML = '';
+        for (const r of rows) {
+          const value = r.username || r.biz;
+          const b = document.createElement('button');
+          b.type = 'button';
+          const state = r.state ? ' · ' + r.state + (r.state !== 'effective' ? ' ' + r.state_since.slice(0, 16).replace('T', ' ') : ' → ' + r.expires_at.slice(11, 16)) : '';
+          b.innerHTML = esc(r.nickname || value) + ' <span class="' + (r.state && r.state !== 'effective' ? 'warn' : 'muted') + '">' + esc(value) + esc(state) + '</span>';
+          b.addEventListener('click', () => { field.value = value; picks.innerHTML = ''; field.focus(); });
+          picks.append(b);
         }
-      });
+      } catch (err) {
+        picks.innerHTML = '<span class="bad">' + esc(err.message) + '</span>';
+      }
+    };
+    for (const btn of form.querySelectorAll('button.helper')) {
+      btn.addEventListener('click', () => runHelper(btn));
+      // Enter in a field to search looks it up, instead of building a URL from the search words.
+      const field = form.elements[btn.dataset.field];
+      if (btn.dataset.kind !== 'list') field.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') { ev.preventDefault(); runHelper(btn); } });
     }
   }
 })();
 `;
 
-function statusOf(s: SourceView): string {
-  if (!s.configured) return `<span class="badge bad">not configured</span>`;
-  const failing = s.upstreams.filter((u) => u.state === 'failing');
-  if (failing.length) return `<span class="badge warn">upstream failing</span>`;
-  if (s.upstreams.some((u) => u.state === 'ok')) return `<span class="badge ok">working</span>`;
-  return `<span class="badge muted">ready</span>`;
+/** A form's id on the page, and in ?build= when a browser without JavaScript submits it. */
+export const formId = (source: string, index: number) => `${source}-${index}`;
+
+/**
+ * The feed URL a form builds from its values, as the page's script builds it: path parameters filled in
+ * (a missing optional one dropped), the other values as query parameters, the format as the suffix.
+ * Without JavaScript the server builds it from the submitted form. Undefined `url` names what is missing.
+ */
+export function buildFeedUrl(form: SubscriptionForm, values: Record<string, string | undefined>, base: string, token: string | undefined, tx: Texts): { url?: string; error?: string } {
+  let path = form.path;
+  const q = new URLSearchParams();
+  for (const f of form.fields) {
+    const v = (values[f.name] ?? '').trim();
+    if (f.in === 'path') {
+      if (!v && f.required) return { error: tx.t('page.form.missing', { field: tx.t(f.label) }) };
+      path = v ? path.replace(`:${f.name}`, encodeURIComponent(v)) : path.replace(`/:${f.name}`, '');
+    } else if (v) q.set(f.name, v);
+  }
+  for (const name of ['limit', 'filter', 'filterout']) {
+    const v = (values[name] ?? '').trim();
+    if (v) q.set(name, v);
+  }
+  const format = ['rss', 'atom', 'json'].includes(values.format ?? '') ? values.format : 'rss';
+  if (token) q.set('token', token);
+  const qs = q.toString();
+  return { url: `${base}${path}.${format}${qs ? `?${qs}` : ''}` };
 }
 
-function helperButton(field: SourceView['form']['fields'][number]): string {
+function statusOf(s: SourceView, tx: Texts): string {
+  if (!s.configured) return `<span class="badge bad">${e(tx.t('page.status.notConfigured'))}</span>`;
+  if (s.upstreams.some((u) => u.state === 'failing')) return `<span class="badge warn">${e(tx.t('page.status.failing'))}</span>`;
+  if (s.upstreams.some((u) => u.state === 'ok')) return `<span class="badge ok">${e(tx.t('page.status.working'))}</span>`;
+  return `<span class="badge muted">${e(tx.t('page.status.ready'))}</span>`;
+}
+
+function helperButton(field: SubscriptionForm['fields'][number], tx: Texts): string {
   if (!field.helper) return '';
   const kind = field.helper.endsWith('=') ? (field.helper.includes('url=') ? 'link' : 'search') : 'list';
-  const label = kind === 'search' ? 'Search' : kind === 'link' ? 'Resolve link' : 'List';
-  return `<button type="button" class="helper secondary" data-field="${e(field.name)}" data-helper="${e(field.helper)}" data-kind="${kind}">${label}</button>`;
+  const label = tx.t(kind === 'search' ? 'page.helper.search' : kind === 'link' ? 'page.helper.link' : 'page.helper.list');
+  return `<button type="button" class="helper secondary" data-field="${e(field.name)}" data-helper="${e(field.helper)}" data-kind="${kind}">${e(label)}</button>`;
 }
 
-function sourceCard(s: SourceView): string {
-  const problems: string[] = [];
-  if (s.missing.length) {
-    const help = s.settings.filter((x) => s.missing.includes(x.name)).map((x) => `<code>${e(x.name)}</code> (${e(x.help)})`);
-    problems.push(`<p class="bad">Set ${help.join(', ')} in the environment, <code>.env</code> or <code>CONFIG_FILE</code>, then restart.</p>`);
+function fieldControl(f: SubscriptionForm['fields'][number], id: string, value: string | undefined, tx: Texts): string {
+  const attrs = `id="${e(id)}" name="${e(f.name)}" data-in="${f.in}"${f.required ? ' required' : ''}`;
+  const opt = (v: string, label: string) => `<option value="${e(v)}"${(value ?? '') === v ? ' selected' : ''}>${e(label)}</option>`;
+  if (f.yesNo) {
+    // The default is sent as nothing: the feed URL stays as short as the choice allows.
+    const yes = tx.t('page.form.yes');
+    const no = tx.t('page.form.no');
+    const byDefault = tx.t('page.form.byDefault', { value: f.yesNo.default ? yes : no });
+    return `<select ${attrs}>${opt('', byDefault)}${f.yesNo.default ? opt('0', no) : opt('1', yes)}</select>`;
   }
-  for (const u of s.upstreams.filter((x) => x.state === 'failing')) {
-    problems.push(`<p class="warn">${e(u.name)} failed ${u.lastFailure ? `at ${e(u.lastFailure.slice(0, 19).replace('T', ' '))} UTC` : ''}: ${e(u.lastError ?? '')}</p>`);
-  }
-  const fields = s.form.fields
+  if (f.options) return `<select ${attrs}>${f.options.map((o) => opt(o, o)).join('')}</select>`;
+  const placeholder = f.example ? ` placeholder="${e(tx.t('page.form.example', { example: f.example }))}"` : '';
+  return `<input ${attrs}${placeholder} value="${e(value ?? '')}" autocomplete="off">`;
+}
+
+function formHtml(s: SourceView, form: SubscriptionForm, index: number, v: StartPageView): string {
+  const { tx } = v;
+  const id = formId(s.name, index);
+  const built = v.built?.form === id ? v.built : undefined;
+  const values = built?.values ?? {};
+  const fields = form.fields
     .map((f) => {
-      const id = `${s.name}-${f.name}`;
-      const control = f.options
-        ? `<select id="${e(id)}" name="${e(f.name)}" data-in="${f.in}"${f.required ? ' required' : ''}>${f.required ? '' : '<option value="">(default)</option>'}${f.options.map((o) => `<option>${e(o)}</option>`).join('')}</select>`
-        : `<input id="${e(id)}" name="${e(f.name)}" data-in="${f.in}" placeholder="${e(f.example ?? '')}"${f.required ? ' required' : ''} autocomplete="off">`;
-      return `<label for="${e(id)}">${e(f.label)}${control}${helperButton(f)}</label>`;
+      const fid = `${id}-${f.name}`;
+      return `<label for="${e(fid)}">${e(tx.t(f.label))}${fieldControl(f, fid, values[f.name], tx)}${helperButton(f, tx)}</label>`;
     })
     .join('');
-  return `<section class="card" id="source-${e(s.name)}">
-<h2>${e(s.title)} ${statusOf(s)}</h2>
-<p class="muted">${e(s.description)}</p>
-${problems.join('')}
-<form class="build" data-path="${e(s.form.path)}">
+  const formats = [['rss', 'RSS 2.0'], ['atom', 'Atom 1.0'], ['json', 'JSON Feed 1.1']].map(([k, label]) => `<option value="${k}"${values.format === k ? ' selected' : ''}>${label}</option>`).join('');
+  const readers = JSON.stringify(v.readers);
+  const url = built?.url;
+  const subscribe = url
+    ? `<span class="muted">${e(tx.t('page.out.subscribe'))}</span>${v.readers.map((r) => `<a target="_blank" rel="noopener" href="${e(r.template.replace('{url}', encodeURIComponent(url)))}">${e(r.name)}</a>`).join('')}<a href="${e(`feed:${url}`)}">${e(tx.t('page.out.feedLink'))}</a>`
+    : '';
+  return `${form.title ? `<h3>${e(tx.t(form.title))}</h3>` : ''}<form class="build" id="${e(id)}" method="get" action="/#${e(id)}" data-path="${e(form.path)}">
+<input type="hidden" name="build" value="${e(id)}">${v.token ? `<input type="hidden" name="token" value="${e(v.token)}">` : ''}<input type="hidden" name="lang" value="${e(tx.lang)}">
 ${fields}
-<label>Format<select name="format"><option value="rss">RSS 2.0</option><option value="atom">Atom 1.0</option><option value="json">JSON Feed 1.1</option></select></label>
-<label>At most<input name="limit" data-in="query" inputmode="numeric" placeholder="all items"></label>
-<label>Keep (regex)<input name="filter" data-in="query" placeholder="e.g. 4K|1080p"></label>
-<label>Drop (regex)<input name="filterout" data-in="query" placeholder="e.g. 广告"></label>
-<div class="picks" aria-live="polite"></div>
-<div class="row"><button type="submit">Build feed URL</button></div>
-<div class="out"><code></code><div class="row"><button type="button" class="copy secondary">Copy</button><a class="open" target="_blank" rel="noopener">Open</a></div><ul class="preview"></ul></div>
-</form>
-<details><summary>Routes</summary><ul>${s.routes.map((r) => `<li><code>${e(r.method)} ${e(r.path)}</code> ${e(r.summary)}</li>`).join('')}</ul></details>
+<label>${e(tx.t('page.form.format'))}<select name="format">${formats}</select></label>
+<label>${e(tx.t('page.form.limit'))}<input name="limit" data-in="query" inputmode="numeric" placeholder="${e(tx.t('page.form.limitHint'))}" value="${e(values.limit ?? '')}"></label>
+<label>${e(tx.t('page.form.keep'))}<input name="filter" data-in="query" placeholder="${e(tx.t('page.form.example', { example: '4K|1080p' }))}" value="${e(values.filter ?? '')}"></label>
+<label>${e(tx.t('page.form.drop'))}<input name="filterout" data-in="query" placeholder="${e(tx.t('page.form.example', { example: '广告' }))}" value="${e(values.filterout ?? '')}"></label>
+<div class="picks" aria-live="polite">${built?.error ? `<span class="bad">${e(built.error)}</span>` : ''}</div>
+<div class="row"><button type="submit">${e(tx.t('page.form.build'))}</button></div>
+<div class="out${url ? ' shown' : ''}"><code>${e(url ?? '')}</code><div class="row"><button type="button" class="copy secondary">${e(tx.t('page.out.copy'))}</button><span class="copied" aria-live="polite"></span><a class="open" target="_blank" rel="noopener"${url ? ` href="${e(url)}"` : ''}>${e(tx.t('page.out.open'))}</a></div><div class="subscribe" data-readers="${e(readers)}">${subscribe}</div><ul class="preview"></ul></div>
+</form>`;
+}
+
+function sourceCard(s: SourceView, v: StartPageView): string {
+  const { tx } = v;
+  const problems: string[] = [];
+  if (s.missing.length) {
+    const help = s.settings.filter((x) => s.missing.includes(x.name)).map((x) => `<li><code>${e(x.name)}</code> (${e(x.help)})</li>`);
+    problems.push(`<div class="bad"><p>${e(tx.t('page.missing'))}</p><ul>${help.join('')}</ul></div>`);
+  }
+  if (s.notice) problems.push(`<p class="warn note">${e(tx.t(s.notice))}</p>`);
+  for (const u of s.upstreams.filter((x) => x.state === 'failing')) {
+    const text = u.lastFailure
+      ? tx.t('page.failed', { name: u.name, time: tx.dateTime(Date.parse(u.lastFailure)), error: u.lastError ?? '' })
+      : tx.t('page.failedUndated', { name: u.name, error: u.lastError ?? '' });
+    problems.push(`<p class="warn">${e(text)}</p>`);
+  }
+  const title = tx.t(`source.${s.name}.title` as MessageKey);
+  const description = tx.t(`source.${s.name}.description` as MessageKey);
+  return `<section class="card" id="source-${e(s.name)}">
+<h2>${e(title)} ${statusOf(s, tx)}</h2>
+<p class="muted">${e(description)}</p>
+${problems.join('')}
+${s.forms.map((f, i) => formHtml(s, f, i, v)).join('\n')}
+<details><summary>${e(tx.t('page.routes'))}</summary><ul>${s.routes.map((r) => `<li><code>${e(r.method)} ${e(r.path)}</code> ${e(r.summary)}</li>`).join('')}</ul></details>
 </section>`;
 }
 
-/** GET / : server-rendered; readable without JavaScript, which only adds building, preview and copy. */
+/** The texts the page's script writes, in the page's language. */
+function scriptTexts(tx: Texts): Record<string, string> {
+  const keys: Record<string, MessageKey> = {
+    subscribe: 'page.out.subscribe',
+    feedLink: 'page.out.feedLink',
+    loading: 'page.out.loading',
+    empty: 'page.out.empty',
+    copied: 'page.out.copied',
+    selected: 'page.out.selected',
+    looking: 'page.helper.looking',
+    none: 'page.helper.none',
+    found: 'page.helper.found',
+  };
+  return Object.fromEntries(Object.entries(keys).map(([k, key]) => [k, tx.t(key)]));
+}
+
+/** GET / : server-rendered; works without JavaScript (the form is built on the server), which only adds comfort. */
 export function renderStartPage(v: StartPageView): string {
+  const { tx } = v;
+  const tokenQuery = v.token ? `token=${encodeURIComponent(v.token)}&` : '';
+  const langs = (['zh-CN', 'en'] as const)
+    .map((l) => (l === tx.lang ? `<strong>${l === 'zh-CN' ? '中文' : 'English'}</strong>` : `<a href="/?${tokenQuery}lang=${l}" hreflang="${l}">${l === 'zh-CN' ? '中文' : 'English'}</a>`))
+    .join('');
   const body =
     v.sources === null
-      ? `<section class="card"><h2>Access token</h2><p class="muted">This feedgate needs its access token. It is kept in this browser only and added to the feed URLs you build.</p>
-${v.tokenRejected ? '<p class="bad">That token is not right.</p>' : ''}
-<form id="token-form" method="get" action="/"${v.tokenRejected ? ' data-rejected="1"' : ''}><label>Token<input name="token" type="password" autocomplete="current-password" required></label><div class="row"><button type="submit">Continue</button></div></form></section>`
-      : `${v.sources.map(sourceCard).join('\n')}
-${v.ownerEmailMissing ? '<section class="card" id="podcast-owner"><h2>Podcast apps</h2><p class="warn">Feeds with videos are podcasts too. Podcast directories and the W3C feed validator ask for an owner e-mail in them: set <code>PODCAST_OWNER_EMAIL</code>, then restart.</p></section>' : ''}
-<section class="card"><h2>Your feeds</h2><p class="muted">Feeds you build here or read lately, as OPML for Miniflux, FreshRSS or NetNewsWire: <a href="/opml${v.token ? `?token=${encodeURIComponent(v.token)}` : ''}">export</a>${v.tokenRequired ? ` (or <a href="/opml?token=${encodeURIComponent(v.token ?? '')}&amp;with_token=1">with the token in each URL</a>)` : ''}.</p></section>`;
+      ? `<section class="card"><h2>${e(tx.t('page.token.title'))}</h2><p class="muted">${e(tx.t('page.token.help'))}</p>
+${v.tokenRejected ? `<p class="bad">${e(tx.t('page.token.wrong'))}</p>` : ''}
+<form id="token-form" method="get" action="/"${v.tokenRejected ? ' data-rejected="1"' : ''}><input type="hidden" name="lang" value="${e(tx.lang)}"><label>${e(tx.t('page.token.label'))}<input name="token" type="password" autocomplete="current-password" required></label><div class="row"><button type="submit">${e(tx.t('page.token.continue'))}</button></div></form></section>`
+      : `${v.sources.map((s) => sourceCard(s, v)).join('\n')}
+${v.ownerEmailMissing ? `<section class="card" id="podcast-owner"><h2>${e(tx.t('page.podcast.title'))}</h2><p class="warn">${e(tx.t('page.podcast.text'))}</p></section>` : ''}
+<section class="card"><h2>${e(tx.t('page.feeds.title'))}</h2><p class="muted">${e(tx.t('page.feeds.text'))} <a href="/opml${v.token ? `?token=${encodeURIComponent(v.token)}` : ''}">${e(tx.t('page.feeds.export'))}</a>${v.tokenRequired ? ` (<a href="/opml?token=${encodeURIComponent(v.token ?? '')}&amp;with_token=1">${e(tx.t('page.feeds.withToken'))}</a>)` : ''}</p></section>`;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer">
+<html lang="${e(tx.lang)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer">
 <title>feedgate</title><link rel="icon" href="data:,"><style>${CSS}</style></head>
-<body><header><h1>feedgate</h1><p>Closed platforms as open feeds: build a URL, paste it into your reader.</p></header>
+<body><header><nav class="langs" aria-label="${e(tx.t('page.language'))}">${langs}</nav><h1>feedgate</h1><p>${e(tx.t('page.tagline'))}</p></header>
 <main>${body}</main>
 <footer class="muted"><a href="/api/sources${v.token ? `?token=${encodeURIComponent(v.token)}` : ''}">/api/sources</a> · <a href="/healthz">/healthz</a></footer>
+<script type="application/json" id="texts">${JSON.stringify(scriptTexts(tx)).replace(/</g, '\\u003c')}</script>
 <script nonce="${e(v.nonce)}">${SCRIPT}</script></body></html>
 `;
 }

@@ -39,7 +39,7 @@ export function channelsSource(ctx: SourceContext): SourceDescriptor {
     description: 'Videos of a WeChat Channels (视频号) account, with enclosures that play through feedgate and never expire.',
     settings: ecloud
       ? ecloudSettings(config)
-      : [setting(config, 'WXCD_API_URL', true, 'the Channels downloader local API')],
+      : [setting(config, 'WXCD_API_URL', true, 'setting.WXCD_API_URL')],
     upstreams: [http],
     routes: [
       { kind: 'feed', path: '/feeds/channels/:username', summary: 'one account (v2_…@finder)', source: channelsFeed(opts) },
@@ -72,13 +72,15 @@ export function channelsSource(ctx: SourceContext): SourceDescriptor {
         },
       },
     ],
-    form: {
-      path: '/feeds/channels/:username',
-      fields: [
-        { name: 'username', label: 'Account', in: 'path', example: 'v2_060000231003b20faec8c4e48e1dc3ddcd03ec3cb077bb11b3c6c9a42ee3cea8073a64e6e2bd@finder', helper: '/api/channels/search?keyword=', required: true },
-        { name: 'pages', label: 'Pages of history', in: 'query', example: '1', required: false },
-        { name: 'quality', label: 'Quality (original or a spec such as xWT111)', in: 'query', example: 'original', required: false },
-      ],
-    },
+    forms: [
+      {
+        path: '/feeds/channels/:username',
+        fields: [
+          { name: 'username', label: 'field.channels.username', in: 'path', example: 'v2_0600…@finder', helper: '/api/channels/search?keyword=', required: true },
+          { name: 'pages', label: 'field.channels.pages', in: 'query', example: '3', required: false },
+          { name: 'quality', label: 'field.channels.quality', in: 'query', example: 'xWT111', required: false },
+        ],
+      },
+    ],
   };
 }

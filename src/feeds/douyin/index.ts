@@ -48,8 +48,8 @@ export function douyinSource(ctx: SourceContext): SourceDescriptor {
     title: 'Douyin',
     description: "A Douyin (抖音) user's video and image posts, with enclosures that play through feedgate and never expire.",
     settings: [
-      setting(config, 'DOUYIN_COOKIE', false, 'cookie of a logged-in browser session on www.douyin.com (guest mode without it)'),
-      setting(config, 'DOUYIN_BASE_URL', true, "Douyin's web API"),
+      setting(config, 'DOUYIN_COOKIE', false, 'setting.DOUYIN_COOKIE'),
+      setting(config, 'DOUYIN_BASE_URL', true, 'setting.DOUYIN_BASE_URL'),
     ],
     upstreams: ttwid ? [http, ttwid] : [http],
     routes: [
@@ -100,12 +100,15 @@ export function douyinSource(ctx: SourceContext): SourceDescriptor {
         },
       },
     ],
-    form: {
-      path: '/feeds/douyin/:secUserId',
-      fields: [
-        { name: 'secUserId', label: 'User (sec_user_id)', in: 'path', example: 'MS4wLjABAAAAtestUserSecUid0123456789abcdefghijklmnop', helper: '/feeds/douyin?url=', required: true },
-        { name: 'pages', label: 'Pages of history', in: 'query', example: '1', required: false },
-      ],
-    },
+    forms: [
+      {
+        path: '/feeds/douyin/:secUserId',
+        fields: [
+          { name: 'secUserId', label: 'field.douyin.secUserId', in: 'path', example: 'MS4wLjABAAAA…', helper: '/feeds/douyin?url=', required: true },
+          { name: 'pages', label: 'field.douyin.pages', in: 'query', example: '3', required: false },
+        ],
+      },
+    ],
+    notice: config.DOUYIN_COOKIE ? undefined : 'source.douyin.guest',
   };
 }

@@ -19,21 +19,25 @@ export function hdhiveSource(ctx: SourceContext): SourceDescriptor {
     title: 'HDHive',
     description: 'Resources HDHive lists for a movie or TV show (by TMDB id), and your own shares. Never unlocks anything.',
     settings: [
-      setting(config, 'HDHIVE_API_KEY', true, 'API key or OpenAPI app secret, sent as X-API-Key'),
-      setting(config, 'HDHIVE_ACCESS_TOKEN', false, 'user access token; needed for your own shares'),
-      setting(config, 'HDHIVE_API_URL', true, 'base URL of HDHive'),
+      setting(config, 'HDHIVE_API_KEY', true, 'setting.HDHIVE_API_KEY'),
+      setting(config, 'HDHIVE_ACCESS_TOKEN', false, 'setting.HDHIVE_ACCESS_TOKEN'),
+      setting(config, 'HDHIVE_API_URL', true, 'setting.HDHIVE_API_URL'),
     ],
     upstreams: [http],
     routes: [
       { kind: 'feed', path: '/feeds/hdhive/shares', needs: ['HDHIVE_ACCESS_TOKEN'], summary: 'your own shares', source: hdhiveShares(opts) },
       { kind: 'feed', path: '/feeds/hdhive/:type/:tmdbId', summary: 'resources for one TMDB title', source: hdhiveResources(opts) },
     ],
-    form: {
-      path: '/feeds/hdhive/:type/:tmdbId',
-      fields: [
-        { name: 'type', label: 'Type', in: 'path', options: ['movie', 'tv'], required: true },
-        { name: 'tmdbId', label: 'TMDB id', in: 'path', example: '550', required: true },
-      ],
-    },
+    forms: [
+      {
+        title: 'form.hdhive.resources',
+        path: '/feeds/hdhive/:type/:tmdbId',
+        fields: [
+          { name: 'type', label: 'field.hdhive.type', in: 'path', options: ['movie', 'tv'], required: true },
+          { name: 'tmdbId', label: 'field.hdhive.tmdbId', in: 'path', example: '550', required: true },
+        ],
+      },
+      { title: 'form.hdhive.shares', path: '/feeds/hdhive/shares', fields: [] },
+    ],
   };
 }

@@ -48,7 +48,7 @@ export function momentsSource(ctx: SourceContext): SourceDescriptor {
     description: 'Moments (朋友圈) posts as a feed, with decrypted photos, videos and live photos kept after their links expire.',
     settings: ecloud
       ? ecloudSettings(config)
-      : [setting(config, 'WEFLOW_API_URL', true, "WeFlow's local API"), setting(config, 'WEFLOW_TOKEN', true, 'the access token set in WeFlow')],
+      : [setting(config, 'WEFLOW_API_URL', true, 'setting.WEFLOW_API_URL'), setting(config, 'WEFLOW_TOKEN', true, 'setting.WEFLOW_TOKEN')],
     upstreams: [http],
     routes: [
       { kind: 'feed', path: '/feeds/moments', summary: 'everyone the provider can see (?usernames=a,b&keyword=&comments=1)', source: feed },
@@ -82,23 +82,25 @@ export function momentsSource(ctx: SourceContext): SourceDescriptor {
             {
               title: first ? first.slice(0, 140) : ctx.texts.t('moments.page.untitled', { name: post.nickname || post.username }),
               author: post.nickname || post.username,
-              published: post.createTime ? post.createTime * 1000 : undefined,
+              date: post.createTime ? ctx.texts.date(post.createTime * 1000) : undefined,
               body: html,
               original: post.link?.url || undefined,
-              originalLabel: 'Shared link',
+              originalLabel: ctx.texts.t('moments.page.sharedLink'),
             },
             300,
           );
         },
       },
     ],
-    form: {
-      path: '/feeds/moments/:username',
-      fields: [
-        { name: 'username', label: 'Person (wxid)', in: 'path', example: 'wxid_alice01', helper: '/api/moments/usernames', required: false },
-        { name: 'keyword', label: 'Keyword', in: 'query', required: false },
-        { name: 'comments', label: 'Likes and comments', in: 'query', options: ['0', '1'], required: false },
-      ],
-    },
+    forms: [
+      {
+        path: '/feeds/moments/:username',
+        fields: [
+          { name: 'username', label: 'field.moments.username', in: 'path', example: 'wxid_alice01', helper: '/api/moments/usernames', required: false },
+          { name: 'keyword', label: 'field.moments.keyword', in: 'query', example: '旅行', required: false },
+          { name: 'comments', label: 'field.moments.comments', in: 'query', yesNo: { default: false }, required: false },
+        ],
+      },
+    ],
   };
 }

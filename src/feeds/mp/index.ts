@@ -108,8 +108,8 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
     title: 'WeChat Official Accounts',
     description: 'Articles of WeChat Official Accounts (公众号), with full text kept for good, from credentials the Channels/MP downloader pushes.',
     settings: [
-      setting(config, 'MP_BASE_URL', true, 'where message lists and article pages are fetched from'),
-      setting(config, 'MP_REFRESH_TOKEN', false, "the downloader's remote-server token for POST /api/mp/refresh"),
+      setting(config, 'MP_BASE_URL', true, 'setting.MP_BASE_URL'),
+      setting(config, 'MP_REFRESH_TOKEN', false, 'setting.MP_REFRESH_TOKEN'),
     ],
     upstreams: [list, pages],
     routes: [
@@ -216,30 +216,34 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
           }
           const body = await proxyImages(text.body, (u) => api.absolute(ctx.links.image(u, 'wechat')));
           const account = row ? accounts.get(row.biz) : undefined;
+          const publishedAt = row?.pushedAt ?? text.page?.published;
           sendArticlePage(
             c,
             {
               title: row?.meta.title || text.page?.title || ctx.texts.t('mp.page.untitled'),
               author: row?.meta.author || text.page?.author,
               account: account?.nickname || text.page?.account,
-              published: row?.pushedAt ?? text.page?.published,
+              date: publishedAt === undefined ? undefined : ctx.texts.date(publishedAt),
               body,
               original: url,
-              note: text.page?.kind === 'deleted' ? 'WeChat no longer shows this article; this is the copy feedgate kept.' : undefined,
+              originalLabel: ctx.texts.t('mp.page.original'),
+              note: text.page?.kind === 'deleted' ? ctx.texts.t('mp.page.deleted') : undefined,
             },
             3600,
           );
         },
       },
     ],
-    form: {
-      path: '/feeds/mp/:biz',
-      fields: [
-        { name: 'biz', label: 'Account', in: 'path', example: 'MzA3MDM3NjE5NQ==', helper: '/api/mp/list', required: true },
-        { name: 'content', label: 'Full text', in: 'query', options: ['0', '1'], required: false },
-        { name: 'pages', label: 'Pages of history', in: 'query', example: '1', required: false },
-        { name: 'proxy', label: 'Links through feedgate', in: 'query', options: ['0', '1'], required: false },
-      ],
-    },
+    forms: [
+      {
+        path: '/feeds/mp/:biz',
+        fields: [
+          { name: 'biz', label: 'field.mp.biz', in: 'path', example: 'MzA3MDM3NjE5NQ==', helper: '/api/mp/list', required: true },
+          { name: 'content', label: 'field.mp.content', in: 'query', yesNo: { default: false }, required: false },
+          { name: 'pages', label: 'field.mp.pages', in: 'query', example: '3', required: false },
+          { name: 'proxy', label: 'field.mp.proxy', in: 'query', yesNo: { default: false }, required: false },
+        ],
+      },
+    ],
   };
 }
