@@ -160,6 +160,13 @@ describe.skipIf(!haveChromium)('start page where people use it', () => {
         ['你的阅读器', `https://miniflux.example.org/bookmarklet?uri=${feed}`],
         ['feed: 链接', `feed:${origin}/feeds/channels/${encodeURIComponent(ACCOUNT)}.rss?token=tok-123`],
       ]);
+      // A preview that fails is explained in the page's language, the server's words after it.
+      const hd = page.locator('#source-hdhive form').first();
+      await hd.locator('input[name=tmdbId]').fill('550');
+      await hd.locator('button[type=submit]').click();
+      await hd.locator('.preview .bad').waitFor();
+      expect(await hd.locator('.preview .bad').textContent()).toMatch(/^这个来源需要的某个设置为空。 SOURCE_NOT_CONFIGURED: .*HDHIVE_API_KEY/);
+      expect(await page.locator('#source-hdhive .bad li').first().textContent()).toContain('API 密钥');
       const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
       expect(overflow).toBeLessThanOrEqual(0);
       await page.screenshot({ path: `${ARTIFACTS}start-phone-zh-insecure.png`, fullPage: true });

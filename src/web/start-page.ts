@@ -69,6 +69,9 @@ details summary{cursor:pointer;color:var(--muted);font-size:.9em}
 const SCRIPT = `
 (() => {
   const T = JSON.parse(document.getElementById('texts').textContent);
+  const ERRORS = JSON.parse(T.errors);
+  // An error answer said in the page's language when its code is known, with the server's own words after it.
+  const said = (body, status) => body && body.error ? (ERRORS[body.error.code] ? ERRORS[body.error.code] + ' ' : '') + body.error.code + ': ' + body.error.message : 'HTTP ' + status;
   const fill = (s, p) => s.replace(/\\{(\\w+)\\}/g, (m, k) => (k in p ? p[k] : m));
   const KEY = 'feedgate-token';
   const params = new URLSearchParams(location.search);
@@ -129,7 +132,7 @@ const SCRIPT = `
         const p = new URL(url); p.pathname = p.pathname.replace(/\\.(rss|atom|json)$/, '') + '.json'; p.searchParams.set('limit', '5');
         const res = await fetch(p, { headers: auth });
         const body = await res.json();
-        if (!res.ok) throw new Error(body.error ? body.error.code + ': ' + body.error.message : 'HTTP ' + res.status);
+        if (!res.ok) throw new Error(said(body, res.status));
         list.innerHTML = body.items.length ? body.items.map((i) => '<li>' + esc(i.title) + (i.date_published ? ' <span class="muted">' + esc(i.date_published.slice(0, 10)) + '</span>' : '') + '</li>').join('') : '<li class="muted">' + esc(T.empty) + '</li>';
         list.dataset.title = body.title;
       } catch (err) {
@@ -164,7 +167,7 @@ const SCRIPT = `
         if (kind === 'search' || kind === 'link') url += encodeURIComponent(field.value.trim());
         const res = await fetch(url, { headers: { ...auth, accept: 'application/json' } });
         const body = await res.json();
-        if (!res.ok) throw new Error(body.error ? body.error.message : 'HTTP ' + res.status);
+        if (!res.ok) throw new Error(said(body, res.status));
         if (kind === 'link') { field.value = body.secUserId; picks.innerHTML = '<span class="ok">' + esc(fill(T.found, { id: body.secUserId })) + '</span>'; return; }
         const rows = body.accounts || (body.data && body.data.list) || body.users || [];
         if (!rows.length) { picks.innerHTML = '<span class="muted">' + esc(T.none) + '</span>'; return; }
@@ -304,6 +307,13 @@ ${s.forms.map((f, i) => formHtml(s, f, i, v)).join('\n')}
 </section>`;
 }
 
+/** Error codes the page explains in its language when a preview fails (the message itself is the server's). */
+const ERROR_CODES = [
+  'UNAUTHORIZED', 'SOURCE_NOT_CONFIGURED', 'FEED_PENDING', 'UPSTREAM_UNREACHABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_AUTH', 'UPSTREAM_BAD_RESPONSE', 'UPSTREAM_EMPTY',
+  'UPSTREAM_RATE_LIMITED', 'CALL_BUDGET_EXHAUSTED', 'CHANNELS_PAGE_CLOSED', 'MP_ACCOUNT_UNKNOWN', 'MP_CREDENTIALS_EXPIRED', 'MP_LIMITED', 'DOUYIN_EMPTY_BODY',
+  'DOUYIN_CAPTCHA', 'DOUYIN_FORBIDDEN', 'DOUYIN_USER_NOT_FOUND', 'DOUYIN_PRIVATE_ACCOUNT', 'ECLOUD_NOT_CONFIGURED', 'NOT_FOUND', 'BAD_REQUEST',
+] as const;
+
 /** The texts the page's script writes, in the page's language. */
 function scriptTexts(tx: Texts): Record<string, string> {
   const keys: Record<string, MessageKey> = {
@@ -317,7 +327,8 @@ function scriptTexts(tx: Texts): Record<string, string> {
     none: 'page.helper.none',
     found: 'page.helper.found',
   };
-  return Object.fromEntries(Object.entries(keys).map(([k, key]) => [k, tx.t(key)]));
+  const errors = Object.fromEntries(ERROR_CODES.map((code) => [code, tx.t(`error.${code}`)]));
+  return { ...Object.fromEntries(Object.entries(keys).map(([k, key]) => [k, tx.t(key)])), errors: JSON.stringify(errors) };
 }
 
 /** GET / : server-rendered; works without JavaScript (the form is built on the server), which only adds comfort. */
