@@ -258,7 +258,11 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
           all.catch(() => {});
           for (let i = 0; i < rows.length; i++) texts[i] ??= { pending: true };
           progress?.incomplete();
-          if (listed) pendingLists.set(listKey, { at: now(), listed, texts: arrived });
+          if (listed) {
+            pendingLists.set(listKey, { at: now(), listed, texts: arrived });
+            // A few at a time in practice; bounded whatever readers ask for (the oldest goes first).
+            if (pendingLists.size > 100) pendingLists.delete(pendingLists.keys().next().value!);
+          }
         }
       }
       const name = account.nickname || p.biz;
