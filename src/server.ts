@@ -5,7 +5,6 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { openDb } from './store/db.js';
-import { settleMemoryAfterStart } from './process-memory.js';
 
 let config: Config;
 try {
@@ -45,7 +44,6 @@ const server = createServer(app.listener).listen(config.PORT, config.HOST, () =>
     logger.warn({ host: config.HOST }, `HOST ${config.HOST} accepts connections from other machines and ACCESS_TOKEN is not set: every feed and the media proxy are open to the network. Set ACCESS_TOKEN, or HOST=127.0.0.1 behind a reverse proxy.`);
   }
 });
-settleMemoryAfterStart(1000);
 
 server.on('error', (err) => {
   logger.fatal({ err }, 'cannot listen');
