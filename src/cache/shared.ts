@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
-import { HttpError } from '../http/errors.js';
+import { HttpError, UpstreamError, type UpstreamErrorKind } from '../http/errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { UpstreamError, type UpstreamErrorKind } from '../upstream/errors.js';
 
 /** A cached value as every replica stores it. Times are epoch ms (replicas' clocks are assumed in sync). */
 export interface SharedEntry {

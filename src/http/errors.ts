@@ -14,6 +14,26 @@ export class HttpError extends Error {
   }
 }
 
+export type UpstreamErrorKind = 'unreachable' | 'timeout' | 'too_large' | 'bad_response' | 'status' | 'auth' | 'rate_limited' | 'unavailable' | 'aborted';
+
+/**
+ * An upstream failed. Its status is what our client gets: 502 unreachable/5xx/garbage/auth,
+ * 504 timeout, 429 with Retry-After when the upstream asked us to slow down.
+ */
+export class UpstreamError extends HttpError {
+  constructor(
+    readonly upstream: string,
+    readonly kind: UpstreamErrorKind,
+    status: number,
+    code: string,
+    message: string,
+    headers: Record<string, string> = {},
+  ) {
+    super(status, code, message, headers);
+    this.name = 'UpstreamError';
+  }
+}
+
 export const badRequest = (message: string, code = 'BAD_REQUEST') => new HttpError(400, code, message);
 
 export interface ErrorBody {

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { escapeHtml } from '../feeds/html.js';
+import { escapeHtml } from '../http/html.js';
 import { sendHtml } from '../http/html-response.js';
 
 export interface ArticlePageView {

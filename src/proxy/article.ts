@@ -2,7 +2,7 @@ import type { Cheerio, CheerioAPI } from 'cheerio';
 import type { Element } from 'domhandler';
 import { cheerio } from '../cheerio.js';
 import { CpuLane } from '../cpu-lane.js';
-import { escapeHtml, textToHtml } from '../feeds/html.js';
+import { escapeHtml, textToHtml } from '../http/html.js';
 import { unixTime } from '../upstream/shape.js';
 
 /**

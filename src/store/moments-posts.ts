@@ -1,8 +1,16 @@
-import type { MomentsPost } from '../feeds/moments/post.js';
 import type { Db } from './db.js';
 
+/** What the store reads of a post; the rest is kept as the source wrote it. */
+export interface StoredPost {
+  id: string;
+  username: string;
+  nickname: string;
+  /** Unix seconds. */
+  createTime: number;
+}
+
 /** Every Moments post feedgate has seen, kept when the upstream stops returning it. */
-export interface MomentsPostStore {
+export interface MomentsPostStore<MomentsPost extends StoredPost> {
   /** Stores posts (newer data replaces older for the same id) and returns the ids seen for the first time. */
   record(posts: readonly MomentsPost[], now?: number): Set<string>;
   get(id: string): MomentsPost | undefined;
@@ -13,7 +21,7 @@ export interface MomentsPostStore {
   authors(): Array<{ username: string; nickname: string; posts: number }>;
 }
 
-export function sqliteMomentsPosts(db: Db): MomentsPostStore {
+export function sqliteMomentsPosts<MomentsPost extends StoredPost>(db: Db): MomentsPostStore<MomentsPost> {
   const exists = db.prepare<[string], { id: string }>('SELECT id FROM moments_posts WHERE id = ?');
   const upsert = db.prepare(
     'INSERT INTO moments_posts (id, username, create_time, data, first_seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET username = excluded.username, create_time = excluded.create_time, data = excluded.data',

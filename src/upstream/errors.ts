@@ -1,24 +1,7 @@
-import { HttpError } from '../http/errors.js';
+import { HttpError, UpstreamError, type UpstreamErrorKind } from '../http/errors.js';
 
-export type UpstreamErrorKind = 'unreachable' | 'timeout' | 'too_large' | 'bad_response' | 'status' | 'auth' | 'rate_limited' | 'unavailable' | 'aborted';
-
-/**
- * An upstream failed. Its status is what our client gets: 502 unreachable/5xx/garbage/auth,
- * 504 timeout, 429 with Retry-After when the upstream asked us to slow down.
- */
-export class UpstreamError extends HttpError {
-  constructor(
-    readonly upstream: string,
-    readonly kind: UpstreamErrorKind,
-    status: number,
-    code: string,
-    message: string,
-    headers: Record<string, string> = {},
-  ) {
-    super(status, code, message, headers);
-    this.name = 'UpstreamError';
-  }
-}
+// The type lives with HttpError (src/http/errors.ts), so layers below upstream can revive it too.
+export { UpstreamError, type UpstreamErrorKind } from '../http/errors.js';
 
 const STATUS_MEANING: Record<number, string> = {
   400: 'bad request',

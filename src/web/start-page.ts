@@ -1,4 +1,4 @@
-import { escapeHtml as e } from '../feeds/html.js';
+import { escapeHtml as e } from '../http/html.js';
 import type { SubscriptionForm } from '../feeds/descriptor.js';
 import type { describeSource } from '../feeds/mount.js';
 

@@ -1,6 +1,6 @@
 import { HttpError, badRequest } from '../../http/errors.js';
 import type { MediaLinks } from '../../proxy/links.js';
-import { escapeHtml, textToHtml } from '../html.js';
+import { escapeHtml, textToHtml } from '../../http/html.js';
 import { titleLine, withCover, type Enclosure, type FeedData, type FeedItem } from '../model.js';
 import type { Texts } from '../../i18n/index.js';
 import { positiveInt, type Query } from '../params.js';

@@ -1,6 +1,6 @@
 import { badRequest } from '../../http/errors.js';
 import type { FirstSeen } from '../../store/first-seen.js';
-import { escapeHtml, textToHtml } from '../html.js';
+import { escapeHtml, textToHtml } from '../../http/html.js';
 import type { FeedData, FeedItem } from '../model.js';
 import type { FeedSource } from '../source.js';
 import { parseUpstreamTime } from '../time.js';

@@ -2,7 +2,7 @@ import { badRequest } from '../../http/errors.js';
 import type { KeepRequest } from '../../proxy/keeper.js';
 import type { MediaLinks } from '../../proxy/links.js';
 import type { MomentsPostStore } from '../../store/moments-posts.js';
-import { escapeHtml, textToHtml } from '../html.js';
+import { escapeHtml, textToHtml } from '../../http/html.js';
 import { titleLine, withCover, type Enclosure, type FeedData, type FeedItem } from '../model.js';
 import { bool, positiveInt, single, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
@@ -16,7 +16,7 @@ const MAX_USERS = 50;
 
 export interface MomentsFeedOptions {
   provider: MomentsProvider;
-  posts: MomentsPostStore;
+  posts: MomentsPostStore<MomentsPost>;
   links: MediaLinks;
   keepMedia(requests: readonly KeepRequest[]): void;
   maxPages: number;

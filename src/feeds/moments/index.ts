@@ -7,6 +7,7 @@ import { ecloudSettings, setting, type SourceContext, type SourceDescriptor } fr
 import { EcloudMomentsProvider } from './ecloud-client.js';
 import { POST_ID, WXID, momentsFeed, renderPost } from './feed.js';
 import type { MomentsProvider } from './provider.js';
+import type { MomentsPost } from './post.js';
 import { WeflowProvider } from './weflow-client.js';
 
 /** Whether /play/channels can resolve a shared Channels video with the current settings. */
@@ -30,7 +31,7 @@ export function momentsSource(ctx: SourceContext): SourceDescriptor {
         },
       })
     : new WeflowProvider(http, { token: config.WEFLOW_TOKEN, pageSize: config.MOMENTS_PAGE_SIZE });
-  const posts = sqliteMomentsPosts(ctx.db);
+  const posts = sqliteMomentsPosts<MomentsPost>(ctx.db);
   const opts = {
     provider,
     posts,

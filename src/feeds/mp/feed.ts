@@ -6,7 +6,7 @@ import type { MpArticleRow, MpArticleStore } from '../../store/mp-articles.js';
 import type { Texts } from '../../i18n/index.js';
 import { loadProgress } from '../../load-progress.js';
 import { UpstreamError } from '../../upstream/errors.js';
-import { escapeHtml } from '../html.js';
+import { escapeHtml } from '../../http/html.js';
 import { withCover, type FeedData, type FeedItem } from '../model.js';
 import { bool, positiveInt, single, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
