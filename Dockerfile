@@ -14,10 +14,7 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
-# GLIBC_TUNABLES: glibc keeps up to 64 MiB of freed heap, so /play's relay buffers are not faulted in again
-# after every collection (README, "Start it").
 ENV NODE_ENV=production \
-    GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864 \
     HOST=0.0.0.0 \
     PORT=8080 \
     DATA_DIR=/data

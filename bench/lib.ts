@@ -11,10 +11,6 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-// Every server here (feedgate, the baselines, the fake CDN) runs with the glibc setting production runs
-// with (npm start, the image, the unit), so none is measured with an allocator the others do not get.
-process.env.GLIBC_TUNABLES ??= 'glibc.malloc.trim_threshold=67108864';
-
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Installs what is missing with apt-get (Debian), once. */
