@@ -57,7 +57,7 @@ describe('the keep queue', () => {
       await keeper.idle();
       // Refused once: still queued, due later.
       expect(queue.size()).toBe(1);
-      expect(queue.nextDue()).toBeGreaterThan(Date.now());
+      expect(queue.nextDue(Date.now())).toBeGreaterThan(Date.now());
       expect(cdn.hits.get('/a.jpg')).toBe(1);
       refusing = false;
       for (let i = 0; i < 50 && queue.size() > 0; i++) await sleep(20);

@@ -161,11 +161,14 @@ export class MediaKeeper {
     this.pump();
   }
 
-  /** A timer for the next retry, when nothing is due before it. */
+  /**
+   * A timer for the next retry. Jobs due now are either running or wait for a free slot, which settle()
+   * pumps for; only a job due later needs waking for (else the timer would spin while a job runs).
+   */
   private wake(): void {
     clearTimeout(this.timer);
-    const next = this.opts.queue.nextDue();
-    if (next === undefined || this.running.size >= this.opts.concurrency) return;
+    const next = this.opts.queue.nextDue(this.now());
+    if (next === undefined) return;
     this.timer = setTimeout(() => this.pump(), Math.max(0, next - this.now()) + 10);
     this.timer.unref();
   }

@@ -16,8 +16,8 @@ export interface KeepQueueStore {
   add(jobs: ReadonlyArray<{ id: string; request: string }>, now?: number): void;
   /** Jobs due at `now`, oldest first, leaving out `skip` (those running). */
   due(now: number, limit: number, skip: ReadonlySet<string>): KeepJob[];
-  /** When the next job not yet due is due (ms), if any. */
-  nextDue(): number | undefined;
+  /** When the next job not yet due at `now` is due (ms), if any. */
+  nextDue(now: number): number | undefined;
   /** A failed try: tried again at `at`. */
   retry(id: string, at: number, error: string): void;
   remove(id: string): void;
@@ -30,7 +30,7 @@ export function sqliteKeepQueue(db: Db): KeepQueueStore {
     for (const j of jobs) add.run(j.id, j.request, now, '', now);
   });
   const due = db.prepare<[number, number], KeepJob>('SELECT id, request, attempts FROM media_keep_queue WHERE next_at <= ? ORDER BY next_at, added_at LIMIT ?');
-  const next = db.prepare<[], { t: number | null }>('SELECT MIN(next_at) AS t FROM media_keep_queue');
+  const next = db.prepare<[number], { t: number | null }>('SELECT MIN(next_at) AS t FROM media_keep_queue WHERE next_at > ?');
   const retry = db.prepare('UPDATE media_keep_queue SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?');
   const remove = db.prepare('DELETE FROM media_keep_queue WHERE id = ?');
   const size = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM media_keep_queue');
@@ -42,7 +42,7 @@ export function sqliteKeepQueue(db: Db): KeepQueueStore {
         .all(now, limit + skip.size)
         .filter((j) => !skip.has(j.id))
         .slice(0, limit),
-    nextDue: () => next.get()?.t ?? undefined,
+    nextDue: (now) => next.get(now)?.t ?? undefined,
     retry: (id, at, error) => void retry.run(at, error.slice(0, 500), id),
     remove: (id) => void remove.run(id),
     size: () => size.get()!.n,
