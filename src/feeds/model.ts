@@ -118,14 +118,17 @@ export function renderable(feed: FeedData): FeedData {
   };
 }
 
-/** The newest time the feed carries: newest item time, else the feed's own, else the epoch. */
-export function feedUpdated(feed: FeedData): number {
+/**
+ * The newest time the feed carries: newest item time, else the feed's own, else `builtAt` (when its data
+ * was fetched: stable while that copy is cached), else the epoch.
+ */
+export function feedUpdated(feed: FeedData, builtAt = 0): number {
   let newest = -Infinity;
   for (const item of feed.items) {
     const t = item.updated ?? item.published;
     if (isFeedTime(t) && t > newest) newest = t;
   }
-  return Number.isFinite(newest) ? newest : isFeedTime(feed.updated) ? feed.updated : 0;
+  return Number.isFinite(newest) ? newest : isFeedTime(feed.updated) ? feed.updated : builtAt;
 }
 
 /** An item title from free text: its first non-empty line, shortened to `max` characters with an ellipsis. */

@@ -75,7 +75,7 @@ async function render(data: FeedData, params: FeedParams, base: string, selfUrl:
     nextUrl = next.href;
   }
   const body = Buffer.from(formats[format].render(feed, { selfUrl, ttlSeconds, nextUrl, ownerEmail, builtAt }), 'utf8');
-  const lastModified = feedUpdated(feed) || builtAt;
+  const lastModified = feedUpdated(feed, builtAt);
   return {
     body,
     hash: createHash('sha1').update(body).digest('base64url'),

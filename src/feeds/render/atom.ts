@@ -10,7 +10,7 @@ function person(x: XmlWriter, a: Person): void {
 export const renderAtom: Renderer = (feed: FeedData, opts) => {
   const x = new XmlWriter();
   x.open('feed', { xmlns: 'http://www.w3.org/2005/Atom', 'xmlns:media': 'http://search.yahoo.com/mrss/' });
-  const updated = feedUpdated(feed) || opts.builtAt || 0;
+  const updated = feedUpdated(feed, opts.builtAt);
   const feedAuthors = feed.authors?.length ? feed.authors : [{ name: feed.title }];
 
   x.leaf('id', feedUrn(feed.id));

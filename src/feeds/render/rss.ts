@@ -47,7 +47,7 @@ export const renderRss: Renderer = (feed: FeedData, opts) => {
   x.empty('atom:link', { href: opts.selfUrl, rel: 'self', type: 'application/rss+xml' });
   if (opts.nextUrl) x.empty('atom:link', { href: opts.nextUrl, rel: 'next', type: 'application/rss+xml' });
   x.leaf('language', feed.language || undefined);
-  const updated = feedUpdated(feed) || opts.builtAt || 0;
+  const updated = feedUpdated(feed, opts.builtAt);
   if (updated > 0) x.leaf('lastBuildDate', rfc822(updated));
   x.leaf('generator', 'feedgate');
   x.leaf('ttl', Math.max(1, Math.round(opts.ttlSeconds / 60)));
