@@ -51,7 +51,7 @@ import { UpstreamClient } from './upstream/client.js';
 import { failureMemoMs, isStaleable } from './upstream/errors.js';
 import { HealthBook } from './upstream/health.js';
 import { outboundProxy } from './upstream/proxy.js';
-import { isLang, negotiate, texts, type Texts } from './i18n/index.js';
+import { LANGS, isLang, negotiate, texts, type Lang, type Texts } from './i18n/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -109,11 +109,13 @@ export function createApp({ config, logger, db }: AppDeps): App {
   // Media queued by an earlier process (a crash, a restart) are kept now.
   if (config.MOMENTS_ARCHIVE) keeper.start();
   const lengths = new LRUCache<string, number>({ max: 10_000 });
+  // One set of texts per language, made once: each holds Intl formatters, too costly to build per request.
+  const textsIn = Object.fromEntries(LANGS.map((l) => [l, texts(l, config.TZ)])) as Record<Lang, Texts>;
   const signer = new UrlSigner(loadProxySecret(config.PROXY_SECRET, config.DATA_DIR));
   const links = new MediaLinks(signer);
   const ctx: SourceContext = {
     config,
-    texts: texts(config.FEED_LANGUAGE, config.TZ),
+    texts: textsIn[config.FEED_LANGUAGE],
     logger,
     cache,
     links,
@@ -191,7 +193,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
   router.get('/api/sources', token, compressJson, (c) => {
     c.set('Cache-Control', 'no-store');
     // In the caller's language (Accept-Language), else the feeds'.
-    const tx = texts(negotiate(c.get('Accept-Language'), config.FEED_LANGUAGE), config.TZ);
+    const tx = textsIn[negotiate(c.get('Accept-Language'), config.FEED_LANGUAGE)];
     c.body = { sources: sources.map((s) => describeSource(s, health, tx)) };
   });
   // The start page: the sources and a form each to build feed URLs; without the token only a prompt.
@@ -206,7 +208,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
     if (isLang(asked)) c.cookies.set('feedgate_lang', asked, { maxAge: 365 * 86_400_000, sameSite: 'lax', httpOnly: true, overwrite: true });
     const remembered = c.cookies.get('feedgate_lang');
     const lang = isLang(asked) ? asked : isLang(remembered) ? remembered : negotiate(c.get('Accept-Language'), config.FEED_LANGUAGE);
-    const tx = texts(lang, config.TZ);
+    const tx = textsIn[lang];
     const token = allowed && config.ACCESS_TOKEN ? presentedToken(c) : undefined;
     // Without JavaScript the form comes back here (?build=<form>&…) and the URL is built on the server.
     let built: StartPageView['built'];
