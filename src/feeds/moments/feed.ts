@@ -160,9 +160,15 @@ export function momentsFeed(opts: MomentsFeedOptions): FeedSource<MomentsParams>
     parse: (params, query) => parseMomentsParams(params.username, query, opts.maxPages),
     key: (p) => `moments:${opts.provider.name}:${p.usernames.join(',')}:${p.keyword ?? ''}:${p.pages}:${+p.comments}`,
     async fetch(p, signal) {
+      // Each kept post is read (and parsed) once per fetch, for the provider's question and for the merge.
+      const keptPosts = new Map<string, MomentsPost | undefined>();
+      const keptOf = (id: string) => {
+        if (!keptPosts.has(id)) keptPosts.set(id, opts.posts.get(id));
+        return keptPosts.get(id);
+      };
       // A post kept without its details (partial) is not known: its details are asked for again.
       const known = (id: string) => {
-        const kept = opts.posts.get(id);
+        const kept = keptOf(id);
         return kept !== undefined && !kept.partial;
       };
       const fresh = await opts.provider.timeline({ usernames: p.usernames, keyword: p.keyword, pages: p.pages, known }, signal);
@@ -170,7 +176,7 @@ export function momentsFeed(opts: MomentsFeedOptions): FeedSource<MomentsParams>
       // unless what was kept lacked its details and this answer has them.
       const completed = new Set<string>();
       const merged = fresh.map((post) => {
-        const kept = opts.posts.get(post.id);
+        const kept = keptOf(post.id);
         if (!kept) return post;
         if (kept.partial && !post.partial) {
           completed.add(post.id);
