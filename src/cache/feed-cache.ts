@@ -232,9 +232,9 @@ export class FeedCache {
 
   /** The last good copy when there is one young enough and the error allows it; the error otherwise. */
   private staleOr<T>(key: string, ttlMs: number, cached: Entry | undefined, err: unknown): CacheResult<T> {
-    const last = cached ?? this.fromSnapshot(key, ttlMs);
+    const last = this.servable(cached ?? this.fromSnapshot(key, ttlMs));
     const staleable = err instanceof RefreshPending || (this.opts.isStaleable?.(err) ?? true);
-    if (last && staleable && this.now() <= last.freshUntil + this.opts.staleMs) {
+    if (last && staleable) {
       this.count('stale', key, err);
       return { value: last.value as T, state: 'stale', storedAt: last.storedAt, error: err };
     }
@@ -243,8 +243,12 @@ export class FeedCache {
 
   /** The copy a failed refresh of `key` would be answered with now, if any (memory, else the snapshot). */
   lastGood(key: string, ttlMs: number): unknown {
-    const last = this.lru.peek(key) ?? this.fromSnapshot(key, ttlMs);
-    return last && this.now() <= last.freshUntil + this.opts.staleMs ? last.value : undefined;
+    return this.servable(this.lru.peek(key) ?? this.fromSnapshot(key, ttlMs))?.value;
+  }
+
+  /** The entry when it is young enough to stand in for a failed refresh (STALE_TTL past its freshness). */
+  private servable(entry: Entry | undefined): Entry | undefined {
+    return entry && this.now() <= entry.freshUntil + this.opts.staleMs ? entry : undefined;
   }
 
   /** Forgets a key (memory, failure memo, and the shared copy); the next get() loads it again. */
