@@ -1,12 +1,15 @@
 // `npm start`: builds dist/ when src/ (or the build config) is newer, then runs the server in this same
 // process, so a signal sent to `npm start` reaches the server itself (npm runs this with `exec`).
+// `npm run cli -- <command>` runs the command-line entry (dist/cli.js) the same way.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const entry = join(root, 'dist', 'server.js');
+const cli = process.argv[2] === 'cli';
+if (cli) process.argv.splice(2, 1);
+const entry = join(root, 'dist', cli ? 'cli.js' : 'server.js');
 
 function newest(path) {
   const st = statSync(path);

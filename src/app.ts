@@ -22,7 +22,7 @@ import { publicBase } from './http/base-url.js';
 import { badRequest } from './http/errors.js';
 import { sendHtml } from './http/html-response.js';
 import { readJsonBody } from './http/json-body.js';
-import { canonicalFeed, sqliteOpmlFeeds } from './store/opml-feeds.js';
+import { canonicalFeed, opmlFeedStore } from './store/opml-feeds.js';
 import { renderOpml } from './web/opml.js';
 import { WEB_READERS, buildFeedUrl, formId, renderStartPage, startPageCsp, type StartPageView } from './web/start-page.js';
 import { LRUCache } from 'lru-cache';
@@ -36,17 +36,20 @@ import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { MediaFetcher, header } from './proxy/fetch.js';
 import { MediaKeeper } from './proxy/keeper.js';
-import { sqliteKeepQueue } from './store/keep-queue.js';
+import { keepQueueStore } from './store/keep-queue.js';
 import { KeystreamCache } from './proxy/keystream-cache.js';
 import { MediaLinks } from './proxy/links.js';
 import { perClientLimit } from './proxy/media-request.js';
 import { playHandler } from './proxy/play.js';
 import { proxyHandler } from './proxy/proxy.js';
-import { UrlSigner, loadProxySecret, verifySignedMedia } from './proxy/sign.js';
+import { UrlSigner, loadProxySecret, sharedProxySecret, verifySignedMedia } from './proxy/sign.js';
 import { checkTarget, parseAllowHosts } from './proxy/ssrf.js';
-import type { Db } from './store/db.js';
-import { sqliteFirstSeen } from './store/first-seen.js';
-import { sqliteSnapshots } from './store/snapshots.js';
+import { firstSeenStore } from './store/first-seen.js';
+import { openBlobs } from './store/index.js';
+import { CORE_MIGRATIONS } from './store/migrations.js';
+import { settingStore } from './store/settings.js';
+import { snapshotStore } from './store/snapshots.js';
+import type { Sql } from './store/sql.js';
 import { UpstreamClient } from './upstream/client.js';
 import { failureMemoMs, isStaleable } from './upstream/errors.js';
 import { HealthBook } from './upstream/health.js';
@@ -56,7 +59,8 @@ import { LANGS, isLang, negotiate, texts, type Lang, type Texts } from './i18n/i
 export interface AppDeps {
   config: Config;
   logger: Logger;
-  db: Db;
+  /** The database (SQLite or PostgreSQL); createApp migrates it. The caller closes it. */
+  db: Sql;
 }
 
 export interface App {
@@ -73,7 +77,8 @@ export interface App {
 }
 
 /** The shared middleware, the shared routes, and the sources: each source's routes are in its own index.ts. */
-export function createApp({ config, logger, db }: AppDeps): App {
+export async function createApp({ config, logger, db }: AppDeps): Promise<App> {
+  await db.migrate(CORE_MIGRATIONS);
   const metrics = createMetrics();
   const health = new HealthBook();
   const shared = config.REDIS_URL ? new RedisState(config.REDIS_URL, logger, metrics) : undefined;
@@ -85,7 +90,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
     failureTtl: (err) => failureMemoMs(err, config.CACHE_TTL),
     isStaleable,
     metrics,
-    snapshots: sqliteSnapshots(db),
+    snapshots: snapshotStore(db),
     logger,
   });
   const clients: UpstreamClient[] = [];
@@ -93,7 +98,16 @@ export function createApp({ config, logger, db }: AppDeps): App {
   const mediaProxy = config.PROXY_MEDIA_VIA_UPSTREAM_PROXY ? outboundProxy(config.UPSTREAM_PROXY, process.env, { connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT }) : undefined;
   const fetcher = new MediaFetcher({ policy, connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT, timeoutMs: config.PROXY_TIMEOUT, metrics, proxy: mediaProxy, logger });
   const keystreams = new KeystreamCache(config.KEYSTREAM_CACHE_KEYS);
-  const archive = new MediaArchive(db, join(config.DATA_DIR, 'archive'), config.MOMENTS_ARCHIVE_MAX_BYTES);
+  const blobs = openBlobs(config);
+  const archive = new MediaArchive(db, blobs, config.MOMENTS_ARCHIVE_MAX_BYTES);
+  // Blobs a crash left without an index row, in the background: a bucket may be long to list.
+  void archive.sweep().then(
+    (n) => n > 0 && logger.info({ swept: n, where: blobs.where }, 'archived media no index row names were deleted'),
+    (err) => logger.warn({ err: (err as Error)?.message, where: blobs.where }, 'the media archive could not be swept for leftovers'),
+  );
+  if (db.engine === 'postgres' && !blobs.shared) {
+    logger.warn({ where: blobs.where }, 'DATABASE_URL is set but ARCHIVE_S3_URL is not: archived media stay on this replica\'s disk, and other replicas cannot serve them; set ARCHIVE_S3_URL (or share that directory) when running more than one');
+  }
   const keeper = new MediaKeeper({
     fetcher,
     policy,
@@ -103,15 +117,21 @@ export function createApp({ config, logger, db }: AppDeps): App {
     maxVideoBytes: config.MOMENTS_ARCHIVE_VIDEO_MAX_BYTES,
     concurrency: config.MOMENTS_ARCHIVE_CONCURRENCY,
     metrics,
-    queue: sqliteKeepQueue(db),
+    queue: keepQueueStore(db),
     logger,
   });
   // Media queued by an earlier process (a crash, a restart) are kept now.
-  if (config.MOMENTS_ARCHIVE) keeper.start();
+  if (config.MOMENTS_ARCHIVE) keeper.start(db.engine === 'sqlite');
   const lengths = new LRUCache<string, number>({ max: 10_000 });
   // One set of texts per language, made once: each holds Intl formatters, too costly to build per request.
   const textsIn = Object.fromEntries(LANGS.map((l) => [l, texts(l, config.TZ)])) as Record<Lang, Texts>;
-  const signer = new UrlSigner(loadProxySecret(config.PROXY_SECRET, config.DATA_DIR));
+  // A configured PROXY_SECRET wins; else one made once, in the database every replica shares, or in DATA_DIR.
+  const secret = config.PROXY_SECRET
+    ? Buffer.from(config.PROXY_SECRET, 'utf8')
+    : db.engine === 'postgres'
+      ? await sharedProxySecret(settingStore(db))
+      : loadProxySecret('', config.DATA_DIR);
+  const signer = new UrlSigner(secret);
   const links = new MediaLinks(signer);
   const ctx: SourceContext = {
     config,
@@ -120,7 +140,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
     cache,
     links,
     metrics,
-    firstSeen: sqliteFirstSeen(db),
+    firstSeen: firstSeenStore(db),
     db,
     keepMedia: (requests) => {
       if (config.MOMENTS_ARCHIVE) keeper.keep(requests);
@@ -199,7 +219,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
   // The start page: the sources and a form each to build feed URLs; without the token only a prompt.
   const pageVerdict = tokenVerdict(config.ACCESS_TOKEN);
   const readers = (tx: Texts) => (config.READER_SUBSCRIBE_URL ? [...WEB_READERS, { name: tx.t('page.out.yourReader'), template: config.READER_SUBSCRIBE_URL }] : WEB_READERS);
-  router.get('/', (c) => {
+  router.get('/', async (c) => {
     const verdict = pageVerdict(c);
     const allowed = verdict === 'ok';
     const nonce = randomBytes(12).toString('base64');
@@ -219,7 +239,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
       const made = buildFeedUrl(target.form, values, publicBase(c, config.PUBLIC_URL), token, tx);
       built = { form: target.id, values, ...made };
       const kept = made.url ? canonicalFeed(made.url.replace(/^https?:\/\/[^/]+/, ''), feedQuery) : undefined;
-      if (kept) opml.built({ ...kept, title: '' });
+      if (kept) await opml.built({ ...kept, title: '' });
     }
     const html = renderStartPage({
       sources: allowed ? sources.map((s) => describeSource(s, health, tx)) : null,
@@ -240,31 +260,33 @@ export function createApp({ config, logger, db }: AppDeps): App {
     s.routes.flatMap((r) => (r.kind === 'feed' ? [{ path: new RegExp(`^${r.path.replace(/:\w+/g, '[^/]+')}$`), query: new Set([...FEED_PARAMS, ...(r.source.query ?? [])]) }] : [])),
   );
   const feedQuery = (path: string) => feedRoutes.find((r) => r.path.test(path))?.query;
-  router.get('/opml', token, (c) => {
+  router.get('/opml', token, async (c) => {
     const withToken = c.query.with_token === '1' && config.ACCESS_TOKEN ? config.ACCESS_TOKEN : undefined;
+    const feeds = await opml.list(Date.now() - config.OPML_DAYS * 86_400_000);
     c.set('Cache-Control', 'no-store');
     c.type = 'text/x-opml; charset=utf-8';
     c.attachment('feedgate.opml', { type: 'inline' });
-    c.body = renderOpml(opml.list(Date.now() - config.OPML_DAYS * 86_400_000), { base: publicBase(c, config.PUBLIC_URL), token: withToken, folders });
+    c.body = renderOpml(feeds, { base: publicBase(c, config.PUBLIC_URL), token: withToken, folders });
   });
   router.post('/api/opml/feeds', token, async (c) => {
     const body = await readJsonBody(c, 8 * 1024);
     const feedUrl = canonicalFeed(typeof body.url === 'string' ? body.url : '', feedQuery);
     if (!feedUrl) throw badRequest('url must be a feed URL of this feedgate (/feeds/… or /rss/…)');
-    opml.built({ ...feedUrl, title: typeof body.title === 'string' ? body.title.slice(0, 300) : '' });
+    await opml.built({ ...feedUrl, title: typeof body.title === 'string' ? body.title.slice(0, 300) : '' });
     c.status = 204;
   });
   router.get('/proxy', ...mediaGuards, proxyHandler({ ...media, cache: mediaCache, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES, ready }));
   router.get('/play', ...mediaGuards, playHandler(media));
   // Feeds read lately go into the OPML export: written at most every ten minutes per URL.
-  const opml = sqliteOpmlFeeds(db);
+  const opml = opmlFeedStore(db);
   const lastNoted = new LRUCache<string, number>({ max: 10_000 });
   const served = (url: string, title: string) => {
     const now = Date.now();
     if ((lastNoted.get(url) ?? 0) > now - 600_000) return;
     lastNoted.set(url, now);
     const feedUrl = canonicalFeed(url, feedQuery);
-    if (feedUrl) opml.requested({ ...feedUrl, title }, now);
+    // Never in the way of the feed: a database away costs this note, reported.
+    if (feedUrl) opml.requested({ ...feedUrl, title }, now).catch((err) => logger.warn({ url: feedUrl.url, err: (err as Error)?.message }, 'a read feed could not be noted for /opml'));
   };
   const feed = { cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served, ready };
   for (const source of sources) mountSource(router, source, { cache, feed, play: media, health, publicUrl: config.PUBLIC_URL, token, checkToken, mediaGuards });
@@ -289,7 +311,7 @@ export function createApp({ config, logger, db }: AppDeps): App {
     keeper,
     close() {
       keeper.close();
-      closing ??= Promise.all([...clients.map((c) => c.close()), fetcher.close(), shared?.close()]).then(() => undefined);
+      closing ??= Promise.all([...clients.map((c) => c.close()), fetcher.close(), shared?.close()]).then(() => blobs.close?.());
       return closing;
     },
   };

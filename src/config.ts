@@ -96,6 +96,18 @@ const schema = z.object({
       return false;
     }
   }, 'expected redis://[user:password@]host:port[/db], rediss://…, or nothing'),
+  DATABASE_URL: text.refine((v) => {
+    if (v === '') return true;
+    try {
+      return ['postgres:', 'postgresql:'].includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, 'expected postgres://user:password@host:5432/database[?sslmode=require], or nothing for SQLite in DATA_DIR'),
+  DATABASE_POOL_MAX: int(1, 200),
+  DATABASE_STATEMENT_TIMEOUT: duration.pipe(z.number().min(100, 'must be at least 100ms')),
+  ARCHIVE_S3_URL: text.refine((v) => v === '' || /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(v), 'expected s3://<bucket>/<prefix>, or nothing for DATA_DIR/archive'),
+  ARCHIVE_S3_ENDPOINT: optionalHttpUrl,
   PODCAST_OWNER_EMAIL: text.refine((v) => v === '' || /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/.test(v), 'expected an e-mail address or nothing'),
   FEED_LANGUAGE: oneOf(LANGS),
   READER_SUBSCRIBE_URL: text.refine((v) => v === '' || (v.includes('{url}') && httpUrl.safeParse(v.replace('{url}', 'x')).success), 'expected an http(s) URL with {url} where the feed URL goes, or nothing'),

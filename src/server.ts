@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
-import { openDb } from './store/db.js';
+import { openStore } from './store/index.js';
+import type { Sql } from './store/sql.js';
 
 let config: Config;
 try {
@@ -26,17 +27,21 @@ try {
 }
 
 const logger = createLogger(config.LOG_LEVEL);
-let db: ReturnType<typeof openDb>;
+let db: Sql | undefined;
+let app: Awaited<ReturnType<typeof createApp>>;
 try {
-  db = openDb(config.DATA_DIR);
+  db = openStore(config, logger);
+  app = await createApp({ config, logger, db });
 } catch (err) {
+  await db?.close().catch(() => {});
   if (err instanceof ConfigError) {
     console.error(`feedgate: ${err.message}`);
     process.exit(1);
   }
-  throw err;
+  // The database refused or went away while the schema was brought up to date: one line, not a stack.
+  console.error(`feedgate: cannot start: ${(err as Error).message}${config.DATABASE_URL ? ' (DATABASE_URL)' : ` (DATA_DIR ${config.DATA_DIR})`}`);
+  process.exit(1);
 }
-const app = createApp({ config, logger, db });
 const server = createServer(app.listener).listen(config.PORT, config.HOST, () => {
   const { address, port } = server.address() as AddressInfo;
   logger.info({ address, port, dataDir: config.DATA_DIR }, `feedgate listening on http://${address.includes(':') ? `[${address}]` : address}:${port}`);
@@ -78,7 +83,7 @@ async function shutdown(signal: string): Promise<void> {
   clearTimeout(abort);
   clearTimeout(force);
   await app.close();
-  db.close();
+  await db!.close();
   logger.info('stopped');
   logger.flush?.();
   process.exit(0);

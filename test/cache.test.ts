@@ -62,20 +62,3 @@ describe('FeedCache', () => {
     expect(calls).toBe(1);
   });
 });
-
-describe('snapshot pruning', () => {
-  it('sweeps last-good copies too old to be served, keeping young ones', async () => {
-    const { openDb } = await import('../src/store/db.js');
-    const { sqliteSnapshots } = await import('../src/store/snapshots.js');
-    const { tempDir } = await import('./helpers/app.js');
-    const db = openDb(tempDir());
-    const snaps = sqliteSnapshots(db);
-    snaps.put('old', '"x"', 1000);
-    let now = 10_000_000;
-    const cache = new FeedCache({ maxBytes: 1 << 20, staleMs: 1000, snapshots: snaps, now: () => now });
-    for (let i = 0; i < 200; i++) await cache.get(`k${i}`, 1000, async () => i);
-    expect(snaps.get('old')).toBeUndefined();
-    expect(snaps.get('k199')?.data).toBe('199');
-    db.close();
-  });
-});

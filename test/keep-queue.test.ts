@@ -6,8 +6,11 @@ import { createMetrics } from '../src/metrics.js';
 import { MediaFetcher } from '../src/proxy/fetch.js';
 import { MediaKeeper } from '../src/proxy/keeper.js';
 import { KeystreamCache } from '../src/proxy/keystream-cache.js';
-import { openDb, type Db } from '../src/store/db.js';
-import { sqliteKeepQueue } from '../src/store/keep-queue.js';
+import { DiskBlobs } from '../src/store/blobs.js';
+import { keepQueueStore } from '../src/store/keep-queue.js';
+import { CORE_MIGRATIONS } from '../src/store/migrations.js';
+import type { Sql } from '../src/store/sql.js';
+import { openSqlite } from '../src/store/sqlite.js';
 import { startFakeCdn } from './fakes/cdn.js';
 import { IDS, useFakeMoments } from './fakes/moments.js';
 import { tempDir } from './helpers/app.js';
@@ -18,9 +21,9 @@ import { boot, exitOf } from './helpers/process.js';
 
 const moments = useFakeMoments();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const dbs: Db[] = [];
-afterEach(() => {
-  for (const db of dbs.splice(0)) db.close();
+const dbs: Sql[] = [];
+afterEach(async () => {
+  for (const db of dbs.splice(0)) await db.close();
 });
 
 describe('the keep queue', () => {
@@ -31,12 +34,13 @@ describe('the keep queue', () => {
     cdn.files.set('/a.jpg', { body: jpeg, type: 'image/jpeg', validate: () => !refusing });
     cdn.files.set('/b.jpg', { body: Buffer.from('not an image at all'), type: 'image/jpeg' });
     const dir = tempDir();
-    const db = openDb(dir);
+    const db = openSqlite(dir);
+    await db.migrate(CORE_MIGRATIONS);
     dbs.push(db);
-    const queue = sqliteKeepQueue(db);
+    const queue = keepQueueStore(db);
     const policy = { extraHosts: new Set([cdn.host]) };
     const metrics = createMetrics();
-    const archive = new MediaArchive(db, join(dir, 'archive'), 1 << 30);
+    const archive = new MediaArchive(db, new DiskBlobs(join(dir, 'archive')), 1 << 30);
     const keeper = new MediaKeeper({
       fetcher: new MediaFetcher({ policy, connectTimeoutMs: 1000, timeoutMs: 2000 }),
       policy,
@@ -53,22 +57,24 @@ describe('the keep queue', () => {
     try {
       keeper.keep([{ url: `${cdn.url}/a.jpg`, platform: 'moments', kind: 'image' }]);
       keeper.keep([{ url: `${cdn.url}/a.jpg`, platform: 'moments', kind: 'image' }]);
-      expect(queue.size()).toBe(1);
+      for (let i = 0; i < 50 && (await queue.size()) === 0; i++) await sleep(10);
+      expect(await queue.size()).toBe(1);
       await keeper.idle();
       // Refused once: still queued, due later.
-      expect(queue.size()).toBe(1);
-      expect(queue.nextDue(Date.now())).toBeGreaterThan(Date.now());
+      expect(await queue.size()).toBe(1);
+      expect(await queue.nextDue(Date.now())).toBeGreaterThan(Date.now());
       expect(cdn.hits.get('/a.jpg')).toBe(1);
       refusing = false;
-      for (let i = 0; i < 50 && queue.size() > 0; i++) await sleep(20);
-      expect(queue.size()).toBe(0);
+      for (let i = 0; i < 50 && (await queue.size()) > 0; i++) await sleep(20);
+      expect(await queue.size()).toBe(0);
       expect(cdn.hits.get('/a.jpg')).toBe(2);
-      expect(archive.bytes).toBe(jpeg.length);
+      expect(await archive.bytes()).toBe(jpeg.length);
       // Gives up after maxAttempts, counted.
       cdn.files.set('/gone.jpg', { body: jpeg, type: 'image/jpeg', status: 500 });
       keeper.keep([{ url: `${cdn.url}/gone.jpg`, platform: 'moments', kind: 'image' }]);
-      for (let i = 0; i < 100 && queue.size() > 0; i++) await sleep(20);
-      expect(queue.size()).toBe(0);
+      await keeper.idle();
+      for (let i = 0; i < 100 && (await queue.size()) > 0; i++) await sleep(20);
+      expect(await queue.size()).toBe(0);
       expect(cdn.hits.get('/gone.jpg')).toBe(3);
       const text = await metrics.registry.metrics();
       expect(text).toMatch(/feedgate_media_keep_total\{kind="image",outcome="gave_up"\} 1/);

@@ -310,12 +310,17 @@ describe('MP feed', () => {
     expect(older.body.error.code).toBe('MP_CREDENTIALS_EXPIRED');
   });
 
-  it('a feed read often (answered from the ready copy) still turns to the notice the moment credentials expire, and back on a push', async () => {
+  // MP feeds are never answered from a ready copy: their cache key is read from the database on every
+  // request, so a push through another replica counts at once.
+  it('a feed read often (answered from the cache) still turns to the notice the moment credentials expire, and back on a push', async () => {
     const { mp } = holder;
     app = await start(mp, { MP_CREDENTIAL_TTL: '1s', CACHE_TTL: '1h' });
     await push(app, mp);
-    for (let i = 0; i < 3; i++) expect((await jsonFeed(feedUrl(app))).feed.items[0].id).not.toMatch(/^feedgate:/);
-    expect(await (await fetch(`${app.url}/metrics`)).text()).toMatch(/^feedgate_http_ready_responses_total [1-9]/m);
+    for (let i = 0; i < 3; i++) {
+      const r = await jsonFeed(feedUrl(app));
+      expect(r.feed.items[0].id).not.toMatch(/^feedgate:/);
+      if (i > 0) expect(r.res.headers.get('x-cache')).toBe('HIT');
+    }
     await new Promise((r) => setTimeout(r, 1100));
     expect((await jsonFeed(feedUrl(app))).feed.items[0].id).toMatch(/:expired:/);
     await push(app, mp, 2);

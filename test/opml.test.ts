@@ -1,13 +1,12 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FEED_PARAMS } from '../src/feeds/params.js';
-import { openDb } from '../src/store/db.js';
-import { OPML_MAX_FEEDS, canonicalFeed, sqliteOpmlFeeds } from '../src/store/opml-feeds.js';
+import { canonicalFeed } from '../src/store/opml-feeds.js';
 import { useFakeHdhive } from './fakes/hdhive.js';
 import { startApp, tempDir, type RunningApp } from './helpers/app.js';
 import { child, childrenNamed, parseXml } from './helpers/xml.js';
 
-/** The OPML list keeps canonical feed URLs only, and a bounded number of them (issue 21, item 9). */
+/** The OPML list keeps canonical feed URLs only (issue 21, item 9); its bound is in the store contract. */
 
 const hd = useFakeHdhive();
 let app: RunningApp;
@@ -33,23 +32,7 @@ describe('canonical feed URLs', () => {
 });
 
 describe('the OPML table', () => {
-  it(`is bounded: at most ${OPML_MAX_FEEDS} requested and ${OPML_MAX_FEEDS} built feeds, the newest kept`, () => {
-    const db = openDb(tempDir());
-    try {
-      const store = sqliteOpmlFeeds(db);
-      for (let i = 0; i < OPML_MAX_FEEDS + 150; i++) {
-        store.requested({ url: `/feeds/hdhive/movie/${i}.rss`, title: '', source: 'hdhive' }, 1_000 + i);
-        store.built({ url: `/feeds/hdhive/tv/${i}.rss`, title: '', source: 'hdhive' }, 1_000 + i);
-      }
-      const list = store.list(0);
-      expect(list).toHaveLength(2 * OPML_MAX_FEEDS);
-      expect(list.some((f) => f.url === '/feeds/hdhive/movie/0.rss')).toBe(false);
-      expect(list.some((f) => f.url === `/feeds/hdhive/movie/${OPML_MAX_FEEDS + 149}.rss`)).toBe(true);
-    } finally {
-      db.close();
-    }
-  });
-
+  // The table's bound is in the store contract (store-contract.test.ts), on both engines.
   it('a fuzz of requested and built feed URLs leaves only canonical URLs of real sources, with parameters they read', async () => {
     const names = [...FEED_PARAMS, 'format', 'token', 'x', 'utm_source', 'pages', 'a'.repeat(300)];
     const value = fc.oneof(fc.string({ maxLength: 20 }), fc.constant('y'.repeat(3000)), fc.constantFrom('1', 'rss', 'atom', 'json', '%', ''));

@@ -172,7 +172,7 @@ export class FeedCache {
       this.count('miss', key);
     }
     // The copy that may stand in: read from the snapshot store once, only when it could be needed.
-    const last = opts.staleAfterMs !== undefined ? (cached ?? this.fromSnapshot(key, ttlMs)) : cached;
+    const last = opts.staleAfterMs !== undefined && !cached ? this.fromSnapshot(key, ttlMs) : cached;
     try {
       const entry = await this.wait(flight, opts);
       if (entry === undefined) {
@@ -231,8 +231,8 @@ export class FeedCache {
   }
 
   /** The last good copy when there is one young enough and the error allows it; the error otherwise. */
-  private staleOr<T>(key: string, ttlMs: number, cached: Entry | undefined, err: unknown): CacheResult<T> {
-    const last = this.servable(cached ?? this.fromSnapshot(key, ttlMs));
+  private async staleOr<T>(key: string, ttlMs: number, cached: Entry | Promise<Entry | undefined> | undefined, err: unknown): Promise<CacheResult<T>> {
+    const last = this.servable((await cached) ?? (await this.fromSnapshot(key, ttlMs)));
     const staleable = err instanceof RefreshPending || (this.opts.isStaleable?.(err) ?? true);
     if (last && staleable) {
       this.count('stale', key, err);
@@ -242,8 +242,8 @@ export class FeedCache {
   }
 
   /** The copy a failed refresh of `key` would be answered with now, if any (memory, else the snapshot). */
-  lastGood(key: string, ttlMs: number): unknown {
-    return this.servable(this.lru.peek(key) ?? this.fromSnapshot(key, ttlMs))?.value;
+  async lastGood(key: string, ttlMs: number): Promise<unknown> {
+    return this.servable(this.lru.peek(key) ?? (await this.fromSnapshot(key, ttlMs)))?.value;
   }
 
   /** The entry when it is young enough to stand in for a failed refresh (STALE_TTL past its freshness). */
@@ -334,18 +334,22 @@ export class FeedCache {
     await this.opts.shared?.set(key, entry, ttlMs + this.opts.staleMs);
     if (token) await this.opts.shared?.unlock(key, token);
     if (this.opts.snapshots) {
-      this.opts.snapshots.put(key, json, storedAt);
+      // Not waited for: the answer does not depend on it. One that fails (the database away) is reported;
+      // the next refresh of the feed writes it again.
+      const snapshots = this.opts.snapshots;
+      const failed = (err: unknown) => this.opts.logger?.warn({ key, err: (err as Error)?.message }, 'the feed snapshot could not be written; it is written at the next refresh');
+      snapshots.put(key, json, storedAt).catch(failed);
       // Copies too old to be served stale are dead weight; sweep now and then.
-      if (++this.puts % 200 === 0) this.opts.snapshots.prune(storedAt - ttlMs - this.opts.staleMs);
+      if (++this.puts % 200 === 0) snapshots.prune(storedAt - ttlMs - this.opts.staleMs).catch(failed);
     }
     return entry;
   }
 
-  private fromSnapshot(key: string, ttlMs: number): Entry | undefined {
-    const snap = this.opts.snapshots?.get(key);
-    if (!snap) return undefined;
+  /** The durable copy; none when there is none, it cannot be read (the database away) or parsed. */
+  private async fromSnapshot(key: string, ttlMs: number): Promise<Entry | undefined> {
     try {
-      return { value: JSON.parse(snap.data), storedAt: snap.storedAt, freshUntil: snap.storedAt + ttlMs };
+      const snap = await this.opts.snapshots?.get(key);
+      return snap && { value: JSON.parse(snap.data), storedAt: snap.storedAt, freshUntil: snap.storedAt + ttlMs };
     } catch {
       return undefined;
     }

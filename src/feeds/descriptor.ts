@@ -8,7 +8,7 @@ import type { KeepRequest } from '../proxy/keeper.js';
 import type { ResolvedMedia } from '../proxy/play.js';
 import type { Platform } from '../proxy/platforms.js';
 import type { MediaLinks } from '../proxy/links.js';
-import type { Db } from '../store/db.js';
+import type { Sql } from '../store/sql.js';
 import type { FirstSeen } from '../store/first-seen.js';
 import type { CallBudget } from '../upstream/budget.js';
 import type { UpstreamClient } from '../upstream/client.js';
@@ -121,8 +121,8 @@ export interface SourceContext {
   texts: Texts;
   /** The app's logger, for what a source has to say that is not an error of the request. */
   logger: Logger;
-  /** The app's SQLite database, for a source's own durable state (through a store in src/store). */
-  db: Db;
+  /** The app's database (SQLite or PostgreSQL, the source never knows which), for its own durable state. */
+  db: Sql;
   /**
    * Keeps media for good, in the background (fetched, decrypted, checked, archived), so the /proxy and
    * /play links of a post keep working after its CDN links expire. Never waits, never throws.

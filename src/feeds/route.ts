@@ -96,7 +96,9 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
   return async function serveFeed(ctx: Context): Promise<void> {
     const params = parseFeedParams(ctx.query, { maxLimit: deps.maxLimit, formatFromPath: ctx.state.formatFromPath as Format | undefined, defaultFormat: opts.defaultFormat });
     const p = source.parse(ctx.params as Record<string, string>, ctx.query);
-    const key = source.key(p);
+    const k = source.key(p);
+    // A key read from durable state (MP: the account's credentials) is asked again on every request.
+    const key = typeof k === 'string' ? k : await k;
     const base = publicBase(ctx, deps.publicUrl);
     const self = selfUrl(ctx, base);
     const load = async (signal: AbortSignal) => {
@@ -104,7 +106,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
       // An answer that parses but lists nothing, from a feed that had items, is more likely a refusal in
       // disguise than an account emptied in minutes: the last good copy stands while it may be served.
       if (data.items.length === 0) {
-        const had = (deps.cache.lastGood(key, deps.ttlMs) as FeedData | undefined)?.items.length ?? 0;
+        const had = ((await deps.cache.lastGood(key, deps.ttlMs)) as FeedData | undefined)?.items.length ?? 0;
         if (had > 0) throw new UpstreamError(key.split(':')[0]!, 'bad_response', 502, 'UPSTREAM_EMPTY', `the upstream answered with no items where it had ${had}; the last good copy is served until it answers with items again or that copy is too old`);
       }
       return data;
@@ -145,7 +147,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     // change with the source's state: MP credentials). Not a miss (its X-Cache says so) nor time filters.
     const rendered = out;
     const offer = (body: Buffer | undefined) => {
-      if (!deps.ready || result.state !== 'hit' || params.filterTime !== undefined || !body) return;
+      if (!deps.ready || typeof k !== 'string' || result.state !== 'hit' || params.filterTime !== undefined || !body) return;
       deps.ready.remember(ctx, {
         body,
         etag,

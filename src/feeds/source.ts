@@ -9,7 +9,10 @@ export interface FeedSource<P> {
   readonly query?: readonly string[];
   /** Reads and validates route parameters; throws a 400 HttpError on bad input. */
   parse(params: Record<string, string>, query: Record<string, string | string[] | undefined>): P;
-  /** Cache key for these parameters; must cover everything fetch() depends on. */
-  key(p: P): string;
+  /**
+   * Cache key for these parameters; must cover everything fetch() depends on. A key that depends on
+   * durable state may be a promise: its feeds are then never answered before koa (ReadyResponses).
+   */
+  key(p: P): string | Promise<string>;
   fetch(p: P, signal?: AbortSignal): Promise<FeedData>;
 }

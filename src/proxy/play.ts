@@ -31,8 +31,9 @@ export function playHandler(deps: PlayDeps) {
     const mode = ctx.query.mode ?? 'prefix';
     if (mode !== 'prefix' && mode !== 'full') throw badRequest('parameter mode must be prefix or full');
     const req = mediaRequest(ctx, deps.policy, deps.accessTokenConfigured);
-    const kept = deps.archive?.lookup(mediaIdentity(req.target.url, req.platform, key));
-    if (kept) return sendArchived(ctx, kept, req.signed);
+    const id = mediaIdentity(req.target.url, req.platform, key);
+    const kept = await deps.archive?.lookup(id);
+    if (kept && (await sendArchived(ctx, deps.archive!, id, kept, req.signed))) return;
     await streamMedia(ctx, deps.fetcher, deps.keystreams, req, { key, limit: mode === 'full' ? Infinity : PREFIX_BYTES, defaultType: 'video/mp4' });
   };
 }

@@ -12,7 +12,6 @@ import { copyValidators, mediaHeaders, mediaRequest, type MediaRequest } from '.
 import { mediaIdentity } from './platforms.js';
 import { decryptImage } from './decrypt-image.js';
 import type { MediaArchive } from '../cache/media-archive.js';
-import { readFile } from 'node:fs/promises';
 import type { TargetPolicy } from './ssrf.js';
 import { streamMedia } from './stream.js';
 import { isIdentity, negotiateFormat, parseTransform, sniffImage, transformImage, type OutputFormat } from './transform.js';
@@ -61,9 +60,9 @@ export function proxyHandler(deps: ProxyDeps) {
     const cached = await deps.cache.get(id);
     if (cached) return { entry: cached };
     // Kept when first seen: its CDN link may have expired since.
-    const archived = deps.archive?.lookup(id);
+    const archived = await deps.archive?.lookup(id);
     if (archived && archived.contentType.startsWith('image/')) {
-      const body = await readFile(archived.file).catch(() => undefined);
+      const body = await deps.archive!.readAll(id, archived).catch(() => undefined);
       if (body) {
         const entry: MediaEntry = { body, contentType: archived.contentType, etag: etagOf(body), lastModified: archived.storedAt };
         await deps.cache.set(id, entry, { disk: false });

@@ -2,6 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context, Next } from 'koa';
+import type { SettingStore } from '../store/settings.js';
 import { HttpError } from '../http/errors.js';
 
 type Params = Record<string, string | number | bigint | undefined>;
@@ -62,6 +63,14 @@ export function loadProxySecret(configured: string, dataDir: string): Buffer {
   writeFileSync(file, secret.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);
   return secret;
+}
+
+/**
+ * The secret every replica on one database shares: made by whichever starts first and kept in the
+ * database (settings.proxy_secret), so signed links made by one verify on all without configuration.
+ */
+export async function sharedProxySecret(settings: SettingStore): Promise<Buffer> {
+  return Buffer.from(await settings.once('proxy_secret', () => randomBytes(32).toString('hex')), 'hex');
 }
 
 /**

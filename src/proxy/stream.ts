@@ -1,6 +1,5 @@
-import { createReadStream } from 'node:fs';
 import { pipeline, type Readable } from 'node:stream';
-import type { ArchivedMedia } from '../cache/media-archive.js';
+import type { ArchivedMedia, MediaArchive } from '../cache/media-archive.js';
 import type { Context } from 'koa';
 import { clientSignal } from '../http/client-signal.js';
 import { HttpError } from '../http/errors.js';
@@ -104,19 +103,27 @@ export async function streamMedia(ctx: Context, fetcher: MediaFetcher, keystream
   ctx.set('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges');
 }
 
-/** A kept file (already decrypted), with Range: what /play serves once the CDN link has expired. */
-export function sendArchived(ctx: Context, media: ArchivedMedia, signed: boolean): void {
+/**
+ * A kept file (already decrypted), with Range: what /play serves once the CDN link has expired. False
+ * (nothing sent) when its bytes are gone from the archive: the caller goes to the CDN.
+ */
+export async function sendArchived(ctx: Context, archive: MediaArchive, id: string, media: ArchivedMedia, signed: boolean): Promise<boolean> {
   const etag = `"a-${media.storedAt.toString(36)}-${media.bytes.toString(36)}"`;
   const r = requestedRange(ctx, media.bytes, etag);
   const start = r?.start ?? 0;
   const end = r?.end ?? media.bytes - 1;
+  if (ctx.method !== 'HEAD' && media.bytes > 0) {
+    const body = await archive.read(id, media, start, end);
+    if (!body) return false;
+    ctx.body = body;
+  }
   ctx.status = r ? 206 : 200;
   if (r) ctx.set('Content-Range', `bytes ${start}-${end}/${media.bytes}`);
-  if (ctx.method !== 'HEAD' && media.bytes > 0) ctx.body = createReadStream(media.file, { start, end });
   ctx.type = media.contentType;
   ctx.set('Content-Length', String(media.bytes === 0 ? 0 : end - start + 1));
   ctx.set('ETag', etag);
   ctx.set('Last-Modified', new Date(media.storedAt).toUTCString());
   mediaHeaders(ctx, signed);
   ctx.set('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges');
+  return true;
 }

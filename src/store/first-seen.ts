@@ -1,21 +1,25 @@
-import type { Db } from './db.js';
+import type { Sql } from './sql.js';
 
 /** Remembers when feedgate first saw each guid of a source, so new items sort first across restarts. */
 export interface FirstSeen {
   /** Records unseen guids at `now` and returns the first-seen time (ms) of every guid given. */
-  stamp(source: string, guids: readonly string[], now?: number): Map<string, number>;
+  stamp(source: string, guids: readonly string[], now?: number): Promise<Map<string, number>>;
 }
 
-export function sqliteFirstSeen(db: Db): FirstSeen {
-  const insert = db.prepare('INSERT OR IGNORE INTO first_seen (source, guid, first_seen) VALUES (?, ?, ?)');
-  const select = db.prepare<[string, string], { first_seen: number }>('SELECT first_seen FROM first_seen WHERE source = ? AND guid = ?');
-  const run = db.transaction((source: string, guids: readonly string[], now: number) => {
-    const out = new Map<string, number>();
-    for (const guid of guids) {
-      insert.run(source, guid, now);
-      out.set(guid, select.get(source, guid)!.first_seen);
-    }
-    return out;
-  });
-  return { stamp: (source, guids, now = Date.now()) => run(source, guids, now) };
+export function firstSeenStore(db: Sql): FirstSeen {
+  return {
+    async stamp(source, guids, now = Date.now()) {
+      const out = new Map<string, number>();
+      const unique = [...new Set(guids)];
+      // In slices: one statement each way per 200 guids, whichever engine (and its parameter limit).
+      for (let i = 0; i < unique.length; i += 200) {
+        const part = unique.slice(i, i + 200);
+        const values = part.map(() => '(?, ?, ?)').join(', ');
+        await db.run(`INSERT INTO first_seen (source, guid, first_seen) VALUES ${values} ON CONFLICT (source, guid) DO NOTHING`, part.flatMap((g) => [source, g, now]));
+        const rows = await db.all<{ guid: string; first_seen: number }>(`SELECT guid, first_seen FROM first_seen WHERE source = ? AND guid IN (${part.map(() => '?').join(', ')})`, [source, ...part]);
+        for (const r of rows) out.set(r.guid, r.first_seen);
+      }
+      return out;
+    },
+  };
 }

@@ -1,12 +1,14 @@
+import type { Migration } from './sql.js';
+
 /**
- * Ordered, append-only. A migration once released is never edited: add a new one instead.
- * Each runs in its own transaction together with the bump of user_version.
+ * The shared tables, in order; a source's own tables come with its descriptor module. Append-only: a
+ * migration once released is never edited. The first six were numbered by SQLite's user_version before
+ * migrations had ids (sqlite.ts maps a database's user_version onto them).
  */
-export const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+export const CORE_MIGRATIONS: readonly Migration[] = [
   {
-    version: 1,
-    name: 'first_seen',
-    sql: `
+    id: '001_first_seen',
+    sqlite: `
       CREATE TABLE first_seen (
         source     TEXT    NOT NULL,
         guid       TEXT    NOT NULL,
@@ -14,11 +16,18 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
         PRIMARY KEY (source, guid)
       ) WITHOUT ROWID;
     `,
+    postgres: `
+      CREATE TABLE first_seen (
+        source     TEXT    NOT NULL,
+        guid       TEXT    NOT NULL,
+        first_seen BIGINT NOT NULL,
+        PRIMARY KEY (source, guid)
+      );
+    `,
   },
   {
-    version: 2,
-    name: 'feed_snapshots',
-    sql: `
+    id: '002_feed_snapshots',
+    sqlite: `
       -- The last good feed data per cache key, so a restart does not lose the stale copy.
       CREATE TABLE feed_snapshots (
         key        TEXT    PRIMARY KEY,
@@ -26,11 +35,18 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
         stored_at  INTEGER NOT NULL
       );
     `,
+    postgres: `
+      -- The last good feed data per cache key, so a restart does not lose the stale copy.
+      CREATE TABLE feed_snapshots (
+        key        TEXT    PRIMARY KEY,
+        data       TEXT    NOT NULL,
+        stored_at  BIGINT NOT NULL
+      );
+    `,
   },
   {
-    version: 3,
-    name: 'mp_accounts_and_articles',
-    sql: `
+    id: '003_mp_accounts_and_articles',
+    sqlite: `
       -- Official Account credentials pushed by the downloader (POST /api/mp/refresh). Secrets stay in
       -- this table: no route, log or metric reads them back out.
       CREATE TABLE mp_accounts (
@@ -65,11 +81,45 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
       );
       CREATE INDEX mp_articles_by_biz ON mp_articles (biz, pushed_at DESC, idx);
     `,
+    postgres: `
+      -- Official Account credentials pushed by the downloader (POST /api/mp/refresh). Secrets stay in
+      -- this table: no route, log or metric reads them back out.
+      CREATE TABLE mp_accounts (
+        biz           TEXT    PRIMARY KEY,
+        nickname      TEXT    NOT NULL DEFAULT '',
+        avatar_url    TEXT    NOT NULL DEFAULT '',
+        uin           TEXT    NOT NULL,
+        key           TEXT    NOT NULL,
+        pass_ticket   TEXT    NOT NULL,
+        appmsg_token  TEXT    NOT NULL DEFAULT '',
+        created_at    BIGINT NOT NULL,
+        updated_at    BIGINT NOT NULL,
+        -- WeChat answered ret=-3 for the credentials received at updated_at
+        rejected_at   BIGINT,
+        -- WeChat answered ret=-6: the account is left alone until limited_until
+        limited_at    BIGINT,
+        limited_until BIGINT,
+        last_success  BIGINT,
+        last_error    TEXT    NOT NULL DEFAULT ''
+      );
+      -- Every article seen in a message list, and its full text once fetched: kept when WeChat deletes it.
+      CREATE TABLE mp_articles (
+        url        TEXT    PRIMARY KEY,
+        biz        TEXT    NOT NULL,
+        pushed_at  BIGINT NOT NULL,
+        idx        INTEGER NOT NULL,
+        meta       TEXT    NOT NULL,
+        body       TEXT,
+        body_kind  TEXT,
+        body_at    BIGINT,
+        first_seen BIGINT NOT NULL
+      );
+      CREATE INDEX mp_articles_by_biz ON mp_articles (biz, pushed_at DESC, idx);
+    `,
   },
   {
-    version: 4,
-    name: 'moments_posts_and_media_archive',
-    sql: `
+    id: '004_moments_posts_and_media_archive',
+    sqlite: `
       -- Every Moments post seen, as feedgate parsed it: kept when the author deletes it or the upstream
       -- stops returning it.
       CREATE TABLE moments_posts (
@@ -92,11 +142,33 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
       );
       CREATE INDEX media_archive_by_age ON media_archive (stored_at);
     `,
+    postgres: `
+      -- Every Moments post seen, as feedgate parsed it: kept when the author deletes it or the upstream
+      -- stops returning it.
+      CREATE TABLE moments_posts (
+        id          TEXT    PRIMARY KEY,
+        username    TEXT    NOT NULL,
+        create_time BIGINT NOT NULL,
+        data        TEXT    NOT NULL,
+        first_seen  BIGINT NOT NULL
+      );
+      CREATE INDEX moments_posts_by_time ON moments_posts (create_time DESC);
+      CREATE INDEX moments_posts_by_user ON moments_posts (username, create_time DESC);
+      -- Decrypted media kept on disk (DATA_DIR/archive) by media identity (the URL without its
+      -- expiring token, and the key), so links keep working after CDN tokens expire.
+      CREATE TABLE media_archive (
+        id           TEXT    PRIMARY KEY,
+        file         TEXT    NOT NULL,
+        bytes        BIGINT NOT NULL,
+        content_type TEXT    NOT NULL,
+        stored_at    BIGINT NOT NULL
+      );
+      CREATE INDEX media_archive_by_age ON media_archive (stored_at);
+    `,
   },
   {
-    version: 5,
-    name: 'opml_feeds',
-    sql: `
+    id: '005_opml_feeds',
+    sqlite: `
       -- Feeds for the OPML export: built on the start page, or requested lately. The URL is canonical
       -- (our path and its parameters, sorted, never the token).
       CREATE TABLE opml_feeds (
@@ -107,11 +179,21 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
         last_requested INTEGER
       );
     `,
+    postgres: `
+      -- Feeds for the OPML export: built on the start page, or requested lately. The URL is canonical
+      -- (our path and its parameters, sorted, never the token).
+      CREATE TABLE opml_feeds (
+        url            TEXT    PRIMARY KEY,
+        title          TEXT    NOT NULL DEFAULT '',
+        source         TEXT    NOT NULL DEFAULT '',
+        built_at       BIGINT,
+        last_requested BIGINT
+      );
+    `,
   },
   {
-    version: 6,
-    name: 'media_keep_queue',
-    sql: `
+    id: '006_media_keep_queue',
+    sqlite: `
       -- Media waiting to be kept in the archive, written before they are fetched: a crash or restart
       -- resumes them. A failed try is retried at next_at, with backoff.
       CREATE TABLE media_keep_queue (
@@ -123,6 +205,45 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
         added_at   INTEGER NOT NULL
       );
       CREATE INDEX media_keep_queue_by_due ON media_keep_queue (next_at);
+    `,
+    postgres: `
+      -- Media waiting to be kept in the archive, written before they are fetched: a crash or restart
+      -- resumes them. A failed try is retried at next_at, with backoff.
+      CREATE TABLE media_keep_queue (
+        id         TEXT    PRIMARY KEY,
+        request    TEXT    NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        next_at    BIGINT NOT NULL,
+        last_error TEXT    NOT NULL DEFAULT '',
+        added_at   BIGINT NOT NULL
+      );
+      CREATE INDEX media_keep_queue_by_due ON media_keep_queue (next_at);
+    `,
+  },
+  {
+    id: '007_settings',
+    sqlite: `
+      -- Values feedgate generates once and every replica must agree on (the media link secret).
+      CREATE TABLE settings (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `,
+    postgres: `
+      CREATE TABLE settings (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    id: '008_keep_queue_claims',
+    sqlite: `
+      -- A replica working on a job claims it until claimed_until; one that dies leaves it to the others.
+      ALTER TABLE media_keep_queue ADD COLUMN claimed_until INTEGER;
+    `,
+    postgres: `
+      ALTER TABLE media_keep_queue ADD COLUMN claimed_until BIGINT;
     `,
   },
 ];

@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { Sql } from './sql.js';
 
 /** What the store reads of a post; the rest is kept as the source wrote it. */
 export interface StoredPost {
@@ -12,49 +12,68 @@ export interface StoredPost {
 /** Every Moments post feedgate has seen, kept when the upstream stops returning it. */
 export interface MomentsPostStore<MomentsPost extends StoredPost> {
   /** Stores posts (newer data replaces older for the same id) and returns the ids seen for the first time. */
-  record(posts: readonly MomentsPost[], now?: number): Set<string>;
-  get(id: string): MomentsPost | undefined;
-  has(id: string): boolean;
+  record(posts: readonly MomentsPost[], now?: number): Promise<Set<string>>;
+  get(id: string): Promise<MomentsPost | undefined>;
+  /** The kept posts among `ids`. */
+  getMany(ids: readonly string[]): Promise<Map<string, MomentsPost>>;
   /** Posts created at or after `since` (unix seconds), newest first, by these authors (all when empty). */
-  since(usernames: readonly string[], since: number, limit: number): MomentsPost[];
+  since(usernames: readonly string[], since: number, limit: number): Promise<MomentsPost[]>;
   /** Every author with kept posts, and the name of their newest post. */
-  authors(): Array<{ username: string; nickname: string; posts: number }>;
+  authors(): Promise<Array<{ username: string; nickname: string; posts: number }>>;
 }
 
-export function sqliteMomentsPosts<MomentsPost extends StoredPost>(db: Db): MomentsPostStore<MomentsPost> {
-  const exists = db.prepare<[string], { id: string }>('SELECT id FROM moments_posts WHERE id = ?');
-  const upsert = db.prepare(
-    'INSERT INTO moments_posts (id, username, create_time, data, first_seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET username = excluded.username, create_time = excluded.create_time, data = excluded.data',
-  );
-  const get = db.prepare<[string], { data: string }>('SELECT data FROM moments_posts WHERE id = ?');
-  const all = db.prepare<[number, number], { data: string }>('SELECT data FROM moments_posts WHERE create_time >= ? ORDER BY create_time DESC, id DESC LIMIT ?');
-  const authors = db.prepare<[], { username: string; data: string; posts: number }>(
-    'SELECT username, data, MAX(create_time) AS newest, COUNT(*) AS posts FROM moments_posts GROUP BY username ORDER BY username',
-  );
-  const record = db.transaction((posts: readonly MomentsPost[], now: number) => {
-    const fresh = new Set<string>();
-    for (const p of posts) {
-      if (!exists.get(p.id)) fresh.add(p.id);
-      upsert.run(p.id, p.username, p.createTime, JSON.stringify(p), now);
-    }
-    return fresh;
-  });
-  return {
-    record: (posts, now = Date.now()) => record(posts, now),
-    get(id) {
-      const r = get.get(id);
-      return r && (JSON.parse(r.data) as MomentsPost);
+const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+
+export function momentsPostStore<MomentsPost extends StoredPost>(db: Sql): MomentsPostStore<MomentsPost> {
+  const parse = (r: { data: string }) => JSON.parse(r.data) as MomentsPost;
+  const store: MomentsPostStore<MomentsPost> = {
+    record: (posts, now = Date.now()) =>
+      db.tx(async (q) => {
+        const fresh = new Set<string>();
+        for (const p of posts) {
+          // xmax = 0 would say "inserted" on PostgreSQL only; asking first works on both engines, inside the transaction.
+          if (!(await q.get('SELECT id FROM moments_posts WHERE id = ?', [p.id]))) fresh.add(p.id);
+          await q.run(
+            'INSERT INTO moments_posts (id, username, create_time, data, first_seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET username = excluded.username, create_time = excluded.create_time, data = excluded.data',
+            [p.id, p.username, p.createTime, JSON.stringify(p), now],
+          );
+        }
+        return fresh;
+      }),
+    async get(id) {
+      const r = await db.get<{ data: string }>('SELECT data FROM moments_posts WHERE id = ?', [id]);
+      return r && parse(r);
     },
-    has: (id) => exists.get(id) !== undefined,
-    // With MAX(), SQLite takes bare columns from the row holding the maximum: the newest post's name.
-    authors: () => authors.all().map((r) => ({ username: r.username, nickname: (JSON.parse(r.data) as MomentsPost).nickname, posts: r.posts })),
-    since(usernames, since, limit) {
-      if (usernames.length === 0) return all.all(since, limit).map((r) => JSON.parse(r.data) as MomentsPost);
-      const marks = usernames.map(() => '?').join(',');
-      const rows = db
-        .prepare<unknown[], { data: string }>(`SELECT data FROM moments_posts WHERE username IN (${marks}) AND create_time >= ? ORDER BY create_time DESC, id DESC LIMIT ?`)
-        .all(...usernames, since, limit);
-      return rows.map((r) => JSON.parse(r.data) as MomentsPost);
+    async getMany(ids) {
+      const out = new Map<string, MomentsPost>();
+      for (let i = 0; i < ids.length; i += 200) {
+        const part = ids.slice(i, i + 200);
+        for (const r of await db.all<{ data: string }>(`SELECT data FROM moments_posts WHERE id IN (${marks(part.length)})`, part)) {
+          const p = parse(r);
+          out.set(p.id, p);
+        }
+      }
+      return out;
+    },
+    async authors() {
+      const rows = await db.all<{ username: string; data: string; posts: number }>(
+        'SELECT p.username, p.data, c.posts FROM moments_posts p JOIN (SELECT username, MAX(create_time) AS newest, COUNT(*) AS posts FROM moments_posts GROUP BY username) c ON p.username = c.username AND p.create_time = c.newest ORDER BY p.username, p.id DESC',
+      );
+      const out = new Map<string, { username: string; nickname: string; posts: number }>();
+      for (const r of rows) if (!out.has(r.username)) out.set(r.username, { username: r.username, nickname: parse(r).nickname, posts: Number(r.posts) });
+      return [...out.values()];
+    },
+    async since(usernames, since, limit) {
+      const rows =
+        usernames.length === 0
+          ? await db.all<{ data: string }>('SELECT data FROM moments_posts WHERE create_time >= ? ORDER BY create_time DESC, id DESC LIMIT ?', [since, limit])
+          : await db.all<{ data: string }>(`SELECT data FROM moments_posts WHERE username IN (${marks(usernames.length)}) AND create_time >= ? ORDER BY create_time DESC, id DESC LIMIT ?`, [
+              ...usernames,
+              since,
+              limit,
+            ]);
+      return rows.map(parse);
     },
   };
+  return store;
 }

@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { Sql } from './sql.js';
 
 /** What the downloader pushes to /api/mp/refresh. */
 export interface MpCredentialPush {
@@ -79,62 +79,49 @@ function toAccount(r: Row): MpAccount {
 
 export interface MpAccountStore {
   /** Stores or replaces an account's credentials (a rejection of the old ones is forgotten). */
-  push(p: MpCredentialPush, now?: number): MpAccount;
-  get(biz: string): MpAccount | undefined;
-  credentials(biz: string): MpCredentials | undefined;
+  push(p: MpCredentialPush, now?: number): Promise<MpAccount>;
+  get(biz: string): Promise<MpAccount | undefined>;
+  credentials(biz: string): Promise<MpCredentials | undefined>;
   /** Every account, newest credentials first. */
-  all(): MpAccount[];
-  delete(biz: string): boolean;
-  rejected(biz: string, at: number): void;
-  limited(biz: string, at: number, until: number): void;
-  succeeded(biz: string, at: number): void;
-  failed(biz: string, message: string): void;
+  all(): Promise<MpAccount[]>;
+  delete(biz: string): Promise<boolean>;
+  rejected(biz: string, at: number): Promise<void>;
+  limited(biz: string, at: number, until: number): Promise<void>;
+  succeeded(biz: string, at: number): Promise<void>;
+  failed(biz: string, message: string): Promise<void>;
 }
 
-export function sqliteMpAccounts(db: Db): MpAccountStore {
-  const upsert = db.prepare(`
-    INSERT INTO mp_accounts (biz, nickname, avatar_url, uin, key, pass_ticket, appmsg_token, created_at, updated_at)
-    VALUES (@biz, @nickname, @avatar_url, @uin, @key, @pass_ticket, @appmsg_token, @now, @now)
-    ON CONFLICT(biz) DO UPDATE SET
-      nickname = CASE WHEN excluded.nickname <> '' THEN excluded.nickname ELSE nickname END,
-      avatar_url = CASE WHEN excluded.avatar_url <> '' THEN excluded.avatar_url ELSE avatar_url END,
-      uin = excluded.uin, key = excluded.key, pass_ticket = excluded.pass_ticket, appmsg_token = excluded.appmsg_token,
-      updated_at = excluded.updated_at, rejected_at = NULL, last_error = ''`);
-  const get = db.prepare<[string], Row>(`SELECT ${PUBLIC_COLUMNS} FROM mp_accounts WHERE biz = ?`);
-  const all = db.prepare<[], Row>(`SELECT ${PUBLIC_COLUMNS} FROM mp_accounts ORDER BY updated_at DESC, biz`);
-  const creds = db.prepare<[string], { biz: string; uin: string; key: string; pass_ticket: string }>('SELECT biz, uin, key, pass_ticket FROM mp_accounts WHERE biz = ?');
-  const del = db.prepare('DELETE FROM mp_accounts WHERE biz = ?');
-  const rejected = db.prepare("UPDATE mp_accounts SET rejected_at = COALESCE(rejected_at, ?), last_error = 'WeChat rejected the credentials (ret=-3)' WHERE biz = ?");
-  const limited = db.prepare("UPDATE mp_accounts SET limited_at = ?, limited_until = ?, last_error = 'WeChat is limiting this account (ret=-6)' WHERE biz = ?");
-  const succeeded = db.prepare("UPDATE mp_accounts SET last_success = ?, last_error = '', limited_at = NULL, limited_until = NULL WHERE biz = ?");
-  const failed = db.prepare('UPDATE mp_accounts SET last_error = ? WHERE biz = ?');
+export function mpAccountStore(db: Sql): MpAccountStore {
+  const get = async (biz: string) => {
+    const r = await db.get<Row>(`SELECT ${PUBLIC_COLUMNS} FROM mp_accounts WHERE biz = ?`, [biz]);
+    return r && toAccount(r);
+  };
   return {
-    push(p, now = Date.now()) {
-      upsert.run({
-        biz: p.biz,
-        nickname: p.nickname ?? '',
-        avatar_url: p.avatar_url ?? '',
-        uin: p.uin,
-        key: p.key,
-        pass_ticket: p.pass_ticket,
-        appmsg_token: p.appmsg_token ?? '',
-        now,
-      });
-      return toAccount(get.get(p.biz)!);
+    async push(p, now = Date.now()) {
+      await db.run(
+        `INSERT INTO mp_accounts (biz, nickname, avatar_url, uin, key, pass_ticket, appmsg_token, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (biz) DO UPDATE SET
+           nickname = CASE WHEN excluded.nickname <> '' THEN excluded.nickname ELSE mp_accounts.nickname END,
+           avatar_url = CASE WHEN excluded.avatar_url <> '' THEN excluded.avatar_url ELSE mp_accounts.avatar_url END,
+           uin = excluded.uin, key = excluded.key, pass_ticket = excluded.pass_ticket, appmsg_token = excluded.appmsg_token,
+           updated_at = excluded.updated_at, rejected_at = NULL, last_error = ''`,
+        [p.biz, p.nickname ?? '', p.avatar_url ?? '', p.uin, p.key, p.pass_ticket, p.appmsg_token ?? '', now, now],
+      );
+      return (await get(p.biz))!;
     },
-    get(biz) {
-      const r = get.get(biz);
-      return r && toAccount(r);
-    },
-    credentials(biz) {
-      const r = creds.get(biz);
+    get,
+    async credentials(biz) {
+      const r = await db.get<{ biz: string; uin: string; key: string; pass_ticket: string }>('SELECT biz, uin, key, pass_ticket FROM mp_accounts WHERE biz = ?', [biz]);
       return r && { biz: r.biz, uin: r.uin, key: r.key, passTicket: r.pass_ticket };
     },
-    all: () => all.all().map(toAccount),
-    delete: (biz) => del.run(biz).changes > 0,
-    rejected: (biz, at) => void rejected.run(at, biz),
-    limited: (biz, at, until) => void limited.run(at, until, biz),
-    succeeded: (biz, at) => void succeeded.run(at, biz),
-    failed: (biz, message) => void failed.run(message.slice(0, 500), biz),
+    all: async () => (await db.all<Row>(`SELECT ${PUBLIC_COLUMNS} FROM mp_accounts ORDER BY updated_at DESC, biz`)).map(toAccount),
+    delete: async (biz) => (await db.run('DELETE FROM mp_accounts WHERE biz = ?', [biz])) > 0,
+    rejected: async (biz, at) =>
+      void (await db.run('UPDATE mp_accounts SET rejected_at = COALESCE(rejected_at, ?), last_error = ? WHERE biz = ?', [at, 'WeChat rejected the credentials (ret=-3)', biz])),
+    limited: async (biz, at, until) =>
+      void (await db.run('UPDATE mp_accounts SET limited_at = ?, limited_until = ?, last_error = ? WHERE biz = ?', [at, until, 'WeChat is limiting this account (ret=-6)', biz])),
+    succeeded: async (biz, at) => void (await db.run("UPDATE mp_accounts SET last_success = ?, last_error = '', limited_at = NULL, limited_until = NULL WHERE biz = ?", [at, biz])),
+    failed: async (biz, message) => void (await db.run('UPDATE mp_accounts SET last_error = ? WHERE biz = ?', [message.slice(0, 500), biz])),
   };
 }

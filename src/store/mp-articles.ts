@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { Sql } from './sql.js';
 
 /** What a message list says of one article. */
 export interface MpArticleMeta {
@@ -53,36 +53,49 @@ function toRow(r: Row): MpArticleRow {
 /** The article archive: every article seen, and its text once fetched; nothing is dropped when WeChat drops it. */
 export interface MpArticleStore {
   /** Records articles from a message list (new ones, or newer metadata for known ones); bodies are kept. */
-  record(rows: ReadonlyArray<Omit<MpArticleRow, 'body' | 'bodyKind' | 'bodyAt'>>, now?: number): void;
+  record(rows: ReadonlyArray<Omit<MpArticleRow, 'body' | 'bodyKind' | 'bodyAt'>>, now?: number): Promise<void>;
   /** An account's articles pushed at or after `since` (ms), newest first, at most `limit`. */
-  recent(biz: string, limit: number, since?: number): MpArticleRow[];
+  recent(biz: string, limit: number, since?: number): Promise<MpArticleRow[]>;
   /** The articles of an account's latest `pushes` pushes, newest first (what a message-list page would show). */
-  latestPushes(biz: string, pushes: number): MpArticleRow[];
-  get(url: string): MpArticleRow | undefined;
-  keepBody(url: string, body: string, kind: string, at?: number): void;
+  latestPushes(biz: string, pushes: number): Promise<MpArticleRow[]>;
+  get(url: string): Promise<MpArticleRow | undefined>;
+  getMany(urls: readonly string[]): Promise<Map<string, MpArticleRow>>;
+  keepBody(url: string, body: string, kind: string, at?: number): Promise<void>;
 }
 
-export function sqliteMpArticles(db: Db): MpArticleStore {
-  const upsert = db.prepare(`
-    INSERT INTO mp_articles (url, biz, pushed_at, idx, meta, first_seen) VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT(url) DO UPDATE SET pushed_at = excluded.pushed_at, idx = excluded.idx, meta = excluded.meta`);
-  const recent = db.prepare<[string, number, number], Row>('SELECT * FROM mp_articles WHERE biz = ? AND pushed_at >= ? ORDER BY pushed_at DESC, idx LIMIT ?');
-  const latest = db.prepare<[string, string, number], Row>(
-    'SELECT * FROM mp_articles WHERE biz = ? AND pushed_at >= (SELECT COALESCE(MIN(pushed_at), 0) FROM (SELECT DISTINCT pushed_at FROM mp_articles WHERE biz = ? ORDER BY pushed_at DESC LIMIT ?)) ORDER BY pushed_at DESC, idx',
-  );
-  const get = db.prepare<[string], Row>('SELECT * FROM mp_articles WHERE url = ?');
-  const keep = db.prepare('UPDATE mp_articles SET body = ?, body_kind = ?, body_at = ? WHERE url = ?');
-  const record = db.transaction((rows: ReadonlyArray<Omit<MpArticleRow, 'body' | 'bodyKind' | 'bodyAt'>>, now: number) => {
-    for (const r of rows) upsert.run(r.url, r.biz, r.pushedAt, r.idx, JSON.stringify(r.meta), now);
-  });
+export function mpArticleStore(db: Sql): MpArticleStore {
   return {
-    record: (rows, now = Date.now()) => record(rows, now),
-    recent: (biz, limit, since = 0) => recent.all(biz, since, limit).map(toRow),
-    latestPushes: (biz, pushes) => latest.all(biz, biz, pushes).map(toRow),
-    get(url) {
-      const r = get.get(url);
+    async record(rows, now = Date.now()) {
+      if (rows.length === 0) return;
+      await db.tx(async (q) => {
+        for (const r of rows) {
+          await q.run(
+            'INSERT INTO mp_articles (url, biz, pushed_at, idx, meta, first_seen) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET pushed_at = excluded.pushed_at, idx = excluded.idx, meta = excluded.meta',
+            [r.url, r.biz, r.pushedAt, r.idx, JSON.stringify(r.meta), now],
+          );
+        }
+      });
+    },
+    recent: async (biz, limit, since = 0) => (await db.all<Row>('SELECT * FROM mp_articles WHERE biz = ? AND pushed_at >= ? ORDER BY pushed_at DESC, idx LIMIT ?', [biz, since, limit])).map(toRow),
+    latestPushes: async (biz, pushes) =>
+      (
+        await db.all<Row>(
+          'SELECT * FROM mp_articles WHERE biz = ? AND pushed_at >= (SELECT COALESCE(MIN(pushed_at), 0) FROM (SELECT DISTINCT pushed_at FROM mp_articles WHERE biz = ? ORDER BY pushed_at DESC LIMIT ?) AS latest) ORDER BY pushed_at DESC, idx',
+          [biz, biz, pushes],
+        )
+      ).map(toRow),
+    async get(url) {
+      const r = await db.get<Row>('SELECT * FROM mp_articles WHERE url = ?', [url]);
       return r && toRow(r);
     },
-    keepBody: (url, body, kind, at = Date.now()) => void keep.run(body, kind, at, url),
+    async getMany(urls) {
+      const out = new Map<string, MpArticleRow>();
+      for (let i = 0; i < urls.length; i += 200) {
+        const part = urls.slice(i, i + 200);
+        for (const r of await db.all<Row>(`SELECT * FROM mp_articles WHERE url IN (${part.map(() => '?').join(', ')})`, part)) out.set(r.url, toRow(r));
+      }
+      return out;
+    },
+    keepBody: async (url, body, kind, at = Date.now()) => void (await db.run('UPDATE mp_articles SET body = ?, body_kind = ?, body_at = ? WHERE url = ?', [body, kind, at, url])),
   };
 }

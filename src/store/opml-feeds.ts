@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { Sql } from './sql.js';
 
 export interface OpmlFeed {
   /** Root-relative canonical URL, without any token. */
@@ -12,35 +12,37 @@ export const OPML_MAX_FEEDS = 1000;
 
 /** The feeds a user follows, for /opml: built on the start page, or requested within the last days. */
 export interface OpmlFeedStore {
-  built(feed: OpmlFeed, at?: number): void;
-  requested(feed: OpmlFeed, at?: number): void;
+  built(feed: OpmlFeed, at?: number): Promise<void>;
+  requested(feed: OpmlFeed, at?: number): Promise<void>;
   /** Built ever, or requested since `since` (ms); by source, then URL. */
-  list(since: number): OpmlFeed[];
+  list(since: number): Promise<OpmlFeed[]>;
 }
 
-export function sqliteOpmlFeeds(db: Db): OpmlFeedStore {
-  const built = db.prepare(
-    "INSERT INTO opml_feeds (url, title, source, built_at) VALUES (?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET built_at = excluded.built_at, title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE title END",
-  );
-  const requested = db.prepare(
-    "INSERT INTO opml_feeds (url, title, source, last_requested) VALUES (?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET last_requested = excluded.last_requested, title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE title END",
-  );
-  const list = db.prepare<[number], OpmlFeed>('SELECT url, title, source FROM opml_feeds WHERE built_at IS NOT NULL OR last_requested >= ? ORDER BY source, url');
+export function opmlFeedStore(db: Sql): OpmlFeedStore {
   // Anyone with the token can make feed URLs up: the table keeps the newest of each kind only.
-  const trimRequested = db.prepare(
-    'DELETE FROM opml_feeds WHERE built_at IS NULL AND url NOT IN (SELECT url FROM opml_feeds WHERE built_at IS NULL ORDER BY last_requested DESC LIMIT ?)',
-  );
-  const trimBuilt = db.prepare('DELETE FROM opml_feeds WHERE built_at IS NOT NULL AND url NOT IN (SELECT url FROM opml_feeds WHERE built_at IS NOT NULL ORDER BY built_at DESC LIMIT ?)');
+  const trim = (kind: 'built_at' | 'last_requested') =>
+    db.run(
+      kind === 'built_at'
+        ? 'DELETE FROM opml_feeds WHERE built_at IS NOT NULL AND url NOT IN (SELECT url FROM opml_feeds WHERE built_at IS NOT NULL ORDER BY built_at DESC, url LIMIT ?)'
+        : 'DELETE FROM opml_feeds WHERE built_at IS NULL AND url NOT IN (SELECT url FROM opml_feeds WHERE built_at IS NULL ORDER BY last_requested DESC, url LIMIT ?)',
+      [OPML_MAX_FEEDS],
+    );
   return {
-    built: (f, at = Date.now()) => {
-      built.run(f.url, f.title, f.source, at);
-      trimBuilt.run(OPML_MAX_FEEDS);
+    async built(f, at = Date.now()) {
+      await db.run(
+        "INSERT INTO opml_feeds (url, title, source, built_at) VALUES (?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET built_at = excluded.built_at, title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE opml_feeds.title END",
+        [f.url, f.title, f.source, at],
+      );
+      await trim('built_at');
     },
-    requested: (f, at = Date.now()) => {
-      requested.run(f.url, f.title, f.source, at);
-      trimRequested.run(OPML_MAX_FEEDS);
+    async requested(f, at = Date.now()) {
+      await db.run(
+        "INSERT INTO opml_feeds (url, title, source, last_requested) VALUES (?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET last_requested = excluded.last_requested, title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE opml_feeds.title END",
+        [f.url, f.title, f.source, at],
+      );
+      await trim('last_requested');
     },
-    list: (since) => list.all(since),
+    list: (since) => db.all<OpmlFeed>('SELECT url, title, source FROM opml_feeds WHERE built_at IS NOT NULL OR last_requested >= ? ORDER BY source, url', [since]),
   };
 }
 

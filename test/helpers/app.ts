@@ -7,13 +7,14 @@ import { afterEach } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { openDb, type Db } from '../../src/store/db.js';
+import { openStore } from '../../src/store/index.js';
+import type { Sql } from '../../src/store/sql.js';
 
 export interface RunningApp {
   url: string;
   config: Config;
   app: App;
-  db: Db;
+  db: Sql;
   dataDir: string;
   /** Stops the server and closes the db; keeps DATA_DIR unless `wipe`. */
   close(wipe?: boolean): Promise<void>;
@@ -28,8 +29,8 @@ export async function startApp(overrides: Partial<Record<keyof Config, unknown>>
   const dataDir = (overrides.DATA_DIR as string | undefined) ?? tempDir();
   // Feed text in English unless a test asks for another language (the default is zh-CN).
   const config = loadConfig({}, { LOG_LEVEL: 'silent', PORT: 0, UPSTREAM_RETRIES: 0, FEED_LANGUAGE: 'en', ...overrides, DATA_DIR: dataDir });
-  const db = openDb(dataDir);
-  const app = createApp({ config, logger: createLogger(config.LOG_LEVEL, opts.logFile ?? 1), db });
+  const db = openStore(config);
+  const app = await createApp({ config, logger: createLogger(config.LOG_LEVEL, opts.logFile ?? 1), db });
   const server: Server = await new Promise((resolve) => {
     const s = createServer(app.listener).listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -47,7 +48,7 @@ export async function startApp(overrides: Partial<Record<keyof Config, unknown>>
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await app.close();
-      db.close();
+      await db.close();
       if (wipe) rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -44,3 +44,15 @@ export const nginxTool = () => once('nginx', () => tool('nginx', 'nginx', ['-v']
 
 /** Debian's docker-compose (1.29): `docker-compose config` reads and checks the compose file, no daemon needed. */
 export const composeTool = () => once('docker-compose', () => tool('docker-compose', 'docker-compose', ['version'], 'apt-get install docker-compose'));
+
+/** Debian's PostgreSQL server (initdb and postgres), started by the tests in a temp dir on a free port. */
+export const postgresTool = () =>
+  once('postgresql', () => {
+    const hint = 'needs postgresql: apt-get install postgresql';
+    // Lazy import keeps this file free of the helper's dependencies for suites that do not need it.
+    const bin = process.env.PG_BIN ?? ['17', '16', '15', '14', '13'].map((v) => `/usr/lib/postgresql/${v}/bin`).find((d) => spawnSync(`${d}/initdb`, ['--version'], { stdio: 'ignore' }).status === 0);
+    if (bin) return { ok: true, hint };
+    if (process.env.CI === 'true') throw new Error('CI=true and postgresql is missing (apt-get install postgresql)');
+    console.warn('skipping the tests that need postgresql; install it with: apt-get install postgresql');
+    return { ok: false, hint };
+  });

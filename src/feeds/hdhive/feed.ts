@@ -80,9 +80,9 @@ function itemSummary(r: HdhiveResource): string {
   return [r.pan_type, formatShareSize(r.share_size), r.video_resolution.join('/'), r.source.join('/'), first].filter(Boolean).join(' · ');
 }
 
-function toItems(list: HdhiveResource[], source: string, opts: HdhiveFeedOptions): FeedItem[] {
+async function toItems(list: HdhiveResource[], source: string, opts: HdhiveFeedOptions): Promise<FeedItem[]> {
   const kept = opts.hideInvalid ? list.filter((r) => r.validate_status !== 'invalid') : list;
-  const seen = opts.firstSeen.stamp(
+  const seen = await opts.firstSeen.stamp(
     source,
     kept.map((r) => r.slug),
   );
@@ -128,7 +128,7 @@ export function hdhiveResources(opts: HdhiveFeedOptions): FeedSource<{ type: Med
         link: list.items.find((r) => r.media_url)?.media_url ?? `${opts.siteUrl}/tmdb/${p.type}/${p.tmdbId}`,
         description: opts.texts.t('hdhive.feed.description', { name, type: p.type, id: p.tmdbId }),
         language: 'zh-CN',
-        items: toItems(list.items, `hdhive:${p.type}:${p.tmdbId}`, opts),
+        items: await toItems(list.items, `hdhive:${p.type}:${p.tmdbId}`, opts),
       } satisfies FeedData;
     },
   };
@@ -147,7 +147,7 @@ export function hdhiveShares(opts: HdhiveFeedOptions): FeedSource<Record<string,
         link: `${opts.siteUrl}/`,
         description: opts.texts.t('hdhive.shares.description'),
         language: 'zh-CN',
-        items: toItems(list.items, 'hdhive:shares', opts),
+        items: await toItems(list.items, 'hdhive:shares', opts),
       } satisfies FeedData;
     },
   };

@@ -86,7 +86,7 @@ export class EcloudMomentsProvider implements MomentsProvider {
     let post = xml ? await parsePostXml(xml, extras) : undefined;
     // List XML media links cannot be fetched: take the post's details, once. One post's failing detail
     // call costs that post its media for now, never the feed.
-    if (post && (post.media.length || post.link?.cover) && !q.known(id) && extras.username) {
+    if (post && (post.media.length || post.link?.cover) && !(await q.known(id)) && extras.username) {
       let detail: Record<string, unknown>;
       try {
         detail = await this.call('/getSnsObject', body({ wId: this.opts.wid, wcId: extras.username }, { id }), signal);

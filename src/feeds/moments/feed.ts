@@ -161,22 +161,26 @@ export function momentsFeed(opts: MomentsFeedOptions): FeedSource<MomentsParams>
     key: (p) => `moments:${opts.provider.name}:${p.usernames.join(',')}:${p.keyword ?? ''}:${p.pages}:${+p.comments}`,
     async fetch(p, signal) {
       // Each kept post is read (and parsed) once per fetch, for the provider's question and for the merge.
-      const keptPosts = new Map<string, MomentsPost | undefined>();
+      const keptPosts = new Map<string, Promise<MomentsPost | undefined>>();
       const keptOf = (id: string) => {
         if (!keptPosts.has(id)) keptPosts.set(id, opts.posts.get(id));
-        return keptPosts.get(id);
+        return keptPosts.get(id)!;
       };
       // A post kept without its details (partial) is not known: its details are asked for again.
-      const known = (id: string) => {
-        const kept = keptOf(id);
+      const known = async (id: string) => {
+        const kept = await keptOf(id);
         return kept !== undefined && !kept.partial;
       };
       const fresh = await opts.provider.timeline({ usernames: p.usernames, keyword: p.keyword, pages: p.pages, known }, signal);
       // Media never changes: a known post keeps what was first seen (E云's list omits usable links),
       // unless what was kept lacked its details and this answer has them.
       const completed = new Set<string>();
-      const merged = fresh.map((post) => {
-        const kept = keptOf(post.id);
+      const unread = fresh.filter((post) => !keptPosts.has(post.id)).map((post) => post.id);
+      const batch = await opts.posts.getMany(unread);
+      for (const id of unread) keptPosts.set(id, Promise.resolve(batch.get(id)));
+      const keptList = await Promise.all(fresh.map((post) => keptOf(post.id)));
+      const merged = fresh.map((post, i) => {
+        const kept = keptList[i];
         if (!kept) return post;
         if (kept.partial && !post.partial) {
           completed.add(post.id);
@@ -184,14 +188,13 @@ export function momentsFeed(opts: MomentsFeedOptions): FeedSource<MomentsParams>
         }
         return { ...kept, nickname: post.nickname || kept.nickname, text: post.text || kept.text, likes: post.likes, comments: post.comments, location: post.location ?? kept.location };
       });
-      const firstSeen = opts.posts.record(merged);
+      const firstSeen = await opts.posts.record(merged);
       for (const post of merged) if (!post.partial && (firstSeen.has(post.id) || completed.has(post.id))) opts.keepMedia(mediaToKeep(post));
       // What the upstream returned, and everything kept from the same span of time: deleted posts stay.
       const since = merged.length ? Math.min(...merged.map((x) => x.createTime)) : 0;
       const limit = opts.pageSize * p.pages * 4;
       const kw = p.keyword?.toLowerCase();
-      const posts = opts.posts
-        .since(p.usernames, since, limit)
+      const posts = (await opts.posts.since(p.usernames, since, limit))
         .filter((x) => !kw || x.text.toLowerCase().includes(kw))
         .slice(0, limit);
       const { t } = opts.texts;

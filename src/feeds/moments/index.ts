@@ -1,7 +1,7 @@
 import { Counter } from 'prom-client';
 import { HttpError, badRequest } from '../../http/errors.js';
 import { sendArticlePage } from '../../proxy/article-page.js';
-import { sqliteMomentsPosts } from '../../store/moments-posts.js';
+import { momentsPostStore } from '../../store/moments-posts.js';
 import type { Config } from '../../config.js';
 import { ecloudSettings, setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
 import { EcloudMomentsProvider } from './ecloud-client.js';
@@ -31,7 +31,7 @@ export function momentsSource(ctx: SourceContext): SourceDescriptor {
         },
       })
     : new WeflowProvider(http, { token: config.WEFLOW_TOKEN, pageSize: config.MOMENTS_PAGE_SIZE });
-  const posts = sqliteMomentsPosts<MomentsPost>(ctx.db);
+  const posts = momentsPostStore<MomentsPost>(ctx.db);
   const opts = {
     provider,
     posts,
@@ -60,7 +60,7 @@ export function momentsSource(ctx: SourceContext): SourceDescriptor {
         summary: 'people with Moments posts, and their feed URLs',
         async handler(c, api) {
           const listed = provider.usernames ? await api.cached(`moments:usernames:${provider.name}`, config.CACHE_TTL, (signal) => provider.usernames!(signal)) : [];
-          const kept = new Map(posts.authors().map((a) => [a.username, a]));
+          const kept = new Map((await posts.authors()).map((a) => [a.username, a]));
           const all = [...new Set([...listed, ...kept.keys()])].filter((u) => WXID.test(u)).sort();
           c.set('Cache-Control', 'private, max-age=60');
           c.body = { users: all.map((u) => ({ username: u, nickname: kept.get(u)?.nickname ?? '', posts: kept.get(u)?.posts ?? 0, feed: api.absolute(`/feeds/moments/${encodeURIComponent(u)}`) })) };
@@ -74,7 +74,7 @@ export function momentsSource(ctx: SourceContext): SourceDescriptor {
         async handler(c) {
           const id = (c.params as Record<string, string>).id ?? '';
           if (!POST_ID.test(id)) throw badRequest('a post id is a decimal number');
-          const post = posts.get(id);
+          const post = await posts.get(id);
           if (!post) throw new HttpError(404, 'MOMENTS_POST_UNKNOWN', `feedgate has not seen the post ${id}`);
           const { html } = renderPost(post, opts, true);
           const first = post.text.split('\n')[0]?.trim();

@@ -7,7 +7,7 @@ export interface TimelineQuery {
   /** Pages to walk (the provider's own page size). */
   pages: number;
   /** Posts feedgate already keeps: a provider may skip per-post detail calls for them. */
-  known(id: string): boolean;
+  known(id: string): Promise<boolean>;
 }
 
 /** Where Moments come from: WeFlow's local API (seed 001) or E云 (seed 003). Newest first, ids unique. */

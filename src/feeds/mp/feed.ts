@@ -86,7 +86,7 @@ export async function fullText(opts: Pick<MpFeedOptions, 'client' | 'archive' | 
     return { problem: err instanceof HttpError ? err.message : 'the article page could not be read' };
   }
   if (READABLE.has(page.kind) && page.body) {
-    if (row) opts.archive.keepBody(url, page.body, page.kind, now);
+    if (row) await opts.archive.keepBody(url, page.body, page.kind, now);
     return { body: page.body, kind: page.kind, page };
   }
   if (row?.body) return { body: row.body, kind: row.bodyKind, page };
@@ -144,8 +144,8 @@ function itemOf(row: MpArticleRow, account: MpAccount, p: MpParams, opts: MpFeed
 /** GET /feeds/mp/:biz and the downloader-compatible /rss/mp?biz=. */
 export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds'): FeedSource<MpParams> {
   const now = () => (opts.now ?? Date.now)();
-  const stateOf = (biz: string) => {
-    const a = opts.accounts.get(biz);
+  const stateOf = async (biz: string) => {
+    const a = await opts.accounts.get(biz);
     return a ? mpState(a, now(), opts.credentialTtlMs) : undefined;
   };
 
@@ -156,7 +156,8 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
   const pendingLists = new Map<string, { at: number; listed: { articles: MpListedArticle[]; next?: number }; texts: Map<string, FullText> }>();
 
   async function walk(biz: string, p: MpParams, signal?: AbortSignal): Promise<{ articles: MpListedArticle[]; next?: number }> {
-    const creds = opts.accounts.credentials(biz)!;
+    const creds = await opts.accounts.credentials(biz);
+    if (!creds) throw new HttpError(404, 'MP_ACCOUNT_UNKNOWN', `feedgate has no credentials for the account ${biz}`);
     const articles: MpListedArticle[] = [];
     let offset = p.offset;
     let next: number | undefined;
@@ -176,13 +177,13 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
       return parseMpParams(route === 'feeds' ? params.biz : single(query, 'biz'), query, opts.maxPages);
     },
     // The account's state and credential generation are part of the key: a push or an expiry is a new feed at once.
-    key(p) {
-      const a = opts.accounts.get(p.biz);
+    async key(p) {
+      const a = await opts.accounts.get(p.biz);
       const s = a ? `${mpState(a, now(), opts.credentialTtlMs).state}@${a.updatedAt}` : 'none';
       return `mp:${p.biz}:${s}:${p.offset}:${p.pages}:${+p.content}${+p.proxy}${+p.proxyCover}`;
     },
     async fetch(p, signal) {
-      let account = opts.accounts.get(p.biz);
+      let account = await opts.accounts.get(p.biz);
       if (!account) {
         throw new HttpError(
           404,
@@ -190,7 +191,7 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
           `feedgate has no credentials for the account ${p.biz}: open any of its articles in desktop WeChat while the downloader's remote server points at feedgate (it pushes them to POST /api/mp/refresh)`,
         );
       }
-      let state = stateOf(p.biz)!;
+      let state = (await stateOf(p.biz))!;
       let listed: { articles: MpListedArticle[]; next?: number } | undefined;
       const listKey = `${p.biz}:${p.offset}:${p.pages}`;
       const reused = pendingLists.get(listKey);
@@ -200,17 +201,17 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
       else if (state.state === 'effective') {
         try {
           listed = await walk(p.biz, p, signal);
-          opts.accounts.succeeded(p.biz, now());
+          await opts.accounts.succeeded(p.biz, now());
         } catch (err) {
           const code = err instanceof HttpError ? err.code : '';
-          if (code === 'MP_CREDENTIALS_EXPIRED') opts.accounts.rejected(p.biz, now());
-          else if (code === 'MP_LIMITED') opts.accounts.limited(p.biz, now(), now() + opts.limitedBackoffMs);
+          if (code === 'MP_CREDENTIALS_EXPIRED') await opts.accounts.rejected(p.biz, now());
+          else if (code === 'MP_LIMITED') await opts.accounts.limited(p.biz, now(), now() + opts.limitedBackoffMs);
           else {
-            if (err instanceof HttpError) opts.accounts.failed(p.biz, err.message);
+            if (err instanceof HttpError) await opts.accounts.failed(p.biz, err.message);
             throw err;
           }
-          account = opts.accounts.get(p.biz)!;
-          state = stateOf(p.biz)!;
+          account = (await opts.accounts.get(p.biz)) ?? account;
+          state = (await stateOf(p.biz)) ?? state;
         }
       }
       const notice: Notice | undefined = state.state === 'effective' ? undefined : { state: state.state, since: state.since, until: account.limitedUntil };
@@ -221,16 +222,17 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
 
       let rows: MpArticleRow[];
       if (listed) {
-        opts.archive.record(listed.articles, now());
+        await opts.archive.record(listed.articles, now());
         if (p.offset === 0) {
           // Everything kept from the same span of time: articles WeChat has since deleted stay.
           const oldest = listed.articles.reduce((t, a) => Math.min(t, a.pushedAt), Infinity);
-          rows = opts.archive.recent(p.biz, 100 * p.pages, Number.isFinite(oldest) ? oldest : 0);
+          rows = await opts.archive.recent(p.biz, 100 * p.pages, Number.isFinite(oldest) ? oldest : 0);
         } else {
-          rows = listed.articles.map((a) => opts.archive.get(a.url)!).filter(Boolean);
+          const kept = await opts.archive.getMany(listed.articles.map((a) => a.url));
+          rows = listed.articles.flatMap((a) => kept.get(a.url) ?? []);
         }
       } else {
-        rows = opts.archive.latestPushes(p.biz, 10 * p.pages);
+        rows = await opts.archive.latestPushes(p.biz, 10 * p.pages);
       }
 
       // Each body's images are pointed at /proxy as soon as it arrives, while other pages are still coming.

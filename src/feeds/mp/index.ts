@@ -6,8 +6,8 @@ import { readJsonBody } from '../../http/json-body.js';
 import { sendArticlePage } from '../../proxy/article-page.js';
 import { proxyImages } from '../../proxy/article.js';
 import { platformOfHost } from '../../proxy/platforms.js';
-import { mpState, sqliteMpAccounts, type MpAccount, type MpCredentialPush } from '../../store/mp-accounts.js';
-import { sqliteMpArticles } from '../../store/mp-articles.js';
+import { mpAccountStore, mpState, type MpAccount, type MpCredentialPush } from '../../store/mp-accounts.js';
+import { mpArticleStore } from '../../store/mp-articles.js';
 import { setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
 import { MP_HOST, MpClient, canonicalArticleUrl } from './client.js';
 import { BIZ, fullText, mpFeed } from './feed.js';
@@ -31,8 +31,8 @@ function field(body: Record<string, unknown>, name: string, required: boolean): 
 /** WeChat Official Accounts (公众号): credentials pushed by the downloader, message lists, kept full text. */
 export function mpSource(ctx: SourceContext): SourceDescriptor {
   const { config } = ctx;
-  const accounts = sqliteMpAccounts(ctx.db);
-  const archive = sqliteMpArticles(ctx.db);
+  const accounts = mpAccountStore(ctx.db);
+  const archive = mpArticleStore(ctx.db);
   const hint = 'WeChat must be reachable from here';
   const list = ctx.upstream('mp', config.MP_BASE_URL, { setting: 'MP_BASE_URL', hint });
   const pages = ctx.upstream('mp-article', config.MP_BASE_URL, { setting: 'MP_BASE_URL', hint, concurrency: config.MP_FETCH_CONCURRENCY });
@@ -56,10 +56,13 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
     help: 'Official Accounts with credentials, by state (effective, expired, limited)',
     labelNames: ['state'] as const,
     registers: [ctx.metrics.registry],
-    collect() {
+    // prom-client awaits an async collect(); a database away leaves the last counts.
+    async collect() {
       const counts = { effective: 0, expired: 0, limited: 0 };
       const now = Date.now();
-      for (const a of accounts.all()) counts[mpState(a, now, config.MP_CREDENTIAL_TTL).state]++;
+      const all = await accounts.all().catch(() => undefined);
+      if (!all) return;
+      for (const a of all) counts[mpState(a, now, config.MP_CREDENTIAL_TTL).state]++;
       for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });
@@ -135,7 +138,7 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
             avatar_url: field(body, 'avatar_url', false),
           };
           if (push.avatar_url && !/^https?:\/\//.test(push.avatar_url)) push.avatar_url = undefined;
-          const a = accounts.push(push);
+          const a = await accounts.push(push);
           c.log.info({ biz, nickname: a.nickname }, 'MP credentials received');
           c.set('Cache-Control', 'no-store');
           c.body = ok({ biz, expires_at: new Date(a.updatedAt + config.MP_CREDENTIAL_TTL).toISOString() });
@@ -153,8 +156,7 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
           const wantEffective = eff === undefined || eff === '' ? undefined : eff === '1' || eff.toLowerCase() === 'true';
           const kw = keyword.toLowerCase();
           const now = Date.now();
-          const all = accounts
-            .all()
+          const all = (await accounts.all())
             .filter((a) => !kw || a.biz.toLowerCase().includes(kw) || a.nickname.toLowerCase().includes(kw))
             .filter((a) => wantEffective === undefined || (mpState(a, now, config.MP_CREDENTIAL_TTL).state === 'effective') === wantEffective);
           c.set('Cache-Control', 'no-store');
@@ -169,7 +171,7 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
         access: refreshAccess,
         async handler(c) {
           const biz = field(await readJsonBody(c), 'biz', true)!;
-          if (!accounts.delete(biz)) throw new HttpError(404, 'MP_ACCOUNT_UNKNOWN', `feedgate has no credentials for the account ${biz.slice(0, 80)}`);
+          if (!(await accounts.delete(biz))) throw new HttpError(404, 'MP_ACCOUNT_UNKNOWN', `feedgate has no credentials for the account ${biz.slice(0, 80)}`);
           c.set('Cache-Control', 'no-store');
           c.body = ok({ biz, deleted: true });
         },
@@ -199,7 +201,7 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
           if (target.host === baseHost && target.hostname !== MP_HOST) target = new URL(target.pathname + target.search, `https://${MP_HOST}`);
           const url = canonicalArticleUrl(target.href);
           if (!url) throw badRequest('only WeChat article links (https://mp.weixin.qq.com/s?__biz=…&mid=…&idx=…&sn=…) can be shown', 'BAD_URL');
-          const row = archive.get(url);
+          const row = await archive.get(url);
           const text = await api.cached(`mp:page:${url}`, config.CACHE_TTL, (signal) => fullText({ ...opts, client }, url, row, signal));
           if (!text.body) {
             if (text.kind === 'deleted') throw new HttpError(410, 'MP_ARTICLE_DELETED', 'WeChat says the publisher deleted this article, and feedgate had not kept it');
@@ -210,12 +212,12 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
             const u = new URL(url);
             const biz = u.searchParams.get('__biz');
             if (biz && BIZ.test(biz)) {
-              archive.record([{ url, biz, pushedAt: text.page.published ?? Date.now(), idx: Number(u.searchParams.get('idx')) || 1, meta: { title: text.page.title, digest: '', author: text.page.author, cover: text.page.cover ?? '', sourceUrl: text.page.sourceUrl ?? '', showType: 0 } }]);
-              archive.keepBody(url, text.body, text.kind ?? 'article');
+              await archive.record([{ url, biz, pushedAt: text.page.published ?? Date.now(), idx: Number(u.searchParams.get('idx')) || 1, meta: { title: text.page.title, digest: '', author: text.page.author, cover: text.page.cover ?? '', sourceUrl: text.page.sourceUrl ?? '', showType: 0 } }]);
+              await archive.keepBody(url, text.body, text.kind ?? 'article');
             }
           }
           const body = await proxyImages(text.body, (u) => api.absolute(ctx.links.image(u, 'wechat')));
-          const account = row ? accounts.get(row.biz) : undefined;
+          const account = row ? await accounts.get(row.biz) : undefined;
           const publishedAt = row?.pushedAt ?? text.page?.published;
           sendArticlePage(
             c,

@@ -1,0 +1,97 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config.js';
+import { S3Blobs } from './store/s3-blobs.js';
+import { copyBlobs, copyTables, dataDirProxySecret, type CopyProgress } from './store/copy.js';
+import { CORE_MIGRATIONS } from './store/migrations.js';
+import { PostgresSql } from './store/postgres.js';
+import { settingStore } from './store/settings.js';
+import { openSqlite } from './store/sqlite.js';
+
+/**
+ * feedgate's command line: `npm run cli -- <command> [options]`. Each command is one function here;
+ * later ones join the table below.
+ */
+const USAGE = `usage: npm run cli -- <command> [options]
+
+commands:
+  migrate-data --to postgres://user:password@host:5432/db [--from DATA_DIR]
+      Copies a SQLite DATA_DIR (MP credentials and articles, Moments posts, first-seen dates, the OPML
+      list, feed snapshots, the media archive's index and queue, the media link secret) into PostgreSQL.
+      Run it again after an interruption: it copies what is missing, never a row twice. With
+      ARCHIVE_S3_URL set, the archived media in DATA_DIR/archive are uploaded to that bucket too.
+`;
+
+function bar(p: CopyProgress): string {
+  const width = 30;
+  const filled = p.total === 0 ? width : Math.round((p.done / p.total) * width);
+  return `${p.table.padEnd(18)} [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${p.done}/${p.total}`;
+}
+
+function progressPrinter(): (p: CopyProgress) => void {
+  const tty = process.stderr.isTTY;
+  return (p) => {
+    // On a terminal one line per table, redrawn; in a log only the start and the end of each.
+    if (tty) process.stderr.write(`\r${bar(p)}${p.done === p.total ? '\n' : ''}`);
+    else if (p.done === 0 || p.done === p.total) process.stderr.write(`${bar(p)}\n`);
+  };
+}
+
+async function migrateData(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { to: { type: 'string' }, from: { type: 'string' } }, strict: true });
+  const config = loadConfig({}, values.from ? { DATA_DIR: values.from } : {});
+  const to = values.to ?? config.DATABASE_URL;
+  if (!to || !/^postgres(ql)?:\/\//.test(to)) throw new ConfigError(['--to: give the PostgreSQL URL to copy into, e.g. --to postgres://feedgate:secret@127.0.0.1:5432/feedgate']);
+  const dataDir = resolve(config.DATA_DIR);
+  if (!existsSync(join(dataDir, 'feedgate.db'))) throw new ConfigError([`--from: ${dataDir} holds no feedgate.db; give the DATA_DIR to copy with --from (or DATA_DIR)`]);
+  const source = openSqlite(dataDir);
+  const target = new PostgresSql({ url: to, poolMax: 2, statementTimeoutMs: 600_000 });
+  try {
+    // The source is brought up to this version's schema first, so both sides have the same tables.
+    await source.migrate(CORE_MIGRATIONS);
+    await target.migrate(CORE_MIGRATIONS);
+    const show = progressPrinter();
+    const counts = await copyTables(source, target, show);
+    const secret = dataDirProxySecret(dataDir);
+    // The links readers already hold were signed with this secret: it must be the one the replicas share.
+    let secretNote = 'no DATA_DIR/proxy-secret (PROXY_SECRET was set, or none was made)';
+    if (secret) {
+      const kept = await settingStore(target).keep('proxy_secret', secret);
+      secretNote = kept === secret ? 'copied (links signed by this box keep working)' : 'the database already had another one: links signed by this box will not verify unless PROXY_SECRET is set to the old one';
+    }
+    let blobs = 'left in DATA_DIR/archive (set ARCHIVE_S3_URL to upload them to a bucket)';
+    if (config.ARCHIVE_S3_URL) {
+      const store = new S3Blobs(config.ARCHIVE_S3_URL, config.ARCHIVE_S3_ENDPOINT, join(dataDir, 'archive-tmp'));
+      const n = await copyBlobs(join(dataDir, 'archive'), store, show);
+      store.close();
+      blobs = `${n} uploaded to ${store.where}`;
+    }
+    console.log('\ntable               rows   copied now');
+    for (const c of counts) console.log(`${c.table.padEnd(18)} ${String(c.rows).padStart(6)}   ${String(c.copied).padStart(6)}`);
+    console.log(`\nmedia link secret: ${secretNote}\narchived media: ${blobs}`);
+    console.log(`\ndone. Set DATABASE_URL=${to.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')} on every replica${config.ARCHIVE_S3_URL ? '' : ' (and ARCHIVE_S3_URL to share archived media)'}.`);
+  } finally {
+    await source.close();
+    await target.close();
+  }
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { 'migrate-data': migrateData };
+
+const [command, ...rest] = process.argv.slice(2);
+const run = command ? COMMANDS[command] : undefined;
+if (!run) {
+  process.stderr.write(USAGE);
+  process.exit(command && command !== 'help' && command !== '--help' ? 2 : 0);
+}
+try {
+  await run(rest);
+} catch (err) {
+  if (err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    console.error(`feedgate: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  console.error(`feedgate: ${command} failed: ${(err as Error).message}`);
+  process.exit(1);
+}

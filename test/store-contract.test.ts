@@ -1,0 +1,366 @@
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FeedCache } from '../src/cache/feed-cache.js';
+import { MediaArchive } from '../src/cache/media-archive.js';
+import { DiskBlobs, type BlobStore } from '../src/store/blobs.js';
+import { firstSeenStore } from '../src/store/first-seen.js';
+import { keepQueueStore } from '../src/store/keep-queue.js';
+import { CORE_MIGRATIONS } from '../src/store/migrations.js';
+import { momentsPostStore, type StoredPost } from '../src/store/moments-posts.js';
+import { mpAccountStore } from '../src/store/mp-accounts.js';
+import { mpArticleStore } from '../src/store/mp-articles.js';
+import { OPML_MAX_FEEDS, opmlFeedStore } from '../src/store/opml-feeds.js';
+import { PostgresSql } from '../src/store/postgres.js';
+import { S3Blobs } from '../src/store/s3-blobs.js';
+import { settingStore } from '../src/store/settings.js';
+import { snapshotStore } from '../src/store/snapshots.js';
+import type { Migration, Sql } from '../src/store/sql.js';
+import { openSqlite } from '../src/store/sqlite.js';
+import { tempDir } from './helpers/app.js';
+import { startPostgres, type PostgresProc } from './helpers/postgres.js';
+import { startS3, type S3Proc } from './helpers/s3.js';
+import { postgresTool } from './helpers/tools.js';
+
+/**
+ * One contract, both engines (issue 23): every store behaves the same on SQLite and on a real
+ * PostgreSQL started here. A store added later gets its block in this file.
+ */
+
+const pgOk = postgresTool().ok;
+let server: PostgresProc | undefined;
+let s3: S3Proc;
+beforeAll(async () => {
+  if (pgOk) server = await startPostgres();
+  s3 = await startS3();
+}, 60_000);
+afterAll(async () => {
+  await server?.stop();
+  await s3?.close();
+});
+
+const opened: Sql[] = [];
+afterAll(async () => {
+  for (const db of opened) await db.close().catch(() => {});
+});
+
+type Engine = { name: 'sqlite' | 'postgres'; open(): Promise<Sql> };
+const engines: Engine[] = [
+  {
+    name: 'sqlite',
+    async open() {
+      const db = openSqlite(tempDir());
+      opened.push(db);
+      await db.migrate(CORE_MIGRATIONS);
+      return db;
+    },
+  },
+  {
+    name: 'postgres',
+    async open() {
+      const db = new PostgresSql({ url: await server!.database(), poolMax: 5, statementTimeoutMs: 5000 });
+      opened.push(db);
+      await db.migrate(CORE_MIGRATIONS);
+      return db;
+    },
+  },
+];
+
+interface Post extends StoredPost {
+  text: string;
+}
+
+for (const engine of engines) {
+  describe.skipIf(engine.name === 'postgres' && !pgOk)(`stores on ${engine.name}${engine.name === 'postgres' && !pgOk ? ` (${postgresTool().hint})` : ''}`, () => {
+    let db: Sql;
+    beforeAll(async () => {
+      db = await engine.open();
+    });
+
+    it('snapshots: put, get, an older copy never replaces a newer one, prune', async () => {
+      const s = snapshotStore(db);
+      await s.put('k', '"a"', 2000);
+      await s.put('k', '"old"', 1000);
+      expect(await s.get('k')).toEqual({ data: '"a"', storedAt: 2000 });
+      await s.put('k', '"b"', 3000);
+      expect((await s.get('k'))?.data).toBe('"b"');
+      await s.put('gone', '1', 10);
+      expect(await s.prune(500)).toBe(1);
+      expect(await s.get('gone')).toBeUndefined();
+      expect(await s.get('missing')).toBeUndefined();
+    });
+
+    it('snapshots: the feed cache sweeps copies too old to be served and serves from them after a restart', async () => {
+      const snaps = snapshotStore(db);
+      await snaps.put('old', '"x"', 1000);
+      let now = 10_000_000;
+      const cache = new FeedCache({ maxBytes: 1 << 20, staleMs: 1000, snapshots: snaps, now: () => now });
+      for (let i = 0; i < 200; i++) await cache.get(`k${i}`, 1000, async () => i);
+      for (let i = 0; i < 50 && (await snaps.get('old')); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await snaps.get('old')).toBeUndefined();
+      expect((await snaps.get('k199'))?.data).toBe('199');
+      // A new process (a new cache) with the upstream down: the snapshot stands in.
+      now += 1500;
+      const again = new FeedCache({ maxBytes: 1 << 20, staleMs: 10_000, snapshots: snaps, now: () => now, isStaleable: () => true });
+      const r = await again.get('k199', 1000, async () => Promise.reject(new Error('down')));
+      expect(r).toMatchObject({ state: 'stale', value: 199 });
+    });
+
+    it('first-seen: the first time stands, duplicates and many guids at once', async () => {
+      const f = firstSeenStore(db);
+      const a = await f.stamp('src', ['a', 'b', 'a'], 100);
+      expect([...a]).toEqual([
+        ['a', 100],
+        ['b', 100],
+      ]);
+      const b = await f.stamp('src', ['b', 'c'], 200);
+      expect(b.get('b')).toBe(100);
+      expect(b.get('c')).toBe(200);
+      expect((await f.stamp('other', ['a'], 300)).get('a')).toBe(300);
+      const many = Array.from({ length: 450 }, (_, i) => `g${i}`);
+      const m = await f.stamp('bulk', many, 5);
+      expect(m.size).toBe(450);
+    });
+
+    it('MP accounts: push, state changes, secrets only through credentials(), delete', async () => {
+      const s = mpAccountStore(db);
+      const a = await s.push({ biz: 'MzA1', uin: 'u', key: 'k1', pass_ticket: 'p', nickname: '号' }, 1000);
+      expect(a).toMatchObject({ biz: 'MzA1', nickname: '号', createdAt: 1000, updatedAt: 1000, lastError: '' });
+      expect(JSON.stringify(a)).not.toContain('k1');
+      await s.rejected('MzA1', 1500);
+      await s.rejected('MzA1', 1600);
+      expect((await s.get('MzA1'))?.rejectedAt).toBe(1500);
+      // New credentials forget the rejection; an empty nickname keeps the old one.
+      await s.push({ biz: 'MzA1', uin: 'u', key: 'k2', pass_ticket: 'p' }, 2000);
+      expect(await s.get('MzA1')).toMatchObject({ nickname: '号', updatedAt: 2000, createdAt: 1000, rejectedAt: undefined });
+      expect(await s.credentials('MzA1')).toEqual({ biz: 'MzA1', uin: 'u', key: 'k2', passTicket: 'p' });
+      await s.limited('MzA1', 2100, 9000);
+      expect(await s.get('MzA1')).toMatchObject({ limitedAt: 2100, limitedUntil: 9000 });
+      await s.succeeded('MzA1', 2200);
+      expect(await s.get('MzA1')).toMatchObject({ lastSuccess: 2200, limitedUntil: undefined, lastError: '' });
+      await s.failed('MzA1', 'x'.repeat(900) + '\u0000');
+      expect((await s.get('MzA1'))?.lastError.length).toBe(500);
+      await s.push({ biz: 'MzA2', uin: 'u', key: 'k', pass_ticket: 'p' }, 3000);
+      expect((await s.all()).map((x) => x.biz)).toEqual(['MzA2', 'MzA1']);
+      expect(await s.delete('MzA2')).toBe(true);
+      expect(await s.delete('MzA2')).toBe(false);
+      expect(await s.credentials('MzA2')).toBeUndefined();
+    });
+
+    it('MP articles: record keeps bodies, recent/latestPushes/getMany order, any text round-trips', async () => {
+      const s = mpArticleStore(db);
+      const meta = (title: string) => ({ title, digest: '', author: '', cover: '', sourceUrl: '', showType: 0 });
+      const row = (n: number, pushedAt: number, idx: number) => ({ url: `https://mp.weixin.qq.com/s?__biz=B&mid=${n}&idx=${idx}&sn=x`, biz: 'B', pushedAt, idx, meta: meta(`t${n}`) });
+      await s.record([row(1, 1000, 1), row(2, 1000, 2), row(3, 2000, 1), row(4, 3000, 1)], 1);
+      await s.keepBody(row(1, 0, 1).url, '<p>正文</p>', 'article', 50);
+      await s.record([{ ...row(1, 1000, 1), meta: meta('renamed') }], 2);
+      const one = await s.get(row(1, 0, 1).url);
+      expect(one).toMatchObject({ body: '<p>正文</p>', bodyKind: 'article', bodyAt: 50, meta: { title: 'renamed' } });
+      expect((await s.recent('B', 10)).map((r) => r.meta.title)).toEqual(['t4', 't3', 'renamed', 't2']);
+      expect((await s.recent('B', 10, 2000)).length).toBe(2);
+      expect((await s.latestPushes('B', 2)).map((r) => r.pushedAt)).toEqual([3000, 2000]);
+      const many = await s.getMany([row(2, 0, 2).url, 'https://nope', row(4, 0, 1).url]);
+      expect([...many.keys()].sort()).toEqual([row(2, 0, 2).url, row(4, 0, 1).url].sort());
+      // Whatever text an upstream sends comes back as it went in (PostgreSQL drops U+0000, which no text needs).
+      const texts = fc.sample(fc.string({ unit: 'binary', maxLength: 200 }), { numRuns: 60, seed: 23 });
+      for (const [i, t] of texts.entries()) {
+        const url = `https://mp.weixin.qq.com/s?__biz=F&mid=${i}&idx=1&sn=x`;
+        await s.record([{ url, biz: 'F', pushedAt: i, idx: 1, meta: meta(t) }]);
+        await s.keepBody(url, t, 'article');
+        const back = await s.get(url);
+        expect(back?.meta.title).toBe(t);
+        expect(back?.body).toBe(engine.name === 'postgres' ? t.replaceAll('\u0000', '') : t);
+      }
+    });
+
+    it('Moments posts: first-seen ids, newer data replaces, since() by author and time, authors()', async () => {
+      const s = momentsPostStore<Post>(db);
+      const p = (id: string, username: string, createTime: number, text = '') => ({ id, username, nickname: `${username}-n${createTime}`, createTime, text });
+      expect([...(await s.record([p('1', 'wxid_a', 100), p('2', 'wxid_b', 200)]))].sort()).toEqual(['1', '2']);
+      expect([...(await s.record([p('2', 'wxid_b', 200, 'edited'), p('3', 'wxid_a', 300)]))]).toEqual(['3']);
+      expect((await s.get('2'))?.text).toBe('edited');
+      expect(await s.get('9')).toBeUndefined();
+      expect((await s.since([], 0, 10)).map((x) => x.id)).toEqual(['3', '2', '1']);
+      expect((await s.since(['wxid_a'], 150, 10)).map((x) => x.id)).toEqual(['3']);
+      expect((await s.since([], 0, 2)).length).toBe(2);
+      expect(await s.authors()).toEqual([
+        { username: 'wxid_a', nickname: 'wxid_a-n300', posts: 2 },
+        { username: 'wxid_b', nickname: 'wxid_b-n200', posts: 1 },
+      ]);
+      expect([...(await s.getMany(['1', '3', 'x'])).keys()].sort()).toEqual(['1', '3']);
+    });
+
+    it(`OPML feeds: built and requested, titles kept, bounded at ${OPML_MAX_FEEDS} of each, newest kept`, async () => {
+      const s = opmlFeedStore(db);
+      await s.built({ url: '/feeds/hdhive/movie/1.rss', title: 'One', source: 'hdhive' }, 10);
+      await s.requested({ url: '/feeds/hdhive/movie/1.rss', title: '', source: 'hdhive' }, 20);
+      expect(await s.list(0)).toEqual([{ url: '/feeds/hdhive/movie/1.rss', title: 'One', source: 'hdhive' }]);
+      await s.requested({ url: '/feeds/hdhive/tv/old.rss', title: '', source: 'hdhive' }, 5);
+      expect((await s.list(6)).length).toBe(1);
+      for (let i = 0; i < OPML_MAX_FEEDS + 20; i++) {
+        await s.requested({ url: `/feeds/hdhive/movie/r${i}.rss`, title: '', source: 'hdhive' }, 1_000 + i);
+        await s.built({ url: `/feeds/hdhive/tv/b${i}.rss`, title: '', source: 'hdhive' }, 1_000 + i);
+      }
+      const list = await s.list(0);
+      expect(list).toHaveLength(2 * OPML_MAX_FEEDS);
+      expect(list.some((f) => f.url === '/feeds/hdhive/movie/r0.rss')).toBe(false);
+      expect(list.some((f) => f.url === `/feeds/hdhive/movie/r${OPML_MAX_FEEDS + 19}.rss`)).toBe(true);
+    }, 60_000);
+
+    it('keep queue: add once, claims are exclusive (two claimers at once), renew, retry, release, sizes', async () => {
+      const q = keepQueueStore(db);
+      await q.add(
+        Array.from({ length: 20 }, (_, i) => ({ id: `m${i}`, request: `{"i":${i}}` })),
+        100,
+      );
+      await q.add([{ id: 'm0', request: 'again' }], 100);
+      expect(await q.size()).toBe(20);
+      // Two replicas claiming at the same moment never get the same job.
+      const [a, b] = await Promise.all([q.claim(200, 15, 10_000), q.claim(200, 15, 10_000)]);
+      const ids = [...a, ...b].map((j) => j.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids.length).toBe(20);
+      expect(await q.hasDue(200)).toBe(false);
+      expect(await q.nextDue(200)).toBe(10_000);
+      await q.renew(['m0'], 20_000);
+      await q.retry('m1', 5_000, 'refused');
+      expect(await q.claim(6_000, 5, 7_000)).toEqual([{ id: 'm1', request: '{"i":1}', attempts: 1 }]);
+      // Claims run out: jobs of a replica that died are claimed again, m0's renewed claim holds longer.
+      const later = (await q.claim(10_000, 50, 30_000)).map((j) => j.id);
+      expect(later).not.toContain('m0');
+      expect(later.length).toBe(19);
+      await q.releaseAll();
+      expect((await q.claim(10_001, 50, 40_000)).length).toBe(20);
+      for (let i = 0; i < 20; i++) await q.remove(`m${i}`);
+      expect(await q.size()).toBe(0);
+      expect(await q.nextDue(0)).toBeUndefined();
+    });
+
+    it('settings: the first value stands, whoever asks', async () => {
+      const s = settingStore(db);
+      const [x, y] = await Promise.all([s.once('secret', () => 'a'), s.once('secret', () => 'b')]);
+      expect(x).toBe(y);
+      expect(await s.keep('secret', 'c')).toBe(x);
+      expect(await s.get('nothing')).toBeUndefined();
+    });
+
+    it('transactions roll back on error; statements outside one are never rolled back with it', async () => {
+      const s = snapshotStore(db);
+      let inside = false;
+      const t = db.tx(async (q) => {
+        await snapshotStore(q).put('tx', '1', 1);
+        inside = true;
+        await new Promise((r) => setTimeout(r, 30));
+        throw new Error('no');
+      });
+      while (!inside) await new Promise((r) => setTimeout(r, 1));
+      // Another request's write while the transaction is open (SQLite: it waits for it; PostgreSQL: another connection).
+      const outside = s.put('outside', '2', 2);
+      await expect(t).rejects.toThrow('no');
+      await outside;
+      expect(await s.get('tx')).toBeUndefined();
+      expect((await s.get('outside'))?.data).toBe('2');
+    });
+
+    for (const kind of ['disk', 's3'] as const) {
+      it(`media archive on ${kind}: bound with oldest out, Range reads, leftovers swept, missing blobs`, async () => {
+        const dir = tempDir();
+        let blobs: BlobStore;
+        if (kind === 's3') {
+          s3.useEnv();
+          blobs = new S3Blobs(`s3://${s3.bucket}/${engine.name}-${Date.now()}`, s3.endpoint, join(dir, 'tmp'));
+        } else blobs = new DiskBlobs(join(dir, 'archive'));
+        const archive = new MediaArchive(db, blobs, 250);
+        await db.run('DELETE FROM media_archive');
+        await archive.putBuffer('a', Buffer.alloc(100, 1), 'image/jpeg');
+        await new Promise((r) => setTimeout(r, 5));
+        await archive.putBuffer('b', Buffer.alloc(100, 2), 'image/jpeg');
+        await new Promise((r) => setTimeout(r, 5));
+        expect(await archive.bytes()).toBe(200);
+        const body = Buffer.from(Array.from({ length: 100 }, (_, i) => i));
+        await archive.putBuffer('c', body, 'video/mp4');
+        expect(await archive.has('a')).toBe(false);
+        expect((await archive.has('b')) && (await archive.has('c'))).toBe(true);
+        expect(await archive.bytes()).toBe(200);
+        // Larger than the whole bound: not kept, nothing evicted for it.
+        await archive.putBuffer('huge', Buffer.alloc(300), 'video/mp4');
+        expect(await archive.has('huge')).toBe(false);
+        expect(await archive.bytes()).toBe(200);
+        const c = (await archive.lookup('c'))!;
+        expect(c).toMatchObject({ bytes: 100, contentType: 'video/mp4' });
+        const part: Buffer[] = [];
+        for await (const chunk of (await archive.read('c', c, 10, 19))!) part.push(chunk as Buffer);
+        expect(Buffer.concat(part)).toEqual(body.subarray(10, 20));
+        expect(await archive.readAll('c', c)).toEqual(body);
+        // A blob nobody names (a crash between upload and row), old enough: swept; the named ones stay.
+        const tmp = blobs.tempPath();
+        writeFileSync(tmp, 'orphan');
+        await blobs.put('orphan', tmp, 6, 'application/octet-stream');
+        expect(await archive.sweep(Date.now() + 2 * 3_600_000)).toBe(1);
+        expect(await archive.readAll('c', c)).toEqual(body);
+        // A row whose blob is gone: read says so, and the row is dropped.
+        await blobs.remove(c.file);
+        expect(await archive.read('c', c, 0, 9)).toBeUndefined();
+        // Dropped when the blobs are shared or the index is this replica's own; kept for the replica that has it otherwise.
+        expect(await archive.has('c')).toBe(kind === 'disk' && engine.name === 'postgres');
+        blobs.close?.();
+      });
+    }
+  });
+}
+
+describe('migrations', () => {
+  const extra: Migration = { id: '999_future', sqlite: 'CREATE TABLE future (x TEXT)', postgres: 'CREATE TABLE future (x TEXT)' };
+
+  it('SQLite: a database from before migration ids (user_version 6) is taken up without re-running them', async () => {
+    const dir = tempDir();
+    const raw = new Database(join(dir, 'feedgate.db'));
+    for (const m of CORE_MIGRATIONS.slice(0, 6)) raw.exec(m.sqlite);
+    raw.prepare("INSERT INTO first_seen VALUES ('s', 'g', 42)").run();
+    raw.pragma('user_version = 6');
+    raw.close();
+    const db = openSqlite(dir);
+    await db.migrate(CORE_MIGRATIONS);
+    expect((await firstSeenStore(db).stamp('s', ['g'], 99)).get('g')).toBe(42);
+    expect(await settingStore(db).once('x', () => 'y')).toBe('y');
+    await db.close();
+  });
+
+  for (const engine of engines) {
+    it.skipIf(engine.name === 'postgres' && !pgOk)(`${engine.name}: a schema newer than the code is refused, naming what to do; the same code migrates nothing twice`, async () => {
+      const db = await engine.open();
+      await db.migrate([...CORE_MIGRATIONS, extra]);
+      await db.migrate([...CORE_MIGRATIONS, extra]);
+      await expect(db.migrate(CORE_MIGRATIONS)).rejects.toThrow(/migrated by a newer feedgate \(it has 999_future.*run that newer feedgate, or restore a backup/);
+    });
+  }
+
+  it.skipIf(!pgOk)('PostgreSQL: replicas starting together migrate once (advisory lock)', async () => {
+    const url = await server!.database();
+    const replicas = Array.from({ length: 4 }, () => new PostgresSql({ url, poolMax: 2, statementTimeoutMs: 5000 }));
+    opened.push(...replicas);
+    await Promise.all(replicas.map((r) => r.migrate([...CORE_MIGRATIONS, extra])));
+    const rows = await replicas[0]!.all<{ id: string }>('SELECT id FROM schema_migrations ORDER BY id');
+    expect(rows.map((r) => r.id)).toEqual([...CORE_MIGRATIONS, extra].map((m) => m.id).sort());
+  });
+
+  it.skipIf(!pgOk)('PostgreSQL away: a store call is a 503 DATABASE_UNAVAILABLE naming DATABASE_URL; it works again once the server is back', async () => {
+    const db = await engines[1]!.open();
+    const s = snapshotStore(db);
+    await s.put('k', '1', 1);
+    await server!.kill();
+    try {
+      const err = await s.get('k').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ status: 503, code: 'DATABASE_UNAVAILABLE' });
+      expect((err as Error).message).toMatch(/DATABASE_URL/);
+    } finally {
+      await server!.start();
+    }
+    expect((await s.get('k'))?.data).toBe('1');
+  });
+});
