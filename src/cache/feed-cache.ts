@@ -171,7 +171,7 @@ export class FeedCache {
       f.promise.then(release, release);
       this.count('miss', key);
     }
-    // The copy that may stand in: read from the snapshot store once, only when it could be needed.
+    // The copy that may stand in: read from a peer or the snapshot store once, only when it could be needed.
     const last = opts.staleAfterMs !== undefined && !cached ? this.fromSnapshot(key, ttlMs) : cached;
     try {
       const entry = await this.wait(flight, opts);
@@ -345,8 +345,15 @@ export class FeedCache {
     return entry;
   }
 
-  /** The durable copy; none when there is none, it cannot be read (the database away) or parsed. */
+  /**
+   * The copy another replica shares (Redis keeps it through STALE_TTL), else the durable snapshot; none
+   * when neither has one or they cannot be read (Redis or the database away) or parsed.
+   */
   private async fromSnapshot(key: string, ttlMs: number): Promise<Entry | undefined> {
+    if (this.opts.shared?.up) {
+      const peer = await this.opts.shared.get(key).catch(() => undefined);
+      if (peer) return peer;
+    }
     try {
       const snap = await this.opts.snapshots?.get(key);
       return snap && { value: JSON.parse(snap.data), storedAt: snap.storedAt, freshUntil: snap.storedAt + ttlMs };

@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // Absolute, so the server can run from another working directory.
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+export const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /** Runs src/server.ts as `npm start` would run the build: a real process with only environment settings. */
 export function boot(env: Record<string, string>, cwd = ROOT, cmd: [string, string[]] = [process.execPath, ['--import', TSX, join(ROOT, 'src/server.ts')]]): Promise<{ child: ChildProcess; url: string; output: () => string }> {
