@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { createServer as netServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -75,10 +75,11 @@ describe('the example .env applied to every deployment', () => {
 });
 
 describe.skipIf(!composeTool().ok)('docker-compose.yml, as Debian\'s docker-compose reads it', () => {
-  async function config(env: Record<string, string> = {}) {
+  async function config(env: Record<string, string> = {}, dotenv = '') {
     const dir = tempDir();
     copyFileSync(join(ROOT, 'docker-compose.yml'), join(dir, 'docker-compose.yml'));
     copyFileSync(join(ROOT, '.env.example'), join(dir, '.env'));
+    if (dotenv) appendFileSync(join(dir, '.env'), dotenv);
     const { stdout } = await run('docker-compose', ['config'], { cwd: dir, env: { PATH: process.env.PATH, ...env } });
     return parseYaml(stdout) as { services: Record<string, any> };
   }
@@ -91,6 +92,24 @@ describe.skipIf(!composeTool().ok)('docker-compose.yml, as Debian\'s docker-comp
     expect(f.healthcheck.test.join(' ')).toContain('process.env.PORT');
     expect(f.depends_on.redis.condition).toBe('service_healthy');
     expect(c.services.redis.healthcheck).toBeDefined();
+  });
+
+  it('runs Redis alone by default; the "scale" profile adds PostgreSQL and an S3 server, configured from .env', async () => {
+    // `config` lists every service whatever the profile: what runs by default is what has none.
+    const plain = await config();
+    expect(Object.entries(plain.services).flatMap(([name, svc]) => (svc.profiles ? [] : [name])).sort()).toEqual(['feedgate', 'redis']);
+    for (const name of ['postgres', 's3', 's3-init']) expect(plain.services[name].profiles).toEqual(['scale']);
+    const scale = await config(
+      { COMPOSE_PROFILES: 'scale' },
+      '\nPOSTGRES_PASSWORD=pw\nAWS_ACCESS_KEY_ID=AK\nAWS_SECRET_ACCESS_KEY=SK\nDATABASE_URL=postgres://feedgate:pw@postgres:5432/feedgate\nARCHIVE_S3_URL=s3://feedgate/archive\nARCHIVE_S3_ENDPOINT=http://s3:8333\n',
+    );
+    expect(Object.keys(scale.services).sort()).toEqual(['feedgate', 'postgres', 'redis', 's3', 's3-init']);
+    expect(scale.services.postgres.environment).toMatchObject({ POSTGRES_USER: 'feedgate', POSTGRES_DB: 'feedgate', POSTGRES_PASSWORD: 'pw' });
+    expect(scale.services['s3-init'].environment).toMatchObject({ AWS_ACCESS_KEY_ID: 'AK', AWS_SECRET_ACCESS_KEY: 'SK' });
+    expect(scale.services['s3-init'].command.join(' ')).toMatch(/s3\.bucket\.create -name feedgate/);
+    // What feedgate reads from .env points at those services.
+    const f = scale.services.feedgate;
+    expect(f.environment).toMatchObject({ DATABASE_URL: 'postgres://feedgate:pw@postgres:5432/feedgate', ARCHIVE_S3_URL: 's3://feedgate/archive', ARCHIVE_S3_ENDPOINT: 'http://s3:8333' });
   });
 
   it('publishes another host port with FEEDGATE_PORT', async () => {
