@@ -8,13 +8,9 @@ import { MediaCache } from './cache/media-cache.js';
 import { RedisState } from './cache/shared.js';
 import { CallBudget } from './upstream/budget.js';
 import type { Config } from './config.js';
-import { channelsSource } from './feeds/channels/index.js';
-import type { SourceContext, SourceDescriptor } from './feeds/descriptor.js';
-import { hdhiveSource } from './feeds/hdhive/index.js';
+import type { SourceContext, SourceDescriptor, SourceModule } from './feeds/descriptor.js';
 import { describeSource, mountSource } from './feeds/mount.js';
-import { douyinSource } from './feeds/douyin/index.js';
-import { momentsSource } from './feeds/moments/index.js';
-import { mpSource } from './feeds/mp/index.js';
+import { SOURCES, platformsOf } from './feeds/sources.js';
 import { formatSuffix } from './feeds/route.js';
 import { FEED_PARAMS } from './feeds/params.js';
 import { presentedToken, requireToken, tokenCheck, tokenVerdict } from './http/auth.js';
@@ -61,6 +57,8 @@ export interface AppDeps {
   logger: Logger;
   /** The database (SQLite or PostgreSQL); createApp migrates it. The caller closes it. */
   db: Sql;
+  /** The sources to mount (default: SOURCES); tests mount their own beside them. */
+  sources?: readonly SourceModule[];
 }
 
 export interface App {
@@ -77,8 +75,8 @@ export interface App {
 }
 
 /** The shared middleware, the shared routes, and the sources: each source's routes are in its own index.ts. */
-export async function createApp({ config, logger, db }: AppDeps): Promise<App> {
-  await db.migrate(CORE_MIGRATIONS);
+export async function createApp({ config, logger, db, sources: modules = SOURCES }: AppDeps): Promise<App> {
+  await db.migrate([...CORE_MIGRATIONS, ...modules.flatMap((m) => m.migrations ?? [])]);
   const metrics = createMetrics();
   const health = new HealthBook();
   const shared = config.REDIS_URL ? new RedisState(config.REDIS_URL, logger, metrics) : undefined;
@@ -94,7 +92,7 @@ export async function createApp({ config, logger, db }: AppDeps): Promise<App> {
     logger,
   });
   const clients: UpstreamClient[] = [];
-  const policy = { extraHosts: parseAllowHosts(config.PROXY_ALLOW_HOSTS) };
+  const policy = { extraHosts: parseAllowHosts(config.PROXY_ALLOW_HOSTS), platforms: platformsOf(modules) };
   const mediaProxy = config.PROXY_MEDIA_VIA_UPSTREAM_PROXY ? outboundProxy(config.UPSTREAM_PROXY, process.env, { connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT }) : undefined;
   const fetcher = new MediaFetcher({ policy, connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT, timeoutMs: config.PROXY_TIMEOUT, metrics, proxy: mediaProxy, logger });
   const keystreams = new KeystreamCache(config.KEYSTREAM_CACHE_KEYS);
@@ -186,7 +184,7 @@ export async function createApp({ config, logger, db }: AppDeps): Promise<App> {
       return client;
     },
   };
-  const sources = [channelsSource(ctx), mpSource(ctx), momentsSource(ctx), douyinSource(ctx), hdhiveSource(ctx)];
+  const sources = modules.map((m) => m.create(ctx));
 
   const observer = createObserver(logger, metrics);
   // Bodies here are mostly shared with the feed and media caches; the bound covers those they outlive.

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SOURCES, platformsOf } from '../src/feeds/sources.js';
 import { MediaArchive } from '../src/cache/media-archive.js';
 import { createMetrics } from '../src/metrics.js';
 import { MediaFetcher } from '../src/proxy/fetch.js';
@@ -38,7 +39,7 @@ describe('the keep queue', () => {
     await db.migrate(CORE_MIGRATIONS);
     dbs.push(db);
     const queue = keepQueueStore(db);
-    const policy = { extraHosts: new Set([cdn.host]) };
+    const policy = { extraHosts: new Set([cdn.host]), platforms: platformsOf(SOURCES) };
     const metrics = createMetrics();
     const archive = new MediaArchive(db, new DiskBlobs(join(dir, 'archive')), 1 << 30);
     const keeper = new MediaKeeper({

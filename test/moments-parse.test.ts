@@ -8,7 +8,7 @@ import { parsePostXml } from '../src/feeds/moments/post.js';
 import { decryptImage } from '../src/proxy/decrypt-image.js';
 import { keystream } from '../src/proxy/isaac64.js';
 import { KeystreamCache } from '../src/proxy/keystream-cache.js';
-import { momentsMediaUrl } from '../src/proxy/platforms.js';
+import { momentsMediaUrl } from '../src/feeds/moments/media-url.js';
 import { sampleJpeg } from './helpers/media.js';
 
 const CDN = 'http://szmmsns.qpic.cn';

@@ -1,11 +1,14 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { platformOfHost } from '../src/proxy/platforms.js';
+import { SOURCES, platformsOf } from '../src/feeds/sources.js';
 import { UrlSigner } from '../src/proxy/sign.js';
 import { checkTarget, guardedLookup, isPublicAddress } from '../src/proxy/ssrf.js';
 import { startFakeCdn, type FakeCdn } from './fakes/cdn.js';
 import { startApp, type RunningApp } from './helpers/app.js';
 import { sampleJpeg } from './helpers/media.js';
+
+const platforms = platformsOf(SOURCES);
+const platformOfHost = (host: string) => platforms.ofHost(host);
 
 let cdn: FakeCdn;
 beforeAll(async () => {
@@ -42,7 +45,7 @@ describe('platform hosts', () => {
 describe('the connect-time lookup', () => {
   const lookup = (host: string, extra: string[] = []) =>
     new Promise<{ err: Error | null; address: unknown }>((resolve) =>
-      guardedLookup({ extraHosts: new Set(extra) })(host, {}, (err, address) => resolve({ err, address })),
+      guardedLookup({ extraHosts: new Set(extra), platforms })(host, {}, (err, address) => resolve({ err, address })),
     );
   it('refuses a hostname that resolves to loopback, unless it is in PROXY_ALLOW_HOSTS', async () => {
     const refused = await lookup('localhost');
@@ -116,7 +119,7 @@ describe('hostile URLs', () => {
   });
 
   it('checkTarget refuses them too when called directly', () => {
-    for (const target of hostile(1)) expect(() => checkTarget(target, { extraHosts: new Set() }), target).toThrow();
+    for (const target of hostile(1)) expect(() => checkTarget(target, { extraHosts: new Set(), platforms }), target).toThrow();
   });
 
   it('redirects are re-checked at every hop; more than 5 hops fail', async () => {

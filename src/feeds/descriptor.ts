@@ -6,14 +6,28 @@ import type { MessageKey, Texts } from '../i18n/index.js';
 import type { Logger } from '../logger.js';
 import type { KeepRequest } from '../proxy/keeper.js';
 import type { ResolvedMedia } from '../proxy/play.js';
-import type { Platform } from '../proxy/platforms.js';
+import type { Platform, PlatformRule } from '../proxy/platforms.js';
 import type { MediaLinks } from '../proxy/links.js';
-import type { Sql } from '../store/sql.js';
+import type { Migration, Sql } from '../store/sql.js';
 import type { FirstSeen } from '../store/first-seen.js';
 import type { CallBudget } from '../upstream/budget.js';
 import type { UpstreamClient } from '../upstream/client.js';
 import type { Format } from './render/index.js';
 import type { FeedSource } from './source.js';
+
+/**
+ * A source, as the list of sources (sources.ts) holds it: everything it brings, declared in its folder.
+ * The app composes the parts: settings into the configuration, media rules into /proxy and /play,
+ * migrations into the database, and create() into mounted routes.
+ */
+export interface SourceModule {
+  name: string;
+  /** Media rules of the platforms this source owns (hosts, CDN headers, volatile URL parameters). */
+  media?: Readonly<Record<string, PlatformRule>>;
+  /** Its own tables, for its own stores: ids start with the source's name. */
+  migrations?: readonly Migration[];
+  create(ctx: SourceContext): SourceDescriptor;
+}
 
 /**
  * What a source declares about itself, in its folder's index.ts (RSSHub's route metadata, in spirit):

@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import { HttpError } from '../http/errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { GENERIC_HEADERS, RULES, type Platform } from './platforms.js';
+import type { Platform } from './platforms.js';
 import type { ProxyChoice } from '../upstream/proxy.js';
 import { checkResolved, checkTarget, guardedLookup, type Target, type TargetPolicy } from './ssrf.js';
 
@@ -73,7 +73,7 @@ export class MediaFetcher {
     let target = first;
     if (opts.allow && !opts.allow(target.url)) throw new HttpError(400, 'TARGET_REFUSED', `${first.hostname} is not a host this link may lead to`);
     const headers: Record<string, string> = {
-      ...(opts.platform ? RULES[opts.platform].headers : GENERIC_HEADERS),
+      ...this.opts.policy.platforms.headers(opts.platform),
       // Bytes as stored: decryption offsets and Content-Length must refer to the raw file.
       'accept-encoding': 'identity',
     };

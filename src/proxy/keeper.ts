@@ -12,7 +12,7 @@ import { readCapped } from '../upstream/read-body.js';
 import { decryptImage } from './decrypt-image.js';
 import { header, mediaStatusError, type MediaFetcher } from './fetch.js';
 import { PREFIX_BYTES, type KeystreamCache } from './keystream-cache.js';
-import { mediaIdentity, type Platform } from './platforms.js';
+import type { Platform } from './platforms.js';
 import { checkTarget, type TargetPolicy } from './ssrf.js';
 import { sniffImage } from './transform.js';
 import { xorStream } from './xor-stream.js';
@@ -119,7 +119,7 @@ export class MediaKeeper {
     for (const r of requests) {
       let id: string;
       try {
-        id = mediaIdentity(new URL(r.url), r.platform, r.key ? BigInt(r.key) : undefined);
+        id = this.opts.policy.platforms.identity(new URL(r.url), r.platform, r.key ? BigInt(r.key) : undefined);
       } catch {
         continue;
       }

@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
 import { HttpError, badRequest } from '../http/errors.js';
-import { isPlatform, type Platform } from './platforms.js';
+import type { Platform } from './platforms.js';
 import { checkTarget, type Target, type TargetPolicy } from './ssrf.js';
 
 export interface MediaRequest {
@@ -25,7 +25,7 @@ export function mediaRequest(ctx: Context, policy: TargetPolicy, accessTokenConf
   const platformOnly = !signed && !accessTokenConfigured;
   const target = checkTarget(raw, policy, platformOnly);
   const p = ctx.query.p;
-  if (p !== undefined && !isPlatform(p)) throw badRequest(`parameter p must be a platform name, got "${String(p)}"`);
+  if (p !== undefined && !policy.platforms.has(p)) throw badRequest(`parameter p must be a platform name, got "${String(p)}"`);
   // Only a signed request may choose rules other than those of its host.
   const platform = signed && p ? p : (target.platform ?? (p as Platform | undefined));
   return { target, platform, signed, platformOnly };

@@ -7,7 +7,6 @@ import { mediaRequest, type MediaRequest } from './media-request.js';
 import type { Platform } from './platforms.js';
 import { checkTarget } from './ssrf.js';
 import { sendArchived, streamMedia } from './stream.js';
-import { mediaIdentity } from './platforms.js';
 import type { MediaArchive } from '../cache/media-archive.js';
 import type { TargetPolicy } from './ssrf.js';
 
@@ -31,7 +30,7 @@ export function playHandler(deps: PlayDeps) {
     const mode = ctx.query.mode ?? 'prefix';
     if (mode !== 'prefix' && mode !== 'full') throw badRequest('parameter mode must be prefix or full');
     const req = mediaRequest(ctx, deps.policy, deps.accessTokenConfigured);
-    const id = mediaIdentity(req.target.url, req.platform, key);
+    const id = deps.policy.platforms.identity(req.target.url, req.platform, key);
     const kept = await deps.archive?.lookup(id);
     if (kept && (await sendArchived(ctx, deps.archive!, id, kept, req.signed))) return;
     await streamMedia(ctx, deps.fetcher, deps.keystreams, req, { key, limit: mode === 'full' ? Infinity : PREFIX_BYTES, defaultType: 'video/mp4' });

@@ -9,7 +9,6 @@ import { parseDecodeKey } from './decode-key.js';
 import { header, mediaStatusError, mediaType, type MediaFetcher, type MediaResponse } from './fetch.js';
 import type { KeystreamCache } from './keystream-cache.js';
 import { copyValidators, mediaHeaders, mediaRequest, type MediaRequest } from './media-request.js';
-import { mediaIdentity } from './platforms.js';
 import { decryptImage } from './decrypt-image.js';
 import type { MediaArchive } from '../cache/media-archive.js';
 import type { TargetPolicy } from './ssrf.js';
@@ -126,7 +125,7 @@ export function proxyHandler(deps: ProxyDeps) {
     const req = mediaRequest(ctx, deps.policy, deps.accessTokenConfigured);
     const fmt = spec.fmt === 'auto' ? negotiateFormat(ctx.get('Accept')) : spec.fmt;
     if (spec.fmt === 'auto') ctx.vary('Accept');
-    const original = mediaIdentity(req.target.url, req.platform, key);
+    const original = deps.policy.platforms.identity(req.target.url, req.platform, key);
     const transform = { w: spec.w, h: spec.h, q: spec.q, fit: spec.fit, fmt };
     const variant = isIdentity(spec) ? original : `${original}#w=${spec.w ?? ''}&h=${spec.h ?? ''}&fit=${spec.fit ?? ''}&q=${spec.q ?? ''}&fmt=${fmt}`;
 

@@ -2,7 +2,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { HttpError } from '../http/errors.js';
-import { platformOfHost, type Platform } from './platforms.js';
+import type { Platform, Platforms } from './platforms.js';
 
 /**
  * Where /proxy and /play may go. Two layers, both applied to the first URL and to every redirect hop:
@@ -14,6 +14,8 @@ import { platformOfHost, type Platform } from './platforms.js';
 export interface TargetPolicy {
   /** PROXY_ALLOW_HOSTS entries, lower case: "host" (any port) or "host:port". */
   extraHosts: ReadonlySet<string>;
+  /** The media rules of the mounted sources: their hosts are allowed, each with its platform. */
+  platforms: Platforms;
 }
 
 export interface Target {
@@ -69,7 +71,7 @@ export function checkTarget(raw: string, policy: TargetPolicy, platformOnly = fa
   if (!hostname) throw new HttpError(400, 'BAD_URL', 'url has no host');
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   const extra = !platformOnly && inExtra(policy, hostname, port);
-  const platform = isIP(hostname) ? undefined : platformOfHost(hostname);
+  const platform = isIP(hostname) ? undefined : policy.platforms.ofHost(hostname);
   if (!extra) {
     if (isIP(hostname) && !isPublicAddress(hostname)) throw refused(`${hostname} is a private or reserved address`);
     if (!platform) throw refused(`${hostname} is not a media host feedgate proxies (add it to PROXY_ALLOW_HOSTS to allow it)`);

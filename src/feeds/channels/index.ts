@@ -1,6 +1,7 @@
+import { DESKTOP_UA, type PlatformRule } from '../../proxy/platforms.js';
 import type { Context } from 'koa';
 import { badRequest } from '../../http/errors.js';
-import { ecloudSettings, setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
+import { ecloudSettings, setting, type SourceContext, type SourceDescriptor, type SourceModule } from '../descriptor.js';
 import { EcloudProvider } from './ecloud-client.js';
 import { QUALITY, channelsFeed, resolveChannelsMedia, searchAccounts } from './feed.js';
 import { U64 } from './ids.js';
@@ -84,3 +85,14 @@ export function channelsSource(ctx: SourceContext): SourceDescriptor {
     ],
   };
 }
+
+/** The media rules of the platform this source owns. */
+const MEDIA: Readonly<Record<string, PlatformRule>> = {
+  // Channels videos and covers.
+  channels: {
+    hosts: ['finder.video.qq.com', 'wxapp.tc.qq.com', 'video.qq.com', 'tc.qq.com', 'channels.weixin.qq.com', 'findermp.video.qq.com'],
+    headers: { 'user-agent': DESKTOP_UA, accept: '*/*' },
+  },
+};
+
+export const channelsModule: SourceModule = { name: 'channels', media: MEDIA, create: channelsSource };

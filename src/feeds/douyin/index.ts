@@ -1,7 +1,8 @@
+import { DESKTOP_UA, type PlatformRule } from '../../proxy/platforms.js';
 import type { Context } from 'koa';
 import { Counter } from 'prom-client';
 import { HttpError, badRequest } from '../../http/errors.js';
-import { setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
+import { setting, type SourceContext, type SourceDescriptor, type SourceModule } from '../descriptor.js';
 import { AWEME_ID, DouyinClient, firstLink, secUidOf } from './client.js';
 import { douyinFeed, resolveDouyinMedia } from './feed.js';
 
@@ -112,3 +113,16 @@ export function douyinSource(ctx: SourceContext): SourceDescriptor {
     notice: config.DOUYIN_COOKIE ? undefined : 'source.douyin.guest',
   };
 }
+
+/** The media rules of the platform this source owns. */
+const MEDIA: Readonly<Record<string, PlatformRule>> = {
+  // Douyin's CDNs check the Referer (notes/douyin.md).
+  douyin: {
+    hosts: ['douyinpic.com', 'douyinvod.com', 'douyincdn.com', 'douyinstatic.com', 'douyin.com', 'iesdouyin.com', 'amemv.com', 'byteimg.com', 'bytecdn.cn', 'zjcdn.com', 'snssdk.com'],
+    headers: { 'user-agent': DESKTOP_UA, referer: 'https://www.douyin.com/', accept: '*/*' },
+    // Signed image links expire; the object behind them does not.
+    volatileParams: ['x-expires', 'x-signature'],
+  },
+};
+
+export const douyinModule: SourceModule = { name: 'douyin', media: MEDIA, create: douyinSource };

@@ -1,4 +1,5 @@
-import { setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
+import type { PlatformRule } from '../../proxy/platforms.js';
+import { setting, type SourceContext, type SourceDescriptor, type SourceModule } from '../descriptor.js';
 import { HdhiveClient } from './client.js';
 import { hdhiveResources, hdhiveShares } from './feed.js';
 
@@ -41,3 +42,13 @@ export function hdhiveSource(ctx: SourceContext): SourceDescriptor {
     ],
   };
 }
+
+/** The media rules of the platform this source owns. */
+const MEDIA: Readonly<Record<string, PlatformRule>> = {
+  hdhive: {
+    hosts: ['hdhive.com', 'image.tmdb.org'],
+    headers: { 'user-agent': 'feedgate', accept: 'image/*,*/*;q=0.8' },
+  },
+};
+
+export const hdhiveModule: SourceModule = { name: 'hdhive', media: MEDIA, create: hdhiveSource };

@@ -1,9 +1,10 @@
+import type { PlatformRule } from '../../proxy/platforms.js';
 import { Counter } from 'prom-client';
 import { HttpError, badRequest } from '../../http/errors.js';
 import { sendArticlePage } from '../../proxy/article-page.js';
 import { momentsPostStore } from '../../store/moments-posts.js';
 import type { Config } from '../../config.js';
-import { ecloudSettings, setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
+import { ecloudSettings, setting, type SourceContext, type SourceDescriptor, type SourceModule } from '../descriptor.js';
 import { EcloudMomentsProvider } from './ecloud-client.js';
 import { POST_ID, WXID, momentsFeed, renderPost } from './feed.js';
 import type { MomentsProvider } from './provider.js';
@@ -105,3 +106,15 @@ export function momentsSource(ctx: SourceContext): SourceDescriptor {
     ],
   };
 }
+
+/** The media rules of the platform this source owns. */
+const MEDIA: Readonly<Record<string, PlatformRule>> = {
+  // Moments media: the CDN refuses requests without this user agent (notes/moments.md §2.3).
+  moments: {
+    hosts: ['mmsns.qpic.cn', 'shmmsns.qpic.cn', 'szmmsns.qpic.cn', 'snsvideo.c2c.wechat.com', 'vweixinthumb.tc.qq.com', 'vweixinf.tc.qq.com', 'wxsns.video.qq.com'],
+    headers: { 'user-agent': 'MicroMessenger Client', accept: '*/*' },
+    volatileParams: ['token', 'idx'],
+  },
+};
+
+export const momentsModule: SourceModule = { name: 'moments', media: MEDIA, create: momentsSource };

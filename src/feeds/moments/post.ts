@@ -1,6 +1,6 @@
 import type { Cheerio } from 'cheerio';
 import type { Element } from 'domhandler';
-import { momentsMediaUrl } from '../../proxy/platforms.js';
+import { momentsMediaUrl } from './media-url.js';
 import { cheerio } from '../../cheerio.js';
 import { unixSeconds } from '../../upstream/shape.js';
 

@@ -1,4 +1,4 @@
-import { momentsMediaUrl } from '../../proxy/platforms.js';
+import { momentsMediaUrl } from './media-url.js';
 import type { UpstreamClient } from '../../upstream/client.js';
 import { UpstreamError } from '../../upstream/errors.js';
 import { parsePostXml, type MomentsMedia, type MomentsPost } from './post.js';

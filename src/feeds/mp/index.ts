@@ -1,3 +1,4 @@
+import { DESKTOP_UA, hostMatch, type PlatformRule } from '../../proxy/platforms.js';
 import type { Context } from 'koa';
 import { Gauge } from 'prom-client';
 import { presentedToken, tokenCheck, tokenMatches, tokenVerdict } from '../../http/auth.js';
@@ -5,10 +6,9 @@ import { HttpError, badRequest } from '../../http/errors.js';
 import { readJsonBody } from '../../http/json-body.js';
 import { sendArticlePage } from '../../proxy/article-page.js';
 import { proxyImages } from '../../proxy/article.js';
-import { platformOfHost } from '../../proxy/platforms.js';
 import { mpAccountStore, mpState, type MpAccount, type MpCredentialPush } from '../../store/mp-accounts.js';
 import { mpArticleStore } from '../../store/mp-articles.js';
-import { setting, type SourceContext, type SourceDescriptor } from '../descriptor.js';
+import { setting, type SourceContext, type SourceDescriptor, type SourceModule } from '../descriptor.js';
 import { MP_HOST, MpClient, canonicalArticleUrl } from './client.js';
 import { BIZ, fullText, mpFeed } from './feed.js';
 
@@ -191,7 +191,7 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
             throw badRequest('parameter url is not a URL', 'BAD_URL');
           }
           const isPage = target.hostname === MP_HOST || target.host === baseHost;
-          if (!isPage && platformOfHost(target.hostname) !== 'wechat') {
+          if (!isPage && !hostMatch(MEDIA.wechat!.hosts, target.hostname)) {
             throw new HttpError(403, 'HOST_NOT_ALLOWED', `/mp/proxy serves WeChat articles and images only, not ${target.hostname.slice(0, 100)}`);
           }
           if (!isPage) {
@@ -249,3 +249,14 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
     ],
   };
 }
+
+/** The media rules of the platform this source owns. */
+const MEDIA: Readonly<Record<string, PlatformRule>> = {
+  // Official Account images and assets (also Channels and Moments avatars): no Referer is what gets past mmbiz's hotlink check.
+  wechat: {
+    hosts: ['mmbiz.qpic.cn', 'mmbiz.qlogo.cn', 'qpic.cn', 'qlogo.cn', 'res.wx.qq.com', 'mp.weixin.qq.com', 'wx.qq.com'],
+    headers: { 'user-agent': DESKTOP_UA, accept: 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8' },
+  },
+};
+
+export const mpModule: SourceModule = { name: 'mp', media: MEDIA, create: mpSource };
