@@ -4,7 +4,7 @@
  * with its baselines' absolute figures, so a ratio can be judged (a baseline limited by the generator
  * makes every ratio look good).
  *
- * BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_ONLY=feed,proxy,play,resize,mp,redis,memory,
+ * BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_ONLY=feed,proxy,play,resize,mp,redis,store,memory,
  * BENCH_NODE_FLAGS (extra node flags for feedgate, e.g. --cpu-prof).
  */
 import { writeFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { curlRate, ensureTools, feedgate, freePort, median, minorFaults, peakRss
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'feed,proxy,play,resize,mp,redis,memory').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'feed,proxy,play,resize,mp,redis,store,memory').split(','));
 const TOKEN = 'bench-token';
 const SECRET = 'bench-secret';
 
@@ -289,6 +289,91 @@ if (ONLY.has('redis')) {
   }
   console.log(`  Redis vs memory        ${(med['feedgate, Redis']! / med['feedgate, memory']!).toFixed(2)}x\n`);
   await redis.stop();
+}
+
+if (ONLY.has('store')) {
+  // Durable state on PostgreSQL against SQLite, the same feedgate otherwise. A cold build writes first-seen
+  // stamps and a snapshot, so it shows what a database round trip costs; a cached hit never touches one.
+  const { postgresBin, startPostgres } = await import('../test/helpers/postgres.js');
+  if (!postgresBin()) throw new Error('the store benchmark needs PostgreSQL: apt-get install postgresql');
+  const pg = await startPostgres();
+  const { startFakeHdhive, sampleTv101172 } = await import('../test/fakes/hdhive.js');
+  const hd = await startFakeHdhive();
+  // Answers in about 1 ms: the build, not the upstream, is measured.
+  hd.delayMs = 1;
+  const TITLES = 40 * ROUNDS;
+  for (let i = 0; i < 2 * TITLES + 10; i++) hd.resources.set(`tv/${700000 + i}`, sampleTv101172());
+  const base = { HDHIVE_API_URL: hd.url, HDHIVE_API_KEY: hd.apiKey, ACCESS_TOKEN: TOKEN, PROXY_SECRET: SECRET, CACHE_TTL: '1h' };
+  const engines = {
+    SQLite: await track(feedgate(base)),
+    PostgreSQL: await track(feedgate({ ...base, DATABASE_URL: await pg.database('bench') })),
+  };
+  let next = 700000;
+  const cold = async (url: string) => {
+    const t0 = performance.now();
+    const res = await fetch(`${url}/feeds/hdhive/tv/${next++}?token=${TOKEN}`);
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`cold feed: HTTP ${res.status}`);
+    return performance.now() - t0;
+  };
+  for (const e of Object.values(engines)) for (let i = 0; i < 5; i++) await cold(e.info.url); // warm up
+  const builds: Record<string, number[]> = { SQLite: [], PostgreSQL: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, e] of Object.entries(engines)) {
+      const t: number[] = [];
+      for (let i = 0; i < 40; i++) t.push(await cold(e.info.url));
+      builds[name]!.push(median(t));
+    }
+  }
+  const hits: Record<string, WrkResult[]> = { SQLite: [], PostgreSQL: [] };
+  for (const e of Object.values(engines)) await fetch(`${e.info.url}/feeds/hdhive/tv/101172?token=${TOKEN}`);
+  for (let r = 0; r < ROUNDS; r++) for (const [name, e] of Object.entries(engines)) hits[name]!.push(await wrk(`${e.info.url}/feeds/hdhive/tv/101172?token=${TOKEN}`, { connections: CONNECTIONS, seconds: SECONDS }));
+  const ratio = roundRatios(builds.PostgreSQL!, builds.SQLite!);
+  console.log(`Durable state on PostgreSQL against SQLite (HDHive fake answering in ~1 ms, ${ROUNDS} rounds):`);
+  for (const name of ['SQLite', 'PostgreSQL']) {
+    console.log(`  cold feed build, ${name.padEnd(10)} ${median(builds[name]!).toFixed(2).padStart(6)} ms median of 40 one at a time (per round: ${builds[name]!.map((x) => x.toFixed(2)).join(', ')})`);
+  }
+  console.log(`  ratio                       ${showRatio(ratio)} (goal <= 1.3x: ${ratio.median <= 1.3 ? 'met' : 'NOT MET'})`);
+  for (const name of ['SQLite', 'PostgreSQL']) {
+    const rs = hits[name]!;
+    console.log(`  cached hit, ${name.padEnd(10)}      ${fmt({ rps: median(rs.map((x) => x.rps)), p50: median(rs.map((x) => x.p50)), p99: median(rs.map((x) => x.p99)), errors: rs.reduce((a, x) => a + x.errors, 0) })}`);
+  }
+  const hitRatio = roundRatios(hits.PostgreSQL!.map((x) => x.rps), hits.SQLite!.map((x) => x.rps));
+  console.log(`  cached hits, PostgreSQL/SQLite ${showRatio(hitRatio)} (the memory tier: no database call either way)\n`);
+
+  // MP full text rebuilt from the archive (another option set, so another cache entry): every article
+  // body is read from the database, none fetched.
+  const { startFakeMp } = await import('../test/fakes/mp.js');
+  const mp = await startFakeMp();
+  const now = Math.floor(Date.now() / 1000);
+  const mpEngines = {
+    SQLite: await track(feedgate({ MP_BASE_URL: mp.url, MP_CALLS_PER_MINUTE: '600', PROXY_ALLOW_HOSTS: mp.host })),
+    PostgreSQL: await track(feedgate({ MP_BASE_URL: mp.url, MP_CALLS_PER_MINUTE: '600', PROXY_ALLOW_HOSTS: mp.host, DATABASE_URL: await pg.database('benchmp') })),
+  };
+  const rebuilt: Record<string, number[]> = { SQLite: [], PostgreSQL: [] };
+  let n = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, e] of Object.entries(mpEngines)) {
+      const biz = Buffer.from(String(3259990000 + ++n)).toString('base64');
+      mp.others.set(biz, Array.from({ length: 10 }, (_, i) => ({ id: 20000 + 100 * n + i, datetime: now - i * 3600, type: 49, articles: [{ mid: 20000 + 100 * n + i, idx: 1, title: `A${i}`, digest: 'd', author: 'a', cover: '', kind: 'article' as const }] })));
+      mp.validKeys.set(biz, `k${n}`);
+      await fetch(`${e.info.url}/api/mp/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ biz, key: `k${n}`, uin: 'MTIz', pass_ticket: 'pt' }) });
+      const path = `/feeds/mp/${encodeURIComponent(biz)}?content=1`;
+      await (await fetch(e.info.url + path)).arrayBuffer();
+      await sleep(150); // the message-list budget, so no timed request waits on it
+      const t0 = performance.now();
+      const res = await fetch(`${e.info.url}${path}&proxy_cover=0`);
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`MP rebuild: HTTP ${res.status}`);
+      rebuilt[name]!.push(performance.now() - t0);
+    }
+  }
+  for (const name of ['SQLite', 'PostgreSQL']) console.log(`  MP 10-article rebuild from the archive, ${name.padEnd(10)} ${median(rebuilt[name]!).toFixed(1)} ms (per round: ${rebuilt[name]!.map((x) => x.toFixed(1)).join(', ')})`);
+  console.log('');
+  for (const e of [...Object.values(engines), ...Object.values(mpEngines)]) e.child.kill('SIGTERM');
+  await mp.close();
+  await hd.close();
+  await pg.stop();
 }
 
 if (ONLY.has('memory')) {

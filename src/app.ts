@@ -7,7 +7,7 @@ import { MediaArchive } from './cache/media-archive.js';
 import { MediaCache } from './cache/media-cache.js';
 import { RedisState } from './cache/shared.js';
 import { CallBudget } from './upstream/budget.js';
-import type { Config } from './config.js';
+import type { Config } from './feeds/sources.js';
 import type { SourceContext, SourceDescriptor, SourceModule } from './feeds/descriptor.js';
 import { describeSource, mountSource } from './feeds/mount.js';
 import { SOURCES, platformsOf } from './feeds/sources.js';
@@ -122,7 +122,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
   if (config.MOMENTS_ARCHIVE) keeper.start(db.engine === 'sqlite');
   const lengths = new LRUCache<string, number>({ max: 10_000 });
   // One set of texts per language, made once: each holds Intl formatters, too costly to build per request.
-  const textsIn = Object.fromEntries(LANGS.map((l) => [l, texts(l, config.TZ)])) as Record<Lang, Texts>;
+  const textsIn = Object.fromEntries(LANGS.map((l) => [l, texts(l, config.TZ, Object.assign({}, ...modules.map((m) => m.messages?.[l] ?? {})))])) as Record<Lang, Texts>;
   // A configured PROXY_SECRET wins; else one made once, in the database every replica shares, or in DATA_DIR.
   const secret = config.PROXY_SECRET
     ? Buffer.from(config.PROXY_SECRET, 'utf8')

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError } from './config.js';
+import { loadConfig } from './feeds/sources.js';
 import { S3Blobs } from './store/s3-blobs.js';
 import { copyBlobs, copyTables, dataDirProxySecret, type CopyProgress } from './store/copy.js';
 import { CORE_MIGRATIONS } from './store/migrations.js';

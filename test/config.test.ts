@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_KEYS, ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError } from '../src/config.js';
+import { CONFIG_KEYS, loadConfig } from '../src/feeds/sources.js';
 import { tempDir } from './helpers/app.js';
 
 describe('config', () => {

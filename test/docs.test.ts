@@ -3,9 +3,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_KEYS } from '../src/config.js';
-// @ts-expect-error plain JavaScript script, no types
-import { END, START, settingsTable } from '../scripts/settings-table.mjs';
+import { CONFIG_KEYS } from '../src/feeds/sources.js';
+import { generated } from '../scripts/settings.js';
 
 const read = (p: string) => readFileSync(fileURLToPath(new URL(`../${p}`, import.meta.url)), 'utf8');
 
@@ -14,11 +13,9 @@ describe('the documentation agrees with the code', () => {
     expect(Object.keys(parse(read('config/default.yaml'))).sort()).toEqual([...CONFIG_KEYS].sort());
   });
 
-  it('the README settings table is the one generated from config/default.yaml (node scripts/settings-table.mjs --write)', () => {
-    const readme = read('README.md');
-    const block = readme.slice(readme.indexOf(START) + START.length, readme.indexOf(END)).trim();
-    expect(block).toBe(settingsTable());
-    for (const key of CONFIG_KEYS) expect(block).toContain(`| \`${key}\` |`);
+  it('config/default.yaml, .env.example and the README settings table are the ones generated from the declarations (npm run settings -- --write)', () => {
+    for (const [file, text] of Object.entries(generated(read('README.md')))) expect(read(file), file).toBe(text);
+    for (const key of CONFIG_KEYS) expect(read('README.md')).toContain(`| \`${key}\` |`);
   });
 
   it('README.md and README.zh-CN.md: a quick start first, and the same troubleshooting codes, each one the code returns', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError } from '../src/config.js';
+import { loadConfig } from '../src/feeds/sources.js';
 import { LANGS, catalogue, negotiate, texts } from '../src/i18n/index.js';
 import { ACCOUNT, useFakeChannels } from './fakes/channels.js';
 import { COOKIE, useFakeDouyin } from './fakes/douyin.js';

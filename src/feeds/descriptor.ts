@@ -1,8 +1,19 @@
 import type { Context } from 'koa';
 import type { FeedCache } from '../cache/feed-cache.js';
-import type { Config } from '../config.js';
+import type { SettingsSection, SharedConfig } from '../config.js';
+
+/**
+ * What the sources' settings parse to. Empty here: each source adds its own from its settings.ts
+ * (declare module '…/descriptor.js' { interface SourceConfig extends SettingsOf<…> {} }), so no list
+ * of sources names their types.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface SourceConfig {}
+
+/** Every setting feedgate reads, as its values: the shared ones and every mounted source's. */
+export type Config = SharedConfig & SourceConfig;
 import type { Metrics } from '../metrics.js';
-import type { MessageKey, Texts } from '../i18n/index.js';
+import type { Lang, MessageKey, Texts } from '../i18n/index.js';
 import type { Logger } from '../logger.js';
 import type { KeepRequest } from '../proxy/keeper.js';
 import type { ResolvedMedia } from '../proxy/play.js';
@@ -24,6 +35,14 @@ export interface SourceModule {
   name: string;
   /** Media rules of the platforms this source owns (hosts, CDN headers, volatile URL parameters). */
   media?: Readonly<Record<string, PlatformRule>>;
+  /** The settings it reads besides the shared ones, by section (src/config.ts composes them). */
+  settings?: readonly SettingsSection[];
+  /**
+   * Messages of its own, per language, merged into that language's catalogue (its title and description
+   * on the start page are source.<name>.title and source.<name>.description). The built-in sources keep
+   * theirs in src/i18n.
+   */
+  messages?: Partial<Record<Lang, Readonly<Record<string, string>>>>;
   /** Its own tables, for its own stores: ids start with the source's name. */
   migrations?: readonly Migration[];
   create(ctx: SourceContext): SourceDescriptor;

@@ -11,9 +11,13 @@ const catalogues: Record<Lang, Record<MessageKey, string>> = { 'zh-CN': zhCN, en
 
 export type Params = Record<string, string | number>;
 
-/** The text for `key` in `lang`, its {named} parameters filled in (a missing one stays as written). */
-export function t(lang: Lang, key: MessageKey, params: Params = {}): string {
-  return catalogues[lang][key].replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
+/**
+ * The text for `key` in `lang`, its {named} parameters filled in (a missing one stays as written). `extra`
+ * holds the messages a source brings in its folder, merged into the language's catalogue; a key neither
+ * has is written as itself (a missing message never breaks a page).
+ */
+export function t(lang: Lang, key: MessageKey, params: Params = {}, extra?: Readonly<Record<string, string>>): string {
+  return (extra?.[key] ?? catalogues[lang][key] ?? key).replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
 }
 
 /** Every key of a language's catalogue, for tests and tools. */
@@ -60,13 +64,13 @@ export function isTimeZone(zone: string): boolean {
   }
 }
 
-export function texts(lang: Lang, timeZone: string): Texts {
+export function texts(lang: Lang, timeZone: string, extra?: Readonly<Record<string, string>>): Texts {
   const day = new Intl.DateTimeFormat('sv-SE', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
   const minute = new Intl.DateTimeFormat('sv-SE', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'shortOffset' });
   return {
     lang,
     timeZone,
-    t: (key, params) => t(lang, key, params),
+    t: (key, params) => t(lang, key, params, extra),
     date: (ms) => day.format(ms),
     dateTime: (ms) => minute.format(ms),
   };

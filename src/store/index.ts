@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Config } from '../config.js';
+import type { SharedConfig as Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { DiskBlobs, type BlobStore } from './blobs.js';
 import { PostgresSql } from './postgres.js';

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import type { SourceModule } from '../../src/feeds/descriptor.js';
+import { loadConfig, type Config } from '../../src/feeds/sources.js';
 import { createLogger } from '../../src/logger.js';
 import { openStore } from '../../src/store/index.js';
 import type { Sql } from '../../src/store/sql.js';
@@ -25,12 +26,12 @@ export function tempDir(prefix = 'feedgate-test-'): string {
 }
 
 /** A real feedgate on an ephemeral loopback port, configured like production but for `overrides`. */
-export async function startApp(overrides: Partial<Record<keyof Config, unknown>> = {}, opts: { logFile?: string } = {}): Promise<RunningApp> {
+export async function startApp(overrides: Partial<Record<keyof Config, unknown>> = {}, opts: { logFile?: string; sources?: readonly SourceModule[] } = {}): Promise<RunningApp> {
   const dataDir = (overrides.DATA_DIR as string | undefined) ?? tempDir();
   // Feed text in English unless a test asks for another language (the default is zh-CN).
-  const config = loadConfig({}, { LOG_LEVEL: 'silent', PORT: 0, UPSTREAM_RETRIES: 0, FEED_LANGUAGE: 'en', ...overrides, DATA_DIR: dataDir });
+  const config = loadConfig({}, { LOG_LEVEL: 'silent', PORT: 0, UPSTREAM_RETRIES: 0, FEED_LANGUAGE: 'en', ...overrides, DATA_DIR: dataDir }, opts.sources);
   const db = openStore(config);
-  const app = await createApp({ config, logger: createLogger(config.LOG_LEVEL, opts.logFile ?? 1), db });
+  const app = await createApp({ sources: opts.sources, config, logger: createLogger(config.LOG_LEVEL, opts.logFile ?? 1), db });
   const server: Server = await new Promise((resolve) => {
     const s = createServer(app.listener).listen(0, '127.0.0.1', () => resolve(s));
   });

@@ -1,3 +1,5 @@
+import { CHANNELS_SETTINGS } from './settings.js';
+import { ECLOUD_SETTINGS } from '../ecloud-settings.js';
 import { DESKTOP_UA, type PlatformRule } from '../../proxy/platforms.js';
 import type { Context } from 'koa';
 import { badRequest } from '../../http/errors.js';
@@ -95,4 +97,4 @@ const MEDIA: Readonly<Record<string, PlatformRule>> = {
   },
 };
 
-export const channelsModule: SourceModule = { name: 'channels', media: MEDIA, create: channelsSource };
+export const channelsModule: SourceModule = { name: 'channels', settings: [CHANNELS_SETTINGS, ECLOUD_SETTINGS], media: MEDIA, create: channelsSource };

@@ -1,3 +1,4 @@
+import { DOUYIN_SETTINGS } from './settings.js';
 import { DESKTOP_UA, type PlatformRule } from '../../proxy/platforms.js';
 import type { Context } from 'koa';
 import { Counter } from 'prom-client';
@@ -125,4 +126,4 @@ const MEDIA: Readonly<Record<string, PlatformRule>> = {
   },
 };
 
-export const douyinModule: SourceModule = { name: 'douyin', media: MEDIA, create: douyinSource };
+export const douyinModule: SourceModule = { name: 'douyin', settings: [DOUYIN_SETTINGS], media: MEDIA, create: douyinSource };

@@ -1,3 +1,4 @@
+import { HDHIVE_SETTINGS } from './settings.js';
 import type { PlatformRule } from '../../proxy/platforms.js';
 import { setting, type SourceContext, type SourceDescriptor, type SourceModule } from '../descriptor.js';
 import { HdhiveClient } from './client.js';
@@ -51,4 +52,4 @@ const MEDIA: Readonly<Record<string, PlatformRule>> = {
   },
 };
 
-export const hdhiveModule: SourceModule = { name: 'hdhive', media: MEDIA, create: hdhiveSource };
+export const hdhiveModule: SourceModule = { name: 'hdhive', settings: [HDHIVE_SETTINGS], media: MEDIA, create: hdhiveSource };

@@ -1,9 +1,11 @@
+import { MOMENTS_SETTINGS } from './settings.js';
+import { ECLOUD_SETTINGS } from '../ecloud-settings.js';
 import type { PlatformRule } from '../../proxy/platforms.js';
 import { Counter } from 'prom-client';
 import { HttpError, badRequest } from '../../http/errors.js';
 import { sendArticlePage } from '../../proxy/article-page.js';
 import { momentsPostStore } from '../../store/moments-posts.js';
-import type { Config } from '../../config.js';
+import type { Config } from '../descriptor.js';
 import { ecloudSettings, setting, type SourceContext, type SourceDescriptor, type SourceModule } from '../descriptor.js';
 import { EcloudMomentsProvider } from './ecloud-client.js';
 import { POST_ID, WXID, momentsFeed, renderPost } from './feed.js';
@@ -117,4 +119,4 @@ const MEDIA: Readonly<Record<string, PlatformRule>> = {
   },
 };
 
-export const momentsModule: SourceModule = { name: 'moments', media: MEDIA, create: momentsSource };
+export const momentsModule: SourceModule = { name: 'moments', settings: [MOMENTS_SETTINGS, ECLOUD_SETTINGS], media: MEDIA, create: momentsSource };

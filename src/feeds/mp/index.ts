@@ -1,3 +1,4 @@
+import { MP_SETTINGS } from './settings.js';
 import { DESKTOP_UA, hostMatch, type PlatformRule } from '../../proxy/platforms.js';
 import type { Context } from 'koa';
 import { Gauge } from 'prom-client';
@@ -259,4 +260,4 @@ const MEDIA: Readonly<Record<string, PlatformRule>> = {
   },
 };
 
-export const mpModule: SourceModule = { name: 'mp', media: MEDIA, create: mpSource };
+export const mpModule: SourceModule = { name: 'mp', settings: [MP_SETTINGS], media: MEDIA, create: mpSource };
