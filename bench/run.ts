@@ -316,12 +316,12 @@ if (ONLY.has('store')) {
     if (res.status !== 200) throw new Error(`cold feed: HTTP ${res.status}`);
     return performance.now() - t0;
   };
-  for (const e of Object.values(engines)) for (let i = 0; i < 5; i++) await cold(e.info.url); // warm up
+  for (const e of Object.values(engines)) for (let i = 0; i < 5; i++) await cold(e.info.url!); // warm up
   const builds: Record<string, number[]> = { SQLite: [], PostgreSQL: [] };
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, e] of Object.entries(engines)) {
       const t: number[] = [];
-      for (let i = 0; i < 40; i++) t.push(await cold(e.info.url));
+      for (let i = 0; i < 40; i++) t.push(await cold(e.info.url!));
       builds[name]!.push(median(t));
     }
   }
