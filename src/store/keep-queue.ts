@@ -38,12 +38,14 @@ export function keepQueueStore(db: Sql): KeepQueueStore {
   return {
     async add(jobs, now = Date.now()) {
       if (jobs.length === 0) return;
-      await db.tx(async (q) => {
-        // added_at a millisecond apart within a batch: jobs are claimed in the order they were given, on both engines.
-        for (const [i, j] of jobs.entries()) {
-          await q.run('INSERT INTO media_keep_queue (id, request, attempts, next_at, last_error, added_at) VALUES (?, ?, 0, ?, ?, ?) ON CONFLICT (id) DO NOTHING', [j.id, j.request, now, '', now + i]);
-        }
-      });
+      // added_at a millisecond apart within a batch: jobs are claimed in the order they were given, on both engines.
+      for (let i = 0; i < jobs.length; i += 100) {
+        const part = jobs.slice(i, i + 100);
+        await db.run(
+          `INSERT INTO media_keep_queue (id, request, attempts, next_at, last_error, added_at) VALUES ${part.map(() => "(?, ?, 0, ?, '', ?)").join(', ')} ON CONFLICT (id) DO NOTHING`,
+          part.flatMap((j, k) => [j.id, j.request, now, now + i + k]),
+        );
+      }
     },
     // The outer conditions are checked again on each row as it is updated: when two replicas pick the
     // same rows, the second finds them claimed and takes none of them.

@@ -30,12 +30,15 @@ export function momentsPostStore<MomentsPost extends StoredPost>(db: Sql): Momen
     record: (posts, now = Date.now()) =>
       db.tx(async (q) => {
         const fresh = new Set<string>();
-        for (const p of posts) {
-          // xmax = 0 would say "inserted" on PostgreSQL only; asking first works on both engines, inside the transaction.
-          if (!(await q.get('SELECT id FROM moments_posts WHERE id = ?', [p.id]))) fresh.add(p.id);
+        const unique = [...new Map(posts.map((p) => [p.id, p])).values()];
+        for (let i = 0; i < unique.length; i += 100) {
+          const part = unique.slice(i, i + 100);
+          // Asking first works on both engines (xmax = 0 would say "inserted" on PostgreSQL only), inside the transaction.
+          const known = new Set((await q.all<{ id: string }>(`SELECT id FROM moments_posts WHERE id IN (${marks(part.length)})`, part.map((p) => p.id))).map((r) => r.id));
+          for (const p of part) if (!known.has(p.id)) fresh.add(p.id);
           await q.run(
-            'INSERT INTO moments_posts (id, username, create_time, data, first_seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET username = excluded.username, create_time = excluded.create_time, data = excluded.data',
-            [p.id, p.username, p.createTime, JSON.stringify(p), now],
+            `INSERT INTO moments_posts (id, username, create_time, data, first_seen) VALUES ${part.map(() => '(?, ?, ?, ?, ?)').join(', ')} ON CONFLICT (id) DO UPDATE SET username = excluded.username, create_time = excluded.create_time, data = excluded.data`,
+            part.flatMap((p) => [p.id, p.username, p.createTime, JSON.stringify(p), now]),
           );
         }
         return fresh;

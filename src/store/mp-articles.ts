@@ -66,15 +66,15 @@ export interface MpArticleStore {
 export function mpArticleStore(db: Sql): MpArticleStore {
   return {
     async record(rows, now = Date.now()) {
-      if (rows.length === 0) return;
-      await db.tx(async (q) => {
-        for (const r of rows) {
-          await q.run(
-            'INSERT INTO mp_articles (url, biz, pushed_at, idx, meta, first_seen) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET pushed_at = excluded.pushed_at, idx = excluded.idx, meta = excluded.meta',
-            [r.url, r.biz, r.pushedAt, r.idx, JSON.stringify(r.meta), now],
-          );
-        }
-      });
+      // One statement per 100 rows (atomic each), not one per row: a round trip each on PostgreSQL.
+      const unique = [...new Map(rows.map((r) => [r.url, r])).values()];
+      for (let i = 0; i < unique.length; i += 100) {
+        const part = unique.slice(i, i + 100);
+        await db.run(
+          `INSERT INTO mp_articles (url, biz, pushed_at, idx, meta, first_seen) VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')} ON CONFLICT (url) DO UPDATE SET pushed_at = excluded.pushed_at, idx = excluded.idx, meta = excluded.meta`,
+          part.flatMap((r) => [r.url, r.biz, r.pushedAt, r.idx, JSON.stringify(r.meta), now]),
+        );
+      }
     },
     recent: async (biz, limit, since = 0) => (await db.all<Row>('SELECT * FROM mp_articles WHERE biz = ? AND pushed_at >= ? ORDER BY pushed_at DESC, idx LIMIT ?', [biz, since, limit])).map(toRow),
     latestPushes: async (biz, pushes) =>

@@ -191,7 +191,7 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
           `feedgate has no credentials for the account ${p.biz}: open any of its articles in desktop WeChat while the downloader's remote server points at feedgate (it pushes them to POST /api/mp/refresh)`,
         );
       }
-      let state = (await stateOf(p.biz))!;
+      let state = mpState(account, now(), opts.credentialTtlMs);
       let listed: { articles: MpListedArticle[]; next?: number } | undefined;
       const listKey = `${p.biz}:${p.offset}:${p.pages}`;
       const reused = pendingLists.get(listKey);
