@@ -96,8 +96,8 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
   const mediaProxy = config.PROXY_MEDIA_VIA_UPSTREAM_PROXY ? outboundProxy(config.UPSTREAM_PROXY, process.env, { connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT }) : undefined;
   const fetcher = new MediaFetcher({ policy, connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT, timeoutMs: config.PROXY_TIMEOUT, metrics, proxy: mediaProxy, logger });
   const keystreams = new KeystreamCache(config.KEYSTREAM_CACHE_KEYS);
-  const blobs = openBlobs(config);
-  const archive = new MediaArchive(db, blobs, config.MOMENTS_ARCHIVE_MAX_BYTES);
+  const blobs = await openBlobs(config);
+  const archive = new MediaArchive(db, blobs, config.MOMENTS_ARCHIVE_MAX_BYTES, db.engine === 'postgres');
   // Blobs a crash left without an index row, in the background: a bucket may be long to list.
   void archive.sweep().then(
     (n) => n > 0 && logger.info({ swept: n, where: blobs.where }, 'archived media no index row names were deleted'),

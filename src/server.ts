@@ -31,7 +31,7 @@ const logger = createLogger(config.LOG_LEVEL);
 let db: Sql | undefined;
 let app: Awaited<ReturnType<typeof createApp>>;
 try {
-  db = openStore(config, logger);
+  db = await openStore(config, logger);
   app = await createApp({ config, logger, db });
 } catch (err) {
   await db?.close().catch(() => {});

@@ -6,7 +6,7 @@ import { useFakeHdhive } from './fakes/hdhive.js';
 import { BIZ, pushCredentials, useFakeMp } from './fakes/mp.js';
 import { startApp, tempDir } from './helpers/app.js';
 import { startPostgres, type PostgresProc } from './helpers/postgres.js';
-import { ROOT, TSX } from './helpers/process.js';
+import { ROOT, TSX, boot } from './helpers/process.js';
 import { postgresTool } from './helpers/tools.js';
 
 /** Moving up (issue 23): `npm run cli -- migrate-data` copies a SQLite DATA_DIR into PostgreSQL. */
@@ -102,5 +102,17 @@ describe.skipIf(!ok)(`migrate-data${ok ? '' : ` (${postgresTool().hint})`}`, () 
     const unknown = await cli(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.out).toMatch(/usage: npm run cli -- <command>/);
+  });
+});
+
+describe('a server pointed at PostgreSQL it cannot use', () => {
+  it('an unreachable DATABASE_URL stops the start with one line naming it, no stack', async () => {
+    const err = await boot({ DATA_DIR: tempDir(), DATABASE_URL: 'postgres://feedgate@127.0.0.1:1/feedgate' }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(/exited with 1/);
+    expect(err?.message).toMatch(/feedgate: invalid configuration:\n\s+DATABASE_URL: cannot connect to PostgreSQL/);
+    expect(err?.message).not.toMatch(/\n\s+at /);
   });
 });

@@ -272,7 +272,7 @@ for (const engine of engines) {
           s3.useEnv();
           blobs = new S3Blobs(`s3://${s3.bucket}/${engine.name}-${Date.now()}`, s3.endpoint, join(dir, 'tmp'));
         } else blobs = new DiskBlobs(join(dir, 'archive'));
-        const archive = new MediaArchive(db, blobs, 250);
+        const archive = new MediaArchive(db, blobs, 250, engine.name === 'postgres');
         await db.run('DELETE FROM media_archive');
         await archive.putBuffer('a', Buffer.alloc(100, 1), 'image/jpeg');
         await new Promise((r) => setTimeout(r, 5));

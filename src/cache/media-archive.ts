@@ -33,6 +33,8 @@ export class MediaArchive {
     private readonly db: Sql,
     readonly blobs: BlobStore,
     private readonly maxBytes: number,
+    /** Whether other replicas share this index (so a blob missing here may be another replica's own). */
+    private readonly sharedIndex = false,
   ) {}
 
   /** Rows whose blob is gone are dropped when read; blobs no row names (a crash between the two) are swept here. */
@@ -66,7 +68,7 @@ export class MediaArchive {
    */
   async read(id: string, media: ArchivedMedia, start: number, end: number): Promise<Readable | undefined> {
     const body = await this.blobs.read(media.file, start, end);
-    if (!body && (this.blobs.shared || this.db.engine === 'sqlite')) await this.db.run('DELETE FROM media_archive WHERE id = ? AND file = ?', [id, media.file]);
+    if (!body && (this.blobs.shared || !this.sharedIndex)) await this.db.run('DELETE FROM media_archive WHERE id = ? AND file = ?', [id, media.file]);
     return body;
   }
 

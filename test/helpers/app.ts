@@ -30,7 +30,7 @@ export async function startApp(overrides: Partial<Record<keyof Config, unknown>>
   const dataDir = (overrides.DATA_DIR as string | undefined) ?? tempDir();
   // Feed text in English unless a test asks for another language (the default is zh-CN).
   const config = loadConfig({}, { LOG_LEVEL: 'silent', PORT: 0, UPSTREAM_RETRIES: 0, FEED_LANGUAGE: 'en', ...overrides, DATA_DIR: dataDir }, opts.sources);
-  const db = openStore(config);
+  const db = await openStore(config);
   const app = await createApp({ sources: opts.sources, config, logger: createLogger(config.LOG_LEVEL, opts.logFile ?? 1), db });
   const server: Server = await new Promise((resolve) => {
     const s = createServer(app.listener).listen(0, '127.0.0.1', () => resolve(s));
