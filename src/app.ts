@@ -11,6 +11,9 @@ import type { Config } from './feeds/sources.js';
 import type { SourceContext, SourceDescriptor, SourceModule } from './feeds/descriptor.js';
 import { describeSource, mountSource } from './feeds/mount.js';
 import { SOURCES, platformsOf } from './feeds/sources.js';
+import { SourceHealth } from './feeds/health.js';
+import { alertTargets, type AlertEndpoints } from './alerts/targets.js';
+import { sourceHealthStore } from './store/source-health.js';
 import { formatSuffix } from './feeds/route.js';
 import { FEED_PARAMS } from './feeds/params.js';
 import { presentedToken, requireToken, tokenCheck, tokenVerdict } from './http/auth.js';
@@ -50,7 +53,7 @@ import { UpstreamClient } from './upstream/client.js';
 import { failureMemoMs, isStaleable } from './upstream/errors.js';
 import { HealthBook } from './upstream/health.js';
 import { outboundProxy } from './upstream/proxy.js';
-import { LANGS, isLang, negotiate, texts, type Lang, type Texts } from './i18n/index.js';
+import { LANGS, isLang, negotiate, texts, type Lang, type MessageKey, type Texts } from './i18n/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -59,6 +62,8 @@ export interface AppDeps {
   db: Sql;
   /** The sources to mount (default: SOURCES); tests mount their own beside them. */
   sources?: readonly SourceModule[];
+  /** Where the chat platforms' APIs are, for alerts (tests point them at fake receivers). */
+  alertEndpoints?: Partial<AlertEndpoints>;
 }
 
 export interface App {
@@ -70,12 +75,14 @@ export interface App {
   sources: SourceDescriptor[];
   /** Background media keeping (Moments archive); tests wait on `keeper.idle()`. */
   keeper: MediaKeeper;
+  /** Health reports and alerts; tests wait on `health.settled()`. */
+  health: SourceHealth;
   /** Aborts upstream calls in flight and releases connection pools. The caller owns the db and the HTTP server. */
   close(): Promise<void>;
 }
 
 /** The shared middleware, the shared routes, and the sources: each source's routes are in its own index.ts. */
-export async function createApp({ config, logger, db, sources: modules = SOURCES }: AppDeps): Promise<App> {
+export async function createApp({ config, logger, db, sources: modules = SOURCES, alertEndpoints }: AppDeps): Promise<App> {
   await db.migrate([...CORE_MIGRATIONS, ...modules.flatMap((m) => m.migrations ?? [])]);
   const metrics = createMetrics();
   const health = new HealthBook();
@@ -130,6 +137,16 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
       ? await sharedProxySecret(settingStore(db))
       : loadProxySecret('', config.DATA_DIR);
   const signer = new UrlSigner(secret);
+  const healthStore = sourceHealthStore(db);
+  const titles: Record<string, string> = {};
+  const sourceHealth = new SourceHealth({
+    store: healthStore,
+    targets: alertTargets(config.ALERT_URLS, config.ALERT_SECRET, alertEndpoints),
+    texts: textsIn[config.FEED_LANGUAGE],
+    logger,
+    repeatMs: config.ALERT_REPEAT,
+    titles,
+  });
   const links = new MediaLinks(signer);
   const ctx: SourceContext = {
     config,
@@ -139,6 +156,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     links,
     metrics,
     firstSeen: firstSeenStore(db),
+    health: healthStore,
     db,
     keepMedia: (requests) => {
       if (config.MOMENTS_ARCHIVE) keeper.keep(requests);
@@ -185,6 +203,10 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     },
   };
   const sources = modules.map((m) => m.create(ctx));
+  for (const s of sources) titles[s.name] = textsIn[config.FEED_LANGUAGE].t(`source.${s.name}.title` as MessageKey);
+  // Checks and reminders every minute, or twice per ALERT_REPEAT when that is shorter.
+  const tickMs = Math.max(1000, Math.min(60_000, config.ALERT_REPEAT > 0 ? config.ALERT_REPEAT / 2 : 60_000));
+  sourceHealth.start(sources.flatMap((s) => (s.watch ? [{ source: s.name, watch: s.watch }] : [])), tickMs);
 
   const observer = createObserver(logger, metrics);
   // Bodies here are mostly shared with the feed and media caches; the bound covers those they outlive.
@@ -208,11 +230,12 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     c.type = metrics.registry.contentType;
     c.body = await metrics.registry.metrics();
   });
-  router.get('/api/sources', token, compressJson, (c) => {
+  router.get('/api/sources', token, compressJson, async (c) => {
     c.set('Cache-Control', 'no-store');
     // In the caller's language (Accept-Language), else the feeds'.
     const tx = textsIn[negotiate(c.get('Accept-Language'), config.FEED_LANGUAGE)];
-    c.body = { sources: sources.map((s) => describeSource(s, health, tx)) };
+    const states = await healthStore.all().catch(() => []);
+    c.body = { sources: sources.map((s) => describeSource(s, health, tx, states)) };
   });
   // The start page: the sources and a form each to build feed URLs; without the token only a prompt.
   const pageVerdict = tokenVerdict(config.ACCESS_TOKEN);
@@ -239,8 +262,9 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
       const kept = made.url ? canonicalFeed(made.url.replace(/^https?:\/\/[^/]+/, ''), feedQuery) : undefined;
       if (kept) await opml.built({ ...kept, title: '' });
     }
+    const states = allowed ? await healthStore.all().catch(() => []) : [];
     const html = renderStartPage({
-      sources: allowed ? sources.map((s) => describeSource(s, health, tx)) : null,
+      sources: allowed ? sources.map((s) => describeSource(s, health, tx, states)) : null,
       token,
       tx,
       readers: readers(tx),
@@ -287,7 +311,8 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     if (feedUrl) opml.requested({ ...feedUrl, title }, now).catch((err) => logger.warn({ url: feedUrl.url, err: (err as Error)?.message }, 'a read feed could not be noted for /opml'));
   };
   const feed = { cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served, ready };
-  for (const source of sources) mountSource(router, source, { cache, feed, play: media, health, publicUrl: config.PUBLIC_URL, token, checkToken, mediaGuards });
+  const settingNames = new Set(Object.keys(config));
+  for (const source of sources) mountSource(router, source, { sourceHealth, settingNames, cache, feed, play: media, health, publicUrl: config.PUBLIC_URL, token, checkToken, mediaGuards });
 
   const koa = new Koa({ proxy: config.TRUST_PROXY });
   koa.silent = true; // errors are logged by errorHandler with the request id
@@ -307,8 +332,10 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     links,
     sources,
     keeper,
+    health: sourceHealth,
     close() {
       keeper.close();
+      sourceHealth.close();
       closing ??= Promise.all([...clients.map((c) => c.close()), fetcher.close(), shared?.close()]).then(() => blobs.close?.());
       return closing;
     },

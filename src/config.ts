@@ -463,7 +463,7 @@ export const SERVER_SETTINGS = [
 }),
 ] as const;
 
-/** The media proxy's settings: documented after the sources'. */
+/** The media proxy's and the alerts' settings: documented after the sources'. */
 export const MEDIA_SETTINGS = [
   section({
   title: 'Media proxy',
@@ -517,6 +517,30 @@ export const MEDIA_SETTINGS = [
     },
   },
 }),
+  section({
+    title: 'Alerts',
+    detail: '(when a source breaks, and when it works again)',
+    settings: {
+      ALERT_URLS: {
+        parse: text,
+        default: '',
+        help: 'Where to say it when a source or account changes state (credentials expired or expiring, blocked, rate limited, unreachable, answers changed shape, working again), comma-separated, in the URL forms Apprise uses: json://host/path or jsons:// (a JSON POST), ntfy://topic (ntfy.sh) or ntfy://host/topic, tgram://bot-token/chat-id, wecombot://key (WeCom group bot), dingtalk://token or dingtalk://secret@token, feishu://hook-token or feishu://secret@hook-token. Empty: no alerts; the changes are still in /feeds/feedgate/health.',
+        env: 'Alerts when a source breaks or recovers, e.g. ntfy://feedgate-alerts,tgram://123456:ABC/987654',
+        secret: true,
+      },
+      ALERT_SECRET: {
+        parse: text,
+        default: '',
+        help: 'When set, json:// and jsons:// alerts carry X-Feedgate-Signature: sha256=<HMAC-SHA256 of the body with this key, hex>, for the receiver to check.',
+        secret: true,
+      },
+      ALERT_REPEAT: {
+        parse: duration,
+        default: '24h',
+        help: 'A bad state that lasts is said again this often, once across replicas (0: only when it changes).',
+      },
+    },
+  }),
 ] as const;
 
 type Shared = typeof SERVER_SETTINGS[number] | typeof MEDIA_SETTINGS[number];

@@ -41,7 +41,7 @@ describe('source descriptors', () => {
     expect(r.res.status).toBe(200);
     expect(r.text).not.toContain(marker);
     const byName = Object.fromEntries(r.body.sources.map((s: any) => [s.name, s]));
-    expect(Object.keys(byName).sort()).toEqual(['channels', 'douyin', 'hdhive', 'moments', 'mp']);
+    expect(Object.keys(byName).sort()).toEqual(['channels', 'douyin', 'feedgate', 'hdhive', 'moments', 'mp']);
     expect(byName.hdhive).toMatchObject({ configured: true, missing: [] });
     expect(byName.hdhive.settings).toContainEqual(expect.objectContaining({ name: 'HDHIVE_ACCESS_TOKEN', set: false, required: false }));
     expect(byName.hdhive.routes).toContainEqual(expect.objectContaining({ kind: 'feed', path: '/feeds/hdhive/shares', needs: ['HDHIVE_ACCESS_TOKEN'] }));

@@ -16,6 +16,7 @@ import { OPML_MAX_FEEDS, opmlFeedStore } from '../src/store/opml-feeds.js';
 import { PostgresSql } from '../src/store/postgres.js';
 import { S3Blobs } from '../src/store/s3-blobs.js';
 import { settingStore } from '../src/store/settings.js';
+import { sourceHealthStore } from '../src/store/source-health.js';
 import { snapshotStore } from '../src/store/snapshots.js';
 import type { Migration, Sql } from '../src/store/sql.js';
 import { openSqlite } from '../src/store/sqlite.js';
@@ -236,6 +237,40 @@ for (const engine of engines) {
       for (let i = 0; i < 20; i++) await q.remove(`m${i}`);
       expect(await q.size()).toBe(0);
       expect(await q.nextDue(0)).toBeUndefined();
+    });
+
+    it('source health: a first ok is no news, each change is made once (replicas racing), alerts claimed once, events newest first', async () => {
+      const h = sourceHealthStore(db);
+      const ok = { state: 'ok' as const, message: '', setting: '' };
+      const dead = { state: 'credentials_expired' as const, message: 'HTTP 401: check DOUYIN_COOKIE', setting: 'DOUYIN_COOKIE' };
+      expect(await h.report('douyin', '', ok, 100)).toBeUndefined();
+      expect(await h.report('douyin', '', ok, 110)).toBeUndefined();
+      // Two replicas find the same change at once: one event between them.
+      const [x, y] = await Promise.all([h.report('douyin', '', dead, 200), h.report('douyin', '', dead, 201)]);
+      const made = [x, y].filter(Boolean);
+      expect(made).toHaveLength(1);
+      expect(made[0]).toMatchObject({ source: 'douyin', from: 'ok', to: 'credentials_expired', setting: 'DOUYIN_COOKIE' });
+      expect(await h.report('douyin', '', dead, 300)).toBeUndefined();
+      // A first report that is bad is news.
+      expect(await h.report('mp', 'MzA1', { state: 'credentials_expiring', message: 'soon', setting: '' }, 250)).toMatchObject({ from: 'unknown', to: 'credentials_expiring' });
+      // The change's alert, claimed by one replica; then a reminder, claimed by one.
+      const [c1, c2] = await Promise.all([h.claimAlert('douyin', '', 'credentials_expired', null, 400), h.claimAlert('douyin', '', 'credentials_expired', null, 401)]);
+      expect([c1, c2].filter(Boolean)).toHaveLength(1);
+      const [r1, r2] = await Promise.all([h.claimAlert('douyin', '', 'credentials_expired', 450, 460), h.claimAlert('douyin', '', 'credentials_expired', 450, 461)]);
+      expect([r1, r2].filter(Boolean)).toHaveLength(1);
+      expect(await h.claimAlert('douyin', '', 'ok', null, 470)).toBe(false);
+      expect(await h.unalerted(455)).toEqual([expect.objectContaining({ source: 'mp', account: 'MzA1' })]);
+      expect((await h.unalerted(1000)).map((r) => r.source).sort()).toEqual(['douyin', 'mp']);
+      expect(await h.report('douyin', '', ok, 500)).toMatchObject({ from: 'credentials_expired', to: 'ok' });
+      expect((await h.events(10)).map((e) => [e.source, e.to])).toEqual([
+        ['douyin', 'ok'],
+        ['mp', 'credentials_expiring'],
+        ['douyin', 'credentials_expired'],
+      ]);
+      expect((await h.all()).map((r) => [r.source, r.account, r.state])).toEqual([
+        ['douyin', '', 'ok'],
+        ['mp', 'MzA1', 'credentials_expiring'],
+      ]);
     });
 
     it('settings: the first value stands, whoever asks', async () => {

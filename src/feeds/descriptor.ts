@@ -21,8 +21,10 @@ import type { Platform, PlatformRule } from '../proxy/platforms.js';
 import type { MediaLinks } from '../proxy/links.js';
 import type { Migration, Sql } from '../store/sql.js';
 import type { FirstSeen } from '../store/first-seen.js';
+import type { SourceHealthStore } from '../store/source-health.js';
 import type { CallBudget } from '../upstream/budget.js';
 import type { UpstreamClient } from '../upstream/client.js';
+import type { HealthWatch } from './health.js';
 import type { Format } from './render/index.js';
 import type { FeedSource } from './source.js';
 
@@ -66,6 +68,8 @@ export interface SourceDescriptor {
   forms: SubscriptionForm[];
   /** A warning the start page shows on the source's card, when there is one (e.g. guest mode). */
   notice?: MessageKey;
+  /** Its own health checks, run every minute (MP: credentials about to expire), by account. */
+  watch?: HealthWatch;
 }
 
 export interface SettingState {
@@ -177,6 +181,8 @@ export interface SourceContext {
    * not say. Never throws: a feed is not worth less for a missing length.
    */
   mediaLength(url: string, platform: Platform, key: string, signal?: AbortSignal): Promise<number | undefined>;
+  /** The sources' health and its changes, as recorded (read only: loads and checks report it). */
+  health: Pick<SourceHealthStore, 'all' | 'events'>;
   /** A call budget shared by every replica when REDIS_URL is set (per process otherwise). */
   budget(name: string, perMinute: number, setting: keyof Config & string): CallBudget;
 }

@@ -9,10 +9,16 @@ import { resolvedPlayHandler, type PlayDeps } from '../proxy/play.js';
 import { UpstreamError } from '../upstream/errors.js';
 import type { HealthBook } from '../upstream/health.js';
 import type { SourceDescriptor, SourceRoute } from './descriptor.js';
+import { healthOf, type SourceHealth } from './health.js';
 import { feedRoute, type FeedRouteDeps } from './route.js';
-import type { Texts } from '../i18n/index.js';
+import type { MessageKey, Texts } from '../i18n/index.js';
+import type { HealthRow } from '../store/source-health.js';
 
 export interface MountDeps {
+  /** Where loads report what they found of their source's health. */
+  sourceHealth?: SourceHealth;
+  /** Every setting's name: an error naming one is told as the setting to check. */
+  settingNames?: ReadonlySet<string>;
   cache: FeedCache;
   feed: FeedRouteDeps;
   play: PlayDeps;
@@ -64,7 +70,14 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
     switch (route.kind) {
       case 'feed': {
         const feed = { ...route.source, fetch: noted(deps.health, route.source.fetch.bind(route.source)) };
-        const serve = feedRoute(feed, deps.feed, { defaultFormat: route.defaultFormat });
+        const settingNames = deps.settingNames ?? new Set<string>();
+        const health = deps.sourceHealth
+          ? (p: unknown, err: unknown) => {
+              const r = err === undefined ? ({ state: 'ok', message: '', setting: '' } as const) : healthOf(err, settingNames);
+              if (r) deps.sourceHealth!.report(source.name, route.source.account?.(p) ?? '', r);
+            }
+          : undefined;
+        const serve = feedRoute(feed, deps.feed, { defaultFormat: route.defaultFormat, health });
         const isConfigured = configuredCheck(source, route);
         // One handler, the checks inline: every layer of middleware costs a promise on the hottest path.
         router.get(route.path, function feed(ctx) {
@@ -108,7 +121,7 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 /** What /api/sources shows of a source: its state, never a secret. */
-export function describeSource(source: SourceDescriptor, health: HealthBook, tx: Texts) {
+export function describeSource(source: SourceDescriptor, health: HealthBook, tx: Texts, states: readonly HealthRow[] = []) {
   const missing = missingSettings(source);
   const upstreams = source.upstreams.map((u) => {
     const h = health.get(u.name);
@@ -126,5 +139,9 @@ export function describeSource(source: SourceDescriptor, health: HealthBook, tx:
     routes: source.routes.map((r) => ({ kind: r.kind, method: r.kind === 'api' ? (r.method ?? 'GET') : 'GET', path: r.path, summary: r.summary, needs: r.needs ?? [] })),
     forms: source.forms,
     notice: source.notice,
+    // Where it and its accounts stand, as loads and checks last found them (alerts go out on each change).
+    health: states
+      .filter((h) => h.source === source.name)
+      .map((h) => ({ account: h.account, state: h.state, label: tx.t(`health.state.${h.state}` as MessageKey), since: iso(h.since), message: h.message, setting: h.setting })),
   };
 }

@@ -89,7 +89,7 @@ async function render(data: FeedData, params: FeedParams, base: string, selfUrl:
  * The one way a feed is served: parse parameters -> source data through the cache (single-flight,
  * stale on upstream failure) -> filters and limit -> render -> ETag / Last-Modified / 304.
  */
-export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: { defaultFormat?: Format } = {}) {
+export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: { defaultFormat?: Format; health?: (p: P, err: unknown) => void } = {}) {
   const ttlSeconds = Math.round(deps.ttlMs / 1000);
   const fresh = `public, max-age=${ttlSeconds}`;
   const stale = `public, max-age=${Math.min(60, ttlSeconds)}`;
@@ -102,14 +102,20 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const base = publicBase(ctx, deps.publicUrl);
     const self = selfUrl(ctx, base);
     const load = async (signal: AbortSignal) => {
-      const data = await source.fetch(p, signal);
-      // An answer that parses but lists nothing, from a feed that had items, is more likely a refusal in
-      // disguise than an account emptied in minutes: the last good copy stands while it may be served.
-      if (data.items.length === 0) {
-        const had = ((await deps.cache.lastGood(key, deps.ttlMs)) as FeedData | undefined)?.items.length ?? 0;
-        if (had > 0) throw new UpstreamError(key.split(':')[0]!, 'bad_response', 502, 'UPSTREAM_EMPTY', `the upstream answered with no items where it had ${had}; the last good copy is served until it answers with items again or that copy is too old`);
+      try {
+        const data = await source.fetch(p, signal);
+        // An answer that parses but lists nothing, from a feed that had items, is more likely a refusal in
+        // disguise than an account emptied in minutes: the last good copy stands while it may be served.
+        if (data.items.length === 0) {
+          const had = ((await deps.cache.lastGood(key, deps.ttlMs)) as FeedData | undefined)?.items.length ?? 0;
+          if (had > 0) throw new UpstreamError(key.split(':')[0]!, 'bad_response', 502, 'UPSTREAM_EMPTY', `the upstream answered with no items where it had ${had}; the last good copy is served until it answers with items again or that copy is too old`);
+        }
+        opts.health?.(p, undefined);
+        return data;
+      } catch (err) {
+        opts.health?.(p, err);
+        throw err;
       }
-      return data;
     };
     const result = await deps.cache.get(key, deps.ttlMs, load, { signal: () => clientSignal(ctx), staleAfterMs: deps.staleAfterMs });
 

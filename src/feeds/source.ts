@@ -15,4 +15,6 @@ export interface FeedSource<P> {
    */
   key(p: P): string | Promise<string>;
   fetch(p: P, signal?: AbortSignal): Promise<FeedData>;
+  /** The account these parameters read, for its health (MP: the biz; none: the source as a whole). */
+  account?(p: P): string;
 }

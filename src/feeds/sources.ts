@@ -3,6 +3,7 @@ import { Platforms } from '../proxy/platforms.js';
 import { channelsModule } from './channels/index.js';
 import type { Config, SourceModule } from './descriptor.js';
 import { douyinModule } from './douyin/index.js';
+import { feedgateModule } from './feedgate/index.js';
 import { hdhiveModule } from './hdhive/index.js';
 import { momentsModule } from './moments/index.js';
 import { mpModule } from './mp/index.js';
@@ -11,7 +12,7 @@ import { mpModule } from './mp/index.js';
  * The list of sources: the one file outside its folder that a new source touches. Order is the order
  * of the start page, /api/sources and the settings' documentation.
  */
-export const SOURCES: readonly SourceModule[] = [channelsModule, mpModule, momentsModule, douyinModule, hdhiveModule];
+export const SOURCES: readonly SourceModule[] = [channelsModule, mpModule, momentsModule, douyinModule, hdhiveModule, feedgateModule];
 
 export type { Config };
 

@@ -201,6 +201,23 @@ export const en = {
   'field.douyin.pages': 'Pages of history',
   'field.hdhive.type': 'Type',
   'field.hdhive.tmdbId': 'TMDB id',
+
+  // Source health: states, alerts and the health feed
+  'health.state.ok': 'working again',
+  'health.state.credentials_expiring': 'credentials expire soon',
+  'health.state.credentials_expired': 'credentials expired or refused',
+  'health.state.blocked': 'blocked (captcha or ban)',
+  'health.state.rate_limited': 'rate limited',
+  'health.state.unreachable': 'unreachable',
+  'health.state.changed_shape': 'answers changed shape (fields missing, or suddenly empty)',
+  'health.state.unknown': 'not seen yet',
+  'health.alert.title': 'feedgate: {source}{account}: {state}',
+  'health.alert.reminder': 'Still: {state}, since {since}.',
+  'health.alert.fix': 'Check {setting}.',
+  'health.feed.title': 'feedgate: source health',
+  'health.feed.description': 'Every change of state of the sources feedgate reads: credentials that stop working, blocks, outages and recoveries',
+  'source.feedgate.title': 'feedgate itself',
+  'source.feedgate.description': 'The health of every source as a feed: subscribe to hear when a cookie or a credential stops working.',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -246,4 +246,55 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE media_keep_queue ADD COLUMN claimed_until BIGINT;
     `,
   },
+  {
+    id: '009_source_health',
+    sqlite: `
+      -- Where each source (and account) stands, and since when; alerted_at is when an alert last went out.
+      CREATE TABLE source_health (
+        source     TEXT    NOT NULL,
+        account    TEXT    NOT NULL DEFAULT '',
+        state      TEXT    NOT NULL,
+        since      INTEGER NOT NULL,
+        message    TEXT    NOT NULL DEFAULT '',
+        setting    TEXT    NOT NULL DEFAULT '',
+        alerted_at INTEGER,
+        PRIMARY KEY (source, account)
+      );
+      -- Every change of state, for /feeds/feedgate/health.
+      CREATE TABLE source_health_events (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        source     TEXT    NOT NULL,
+        account    TEXT    NOT NULL DEFAULT '',
+        from_state TEXT    NOT NULL,
+        to_state   TEXT    NOT NULL,
+        message    TEXT    NOT NULL DEFAULT '',
+        setting    TEXT    NOT NULL DEFAULT '',
+        at         INTEGER NOT NULL
+      );
+      CREATE INDEX source_health_events_by_time ON source_health_events (at DESC);
+    `,
+    postgres: `
+      CREATE TABLE source_health (
+        source     TEXT    NOT NULL,
+        account    TEXT    NOT NULL DEFAULT '',
+        state      TEXT    NOT NULL,
+        since      BIGINT  NOT NULL,
+        message    TEXT    NOT NULL DEFAULT '',
+        setting    TEXT    NOT NULL DEFAULT '',
+        alerted_at BIGINT,
+        PRIMARY KEY (source, account)
+      );
+      CREATE TABLE source_health_events (
+        id         BIGSERIAL PRIMARY KEY,
+        source     TEXT    NOT NULL,
+        account    TEXT    NOT NULL DEFAULT '',
+        from_state TEXT    NOT NULL,
+        to_state   TEXT    NOT NULL,
+        message    TEXT    NOT NULL DEFAULT '',
+        setting    TEXT    NOT NULL DEFAULT '',
+        at         BIGINT  NOT NULL
+      );
+      CREATE INDEX source_health_events_by_time ON source_health_events (at DESC);
+    `,
+  },
 ];

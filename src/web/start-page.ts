@@ -296,6 +296,12 @@ function sourceCard(s: SourceView, v: StartPageView): string {
       : tx.t('page.failedUndated', { name: u.name, error: u.lastError ?? '' });
     problems.push(`<p class="warn">${e(text)}</p>`);
   }
+  // What its last loads and checks found, when something is wrong (alerts go out on each change).
+  for (const h of (s.health ?? []).filter((x) => x.state !== 'ok')) {
+    const who = h.account ? ` (${h.account})` : '';
+    const fix = h.setting ? ` ${tx.t('health.alert.fix', { setting: h.setting })}` : '';
+    problems.push(`<p class="warn health">${e(`${h.label}${who}: ${h.message}${fix}`)}</p>`);
+  }
   const title = tx.t(`source.${s.name}.title` as MessageKey);
   const description = tx.t(`source.${s.name}.description` as MessageKey);
   return `<section class="card" id="source-${e(s.name)}">

@@ -177,6 +177,7 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
       return parseMpParams(route === 'feeds' ? params.biz : single(query, 'biz'), query, opts.maxPages);
     },
     // The account's state and credential generation are part of the key: a push or an expiry is a new feed at once.
+    account: (p) => p.biz,
     async key(p) {
       const a = await opts.accounts.get(p.biz);
       const s = a ? `${mpState(a, now(), opts.credentialTtlMs).state}@${a.updatedAt}` : 'none';

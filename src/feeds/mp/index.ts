@@ -116,6 +116,21 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
       setting(config, 'MP_REFRESH_TOKEN', false, 'setting.MP_REFRESH_TOKEN'),
     ],
     upstreams: [list, pages],
+    // Each account's credentials: expired, limited, about to expire (MP_EXPIRY_WARNING), or fine.
+    async watch(now) {
+      const refresh = 'open any of its articles in desktop WeChat while the downloader points at feedgate, to push new credentials';
+      return (await accounts.all()).map((a) => {
+        const { state } = mpState(a, now, config.MP_CREDENTIAL_TTL);
+        const name = a.nickname || a.biz;
+        const left = a.updatedAt + config.MP_CREDENTIAL_TTL - now;
+        if (state === 'expired') return { account: a.biz, state: 'credentials_expired' as const, message: `the credentials of ${name} have expired (${a.lastError || 'older than MP_CREDENTIAL_TTL'}): ${refresh}`, setting: '' };
+        if (state === 'limited') return { account: a.biz, state: 'rate_limited' as const, message: `WeChat is limiting requests for ${name} until ${new Date(a.limitedUntil ?? now).toISOString()}; lower MP_CALLS_PER_MINUTE if it happens often`, setting: 'MP_CALLS_PER_MINUTE' };
+        if (config.MP_EXPIRY_WARNING > 0 && left <= config.MP_EXPIRY_WARNING) {
+          return { account: a.biz, state: 'credentials_expiring' as const, message: `the credentials of ${name} expire in ${Math.max(1, Math.round(left / 60_000))} min: ${refresh}`, setting: '' };
+        }
+        return { account: a.biz, state: 'ok' as const, message: '', setting: '' };
+      });
+    },
     routes: [
       { kind: 'feed', path: '/feeds/mp/:biz', summary: "one account's articles (?content=1 for full text)", source: mpFeed(opts) },
       { kind: 'feed', path: '/rss/mp', summary: "the downloader's own feed route (?biz=&offset=&content=&proxy=&proxy_cover=)", source: mpFeed(opts, 'compat'), defaultFormat: 'atom' },

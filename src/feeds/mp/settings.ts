@@ -50,6 +50,11 @@ export const MP_SETTINGS = section({
       help: "How long a kept article text is trusted before it is fetched again; 0 keeps it for ever (an article's text does not change, and one WeChat deletes later stays readable in the feed).",
       env: "0 keeps article texts for ever",
     },
+    MP_EXPIRY_WARNING: {
+      parse: duration,
+      default: '10m',
+      help: "How long before pushed credentials expire (MP_CREDENTIAL_TTL after the push) to alert that they are about to (0: no warning, only when they have).",
+    },
   },
 });
 
