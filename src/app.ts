@@ -14,13 +14,15 @@ import { SOURCES, platformsOf } from './feeds/sources.js';
 import { SourceHealth } from './feeds/health.js';
 import { alertTargets, type AlertEndpoints } from './alerts/targets.js';
 import { sourceHealthStore } from './store/source-health.js';
+import { webSubStore } from './store/websub.js';
+import { WebSubHub } from './feeds/websub.js';
 import { formatSuffix } from './feeds/route.js';
 import { FEED_PARAMS } from './feeds/params.js';
 import { presentedToken, requireToken, tokenCheck, tokenVerdict } from './http/auth.js';
 import { publicBase } from './http/base-url.js';
-import { badRequest } from './http/errors.js';
+import { HttpError, badRequest } from './http/errors.js';
 import { sendHtml } from './http/html-response.js';
-import { readJsonBody } from './http/json-body.js';
+import { readJsonBody, readTextBody } from './http/json-body.js';
 import { canonicalFeed, opmlFeedStore } from './store/opml-feeds.js';
 import { renderOpml } from './web/opml.js';
 import { WEB_READERS, buildFeedUrl, formId, renderStartPage, startPageCsp, type StartPageView } from './web/start-page.js';
@@ -77,6 +79,8 @@ export interface App {
   keeper: MediaKeeper;
   /** Health reports and alerts; tests wait on `health.settled()`. */
   health: SourceHealth;
+  /** The WebSub hub; tests wait on `websub.settled()`. */
+  websub: WebSubHub;
   /** Aborts upstream calls in flight and releases connection pools. The caller owns the db and the HTTP server. */
   close(): Promise<void>;
 }
@@ -279,7 +283,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
   const folders = Object.fromEntries(sources.map((s) => [s.name, s.title]));
   // What the OPML list keeps of a URL: a feed route's path, with the shared feed parameters and the route's own.
   const feedRoutes = sources.flatMap((s) =>
-    s.routes.flatMap((r) => (r.kind === 'feed' ? [{ path: new RegExp(`^${r.path.replace(/:\w+/g, '[^/]+')}$`), query: new Set([...FEED_PARAMS, ...(r.source.query ?? [])]) }] : [])),
+    s.routes.flatMap((r) => (r.kind === 'feed' ? [{ path: new RegExp(`^${r.path.replace(/:\w+/g, '[^/]+')}$`), query: new Set([...FEED_PARAMS, ...(r.source.query ?? [])]), own: new Set(r.source.query ?? []) }] : [])),
   );
   const feedQuery = (path: string) => feedRoutes.find((r) => r.path.test(path))?.query;
   router.get('/opml', token, async (c) => {
@@ -297,6 +301,12 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     await opml.built({ ...feedUrl, title: typeof body.title === 'string' ? body.title.slice(0, 300) : '' });
     c.status = 204;
   });
+  // WebSub (W3C): the hub of our own feeds. No token here: a private topic carries its own.
+  router.post('/websub', async (c) => {
+    const type = c.get('Content-Type').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/x-www-form-urlencoded') throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'a WebSub request is a form (application/x-www-form-urlencoded)');
+    await websubHub.handle(c, new URLSearchParams(await readTextBody(c, 8 * 1024)));
+  });
   router.get('/proxy', ...mediaGuards, proxyHandler({ ...media, cache: mediaCache, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES, ready }));
   router.get('/play', ...mediaGuards, playHandler(media));
   // Feeds read lately go into the OPML export: written at most every ten minutes per URL.
@@ -310,7 +320,25 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     // Never in the way of the feed: a database away costs this note, reported.
     if (feedUrl) opml.requested({ ...feedUrl, title }, now).catch((err) => logger.warn({ url: feedUrl.url, err: (err as Error)?.message }, 'a read feed could not be noted for /opml'));
   };
-  const feed = { cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served, ready };
+  // A topic's key: the feed route's path without its format, and the source's own parameters, sorted
+  // (not the token, the format or the shared filters: every rendering of one load is the same topic).
+  const topicKey = (url: URL) => {
+    const path = url.pathname.replace(/\.(rss|atom|json)$/, '');
+    const route = feedRoutes.find((r) => r.path.test(path));
+    if (!route) return undefined;
+    const own = [...url.searchParams].filter(([k]) => route.own.has(k)).sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
+    return own.length ? `${path}?${new URLSearchParams(own)}` : path;
+  };
+  const websubHub = new WebSubHub({
+    store: webSubStore(db),
+    policy: { extraHosts: parseAllowHosts(config.WEBSUB_CALLBACK_ALLOW), platforms: platformsOf([]) },
+    accessToken: config.ACCESS_TOKEN,
+    topicKey,
+    publishTo: config.WEBSUB_PUBLISH_TO.split(',').map((s) => s.trim()).filter(Boolean),
+    logger,
+  });
+  websubHub.start();
+  const feed = { websub: { hub: websubHub, topicKey }, cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served, ready };
   const settingNames = new Set(Object.keys(config));
   for (const source of sources) mountSource(router, source, { sourceHealth, settingNames, cache, feed, play: media, health, publicUrl: config.PUBLIC_URL, token, checkToken, mediaGuards });
 
@@ -333,10 +361,11 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     sources,
     keeper,
     health: sourceHealth,
+    websub: websubHub,
     close() {
       keeper.close();
       sourceHealth.close();
-      closing ??= Promise.all([...clients.map((c) => c.close()), fetcher.close(), shared?.close()]).then(() => blobs.close?.());
+      closing ??= Promise.all([...clients.map((c) => c.close()), fetcher.close(), shared?.close(), websubHub.close()]).then(() => blobs.close?.());
       return closing;
     },
   };

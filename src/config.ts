@@ -518,6 +518,26 @@ export const MEDIA_SETTINGS = [
   },
 }),
   section({
+    title: 'WebSub',
+    detail: '(feedgate is the hub of its own feeds, at /websub)',
+    settings: {
+      WEBSUB_CALLBACK_ALLOW: {
+        parse: text.refine(
+          (v) => v.split(',').every((h) => h.trim() === '' || /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/i.test(h.trim())),
+          'expected comma-separated host or host:port entries',
+        ),
+        default: '',
+        help: 'Subscriber callbacks on private or loopback addresses the hub may call, comma-separated host or host:port (a FreshRSS or Miniflux on the LAN). Public addresses need no entry.',
+        env: 'Private callbacks the WebSub hub may call, e.g. 192.168.1.20:8080 (a reader on the LAN)',
+      },
+      WEBSUB_PUBLISH_TO: {
+        parse: text.refine((v) => v.split(',').every((u) => u.trim() === '' || /^https?:\/\/\S+$/.test(u.trim())), 'expected comma-separated http(s) URLs'),
+        default: '',
+        help: 'External WebSub hubs to ping (hub.mode=publish) when a feed without an access token changes, comma-separated, e.g. https://pubsubhubbub.appspot.com/. Empty: none.',
+      },
+    },
+  }),
+  section({
     title: 'Alerts',
     detail: '(when a source breaks, and when it works again)',
     settings: {

@@ -13,6 +13,7 @@ import { applyFeedParams, parseFeedParams, type FeedParams } from './params.js';
 import { transformText } from './text.js';
 import { formats, type Format } from './render/index.js';
 import type { FeedSource } from './source.js';
+import type { WebSubHub } from './websub.js';
 
 export interface FeedRouteDeps {
   cache: FeedCache;
@@ -28,6 +29,8 @@ export interface FeedRouteDeps {
   served?: (url: string, title: string) => void;
   /** Where a cache hit is offered to be answered again before koa. */
   ready?: ReadyResponses;
+  /** feedgate's WebSub hub: advertised in every feed, told of every load. */
+  websub?: { hub: WebSubHub; topicKey(url: URL): string | undefined };
 }
 
 interface Rendered {
@@ -58,11 +61,23 @@ export function formatSuffix(ctx: Context, next: Next): Promise<void> {
   return next();
 }
 
+/** What a subscriber would see change: each item's identity, title, dates and content, hashed once per data object. */
+const digests = new WeakMap<object, string>();
+function digestOf(data: FeedData): string {
+  let d = digests.get(data);
+  if (!d) {
+    const h = createHash('sha1');
+    for (const i of data.items) h.update(`${i.guid}\0${i.title}\0${i.published ?? ''}\0${i.updated ?? ''}\0${i.contentHtml ?? i.summary ?? ''}\0\0`);
+    digests.set(data, (d = h.digest('base64url')));
+  }
+  return d;
+}
+
 /** Rendered bytes per data object; dropped with the data when the cache replaces it. */
 const memo = new WeakMap<object, Map<string, Rendered>>();
 const MEMO_PER_DATA = 64;
 
-async function render(data: FeedData, params: FeedParams, base: string, selfUrl: string, ttlSeconds: number, builtAt: number, ownerEmail?: string): Promise<Rendered> {
+async function render(data: FeedData, params: FeedParams, base: string, selfUrl: string, ttlSeconds: number, builtAt: number, ownerEmail?: string, hubUrl?: string): Promise<Rendered> {
   const format = params.format;
   let items = applyFeedParams(data.items, params);
   let head = data;
@@ -74,7 +89,7 @@ async function render(data: FeedData, params: FeedParams, base: string, selfUrl:
     for (const [k, v] of Object.entries(data.nextQuery)) next.searchParams.set(k, v);
     nextUrl = next.href;
   }
-  const body = Buffer.from(formats[format].render(feed, { selfUrl, ttlSeconds, nextUrl, ownerEmail, builtAt }), 'utf8');
+  const body = Buffer.from(formats[format].render(feed, { selfUrl, ttlSeconds, nextUrl, ownerEmail, builtAt, hubUrl }), 'utf8');
   const lastModified = feedUpdated(feed, builtAt);
   return {
     body,
@@ -101,6 +116,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const key = typeof k === 'string' ? k : await k;
     const base = publicBase(ctx, deps.publicUrl);
     const self = selfUrl(ctx, base);
+    const hubUrl = deps.websub ? `${base}/websub` : undefined;
     const load = async (signal: AbortSignal) => {
       try {
         const data = await source.fetch(p, signal);
@@ -123,7 +139,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     let perData = memo.get(result.value as object);
     let out = params.filterTime === undefined ? perData?.get(memoKey) : undefined;
     if (!out) {
-      out = await render(result.value as FeedData, params, base, self, ttlSeconds, result.storedAt, deps.ownerEmail || undefined);
+      out = await render(result.value as FeedData, params, base, self, ttlSeconds, result.storedAt, deps.ownerEmail || undefined, hubUrl);
       if (params.filterTime === undefined) {
         if (!perData) memo.set(result.value as object, (perData = new Map()));
         if (perData.size >= MEMO_PER_DATA) perData.clear();
@@ -131,6 +147,21 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
       }
     }
 
+    if (deps.websub && result.state === 'miss') {
+      // A fresh load: subscribers of this topic get it when its items changed since they last did.
+      const data = result.value as FeedData;
+      const topicKey = deps.websub.topicKey(new URL(self));
+      if (topicKey) {
+        const publicTopic = new URL(self).searchParams.has('token') ? undefined : self;
+        deps.websub.hub.loaded(topicKey, digestOf(data), async (topic) => {
+          const t = new URL(topic);
+          const fmt = /\.(rss|atom|json)$/.exec(t.pathname)?.[1] as Format | undefined;
+          const tp = parseFeedParams(Object.fromEntries(t.searchParams), { maxLimit: deps.maxLimit, formatFromPath: fmt, defaultFormat: opts.defaultFormat });
+          const r = await render(data, tp, t.origin, topic, ttlSeconds, result.storedAt, deps.ownerEmail || undefined, `${t.origin}/websub`);
+          return { body: r.body, contentType: formats[tp.format].contentType };
+        }, publicTopic);
+      }
+    }
     const servedUrl = `${ctx.path}.${params.format}${ctx.querystring ? `?${ctx.querystring}` : ''}`;
     const title = (result.value as FeedData).title;
     deps.served?.(servedUrl, title);
@@ -148,6 +179,8 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     res.setHeader('Vary', 'Accept-Encoding');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Access-Control-Allow-Origin', '*');
+    // WebSub discovery (the HTTP Link header a subscriber looks at first).
+    if (hubUrl) res.setHeader('Link', `<${hubUrl}>; rel="hub", <${self}>; rel="self"`);
     res.setHeader('Content-Type', formats[params.format].contentType);
     // A hit may be sent again before koa while this copy stays fresh under the same key (the key can
     // change with the source's state: MP credentials). Not a miss (its X-Cache says so) nor time filters.

@@ -297,4 +297,35 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX source_health_events_by_time ON source_health_events (at DESC);
     `,
   },
+  {
+    id: '010_websub_subscriptions',
+    sqlite: `
+      -- WebSub subscribers of our own feeds (feedgate is their hub). topic_key ties a topic to the feed loads
+      -- that refresh it; last_digest is what was last delivered, so only a change is delivered again.
+      CREATE TABLE websub_subscriptions (
+        callback    TEXT    NOT NULL,
+        topic       TEXT    NOT NULL,
+        topic_key   TEXT    NOT NULL,
+        secret      TEXT    NOT NULL DEFAULT '',
+        expires_at  INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL,
+        last_digest TEXT    NOT NULL DEFAULT '',
+        PRIMARY KEY (callback, topic)
+      );
+      CREATE INDEX websub_subscriptions_by_key ON websub_subscriptions (topic_key, expires_at);
+    `,
+    postgres: `
+      CREATE TABLE websub_subscriptions (
+        callback    TEXT    NOT NULL,
+        topic       TEXT    NOT NULL,
+        topic_key   TEXT    NOT NULL,
+        secret      TEXT    NOT NULL DEFAULT '',
+        expires_at  BIGINT  NOT NULL,
+        created_at  BIGINT  NOT NULL,
+        last_digest TEXT    NOT NULL DEFAULT '',
+        PRIMARY KEY (callback, topic)
+      );
+      CREATE INDEX websub_subscriptions_by_key ON websub_subscriptions (topic_key, expires_at);
+    `,
+  },
 ];

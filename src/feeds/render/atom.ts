@@ -18,6 +18,7 @@ export const renderAtom: Renderer = (feed: FeedData, opts) => {
   if (feed.description) x.leaf('subtitle', feed.description, { type: 'text' });
   x.leaf('updated', rfc3339(updated));
   x.empty('link', { rel: 'self', type: 'application/atom+xml', href: opts.selfUrl });
+  if (opts.hubUrl) x.empty('link', { rel: 'hub', href: opts.hubUrl });
   x.empty('link', { rel: 'alternate', type: 'text/html', href: feed.link });
   if (opts.nextUrl) x.empty('link', { rel: 'next', type: 'application/atom+xml', href: opts.nextUrl });
   for (const a of feedAuthors) person(x, a);

@@ -12,6 +12,8 @@ export interface RenderOptions {
   ownerEmail?: string;
   /** When the feed's data was fetched: its update time when it carries no dated item and no time of its own. */
   builtAt?: number;
+  /** The WebSub hub that pushes this feed (atom:link rel="hub", JSON Feed hubs). */
+  hubUrl?: string;
 }
 
 export type Renderer = (feed: FeedData, opts: RenderOptions) => string;

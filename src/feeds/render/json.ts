@@ -10,6 +10,7 @@ export const renderJson: Renderer = (feed: FeedData, opts) => {
     title: feed.title,
     home_page_url: feed.link,
     feed_url: opts.selfUrl,
+    hubs: opts.hubUrl ? [{ type: 'WebSub', url: opts.hubUrl }] : undefined,
     next_url: opts.nextUrl,
     description: feed.description || undefined,
     icon: feed.image,

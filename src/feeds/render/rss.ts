@@ -45,6 +45,7 @@ export const renderRss: Renderer = (feed: FeedData, opts) => {
   x.leaf('link', feed.link);
   x.leaf('description', feed.description || feed.title);
   x.empty('atom:link', { href: opts.selfUrl, rel: 'self', type: 'application/rss+xml' });
+  if (opts.hubUrl) x.empty('atom:link', { href: opts.hubUrl, rel: 'hub' });
   if (opts.nextUrl) x.empty('atom:link', { href: opts.nextUrl, rel: 'next', type: 'application/rss+xml' });
   x.leaf('language', feed.language || undefined);
   const updated = feedUpdated(feed, opts.builtAt);
