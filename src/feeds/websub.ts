@@ -61,7 +61,6 @@ export class WebSubHub {
     const callback = form.get('hub.callback') ?? '';
     const topic = form.get('hub.topic') ?? '';
     if (mode !== 'subscribe' && mode !== 'unsubscribe') throw badRequest('hub.mode must be subscribe or unsubscribe', 'WEBSUB_BAD_REQUEST');
-    const cb = this.callbackUrl(callback);
     let topicUrl: URL;
     try {
       topicUrl = new URL(topic);
@@ -70,6 +69,7 @@ export class WebSubHub {
     }
     const key = this.opts.topicKey(topicUrl);
     if (!key) throw badRequest(`hub.topic ${topic.slice(0, 200)} is not a feed of this feedgate (/feeds/… or /rss/…)`, 'WEBSUB_BAD_REQUEST');
+    const cb = this.callbackUrl(callback);
     const secret = form.get('hub.secret') ?? '';
     if (Buffer.byteLength(secret) > 199) throw badRequest('hub.secret must be shorter than 200 bytes', 'WEBSUB_BAD_REQUEST');
     const asked = Number(form.get('hub.lease_seconds') ?? LEASE.default);
