@@ -11,6 +11,7 @@ export function absolutize(feed: FeedData, items: FeedItem[], base: string): Fee
   const html = (s: string | undefined) => s?.replace(ATTR, (_m, attr: string, q: string) => `${attr}${q}${base.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}/`);
   return {
     ...feed,
+    link: abs(base, feed.link),
     image: feed.image && abs(base, feed.image),
     podcastImage: feed.podcastImage && abs(base, feed.podcastImage),
     items: items.map((item) => ({
