@@ -149,6 +149,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     texts: textsIn[config.FEED_LANGUAGE],
     logger,
     repeatMs: config.ALERT_REPEAT,
+    metrics,
     titles,
   });
   const links = new MediaLinks(signer);
@@ -336,6 +337,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     topicKey,
     publishTo: config.WEBSUB_PUBLISH_TO.split(',').map((s) => s.trim()).filter(Boolean),
     logger,
+    metrics,
   });
   websubHub.start();
   const feed = { websub: { hub: websubHub, topicKey }, cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served, ready };

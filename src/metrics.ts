@@ -19,6 +19,24 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
+    websubDeliveries: new Counter({
+      name: 'feedgate_websub_deliveries_total',
+      help: 'WebSub deliveries of changed feeds to subscribers, by outcome: delivered, gone (the subscriber answered 410), failed (three tries)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    websubVerifications: new Counter({
+      name: 'feedgate_websub_verifications_total',
+      help: 'WebSub subscription requests, by mode and outcome: verified, unverified (no or a wrong challenge answer), denied (a private topic without its token)',
+      labelNames: ['mode', 'outcome'] as const,
+      registers: [registry],
+    }),
+    alerts: new Counter({
+      name: 'feedgate_alerts_total',
+      help: 'Alerts about source health sent to ALERT_URLS, by kind (change, reminder) and outcome (sent, failed after three tries)',
+      labelNames: ['kind', 'outcome'] as const,
+      registers: [registry],
+    }),
     readyResponses: new Counter({
       name: 'feedgate_http_ready_responses_total',
       help: 'Responses answered before koa, again from a cached feed or image response that still stands (also counted in feedgate_http_requests_total)',

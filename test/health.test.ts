@@ -161,6 +161,9 @@ describe('a source breaking and recovering, end to end', () => {
     expect(feed.items.map((i) => i.title)).toEqual(['feedgate: HDHive: working again', 'feedgate: HDHive: credentials expired or refused']);
     expect(feed.items[1]!.content_html).toContain('Check HDHIVE_API_KEY.');
     for (const f of ['rss', 'atom']) expect((await fetch(`${app.url}/feeds/feedgate/health.${f}`)).status).toBe(200);
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metrics).toMatch(/^feedgate_alerts_total\{kind="change",outcome="sent"\} 2$/m);
+    expect(metrics).toMatch(/^feedgate_alerts_total\{kind="reminder",outcome="sent"\} [1-9]$/m);
   }, 30_000);
 
   it('MP credentials alert before they expire (MP_EXPIRY_WARNING), then when they have, per account', async () => {

@@ -127,6 +127,9 @@ describe('subscriptions', () => {
     expect(d.headers.link).toBe(`<${app.url}/websub>; rel="hub", <${topic}>; rel="self"`);
     expect(JSON.parse(d.body).items[0].title).toContain('changed once');
     expect(d.headers['x-hub-signature']).toBe(`sha256=${createHmac('sha256', 'shh').update(d.body).digest('hex')}`);
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metrics).toMatch(/^feedgate_websub_deliveries_total\{outcome="delivered"\} 1$/m);
+    expect(metrics).toMatch(/^feedgate_websub_verifications_total\{mode="subscribe",outcome="verified"\} 1$/m);
     // Nothing changed: nothing delivered.
     await new Promise((r) => setTimeout(r, 1100));
     await fetch(`${app.url}/feeds/hdhive/tv/101172.json`);

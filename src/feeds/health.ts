@@ -2,6 +2,7 @@ import type { Alert, AlertTarget } from '../alerts/targets.js';
 import { UpstreamError } from '../http/errors.js';
 import type { MessageKey, Texts } from '../i18n/index.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import type { HealthEvent, HealthReport, HealthRow, SourceHealthStore } from '../store/source-health.js';
 
 /** A check a source runs on its own (MP: credentials about to expire), by account. */
@@ -34,6 +35,7 @@ export interface SourceHealthOptions {
   logger: Logger;
   /** A state that lasts is said again after this long (0: never). */
   repeatMs: number;
+  metrics?: Metrics;
   /** Titles of the sources, for alerts. */
   titles: Readonly<Record<string, string>>;
   now?: () => number;
@@ -116,9 +118,11 @@ export class SourceHealth {
         for (let attempt = 0; ; attempt++) {
           try {
             await target.send(alert);
+            this.opts.metrics?.alerts.inc({ kind: alert.reminder ? 'reminder' : 'change', outcome: 'sent' });
             return;
           } catch (err) {
             if (attempt >= 2) {
+              this.opts.metrics?.alerts.inc({ kind: alert.reminder ? 'reminder' : 'change', outcome: 'failed' });
               this.opts.logger.warn({ target: target.label, source: alert.source, err: (err as Error)?.message }, 'an alert could not be delivered');
               return;
             }

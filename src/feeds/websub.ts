@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import { Agent, request } from 'undici';
 import { HttpError, badRequest } from '../http/errors.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import { guardedLookup, isPublicAddress, type TargetPolicy } from '../proxy/ssrf.js';
 import type { WebSubStore, WebSubSubscription } from '../store/websub.js';
 
@@ -23,6 +24,7 @@ export interface WebSubHubOptions {
   /** External hubs pinged (hub.mode=publish) when a public feed changes (WEBSUB_PUBLISH_TO). */
   publishTo: readonly string[];
   logger: Logger;
+  metrics?: Metrics;
   /** Waits between delivery tries: base, ×4, ×16 (default 1 s). */
   retryBaseMs?: number;
   now?: () => number;
@@ -154,15 +156,18 @@ export class WebSubHub {
       this.opts.logger.debug({ callback: cb.host, err: (err as Error)?.message }, 'WebSub verification failed');
     }
     if (!ok) {
+      this.opts.metrics?.websubVerifications.inc({ mode, outcome: 'unverified' });
       this.opts.logger.debug({ callback: cb.host, mode }, 'WebSub intent not verified: the subscription is not changed');
       return;
     }
+    this.opts.metrics?.websubVerifications.inc({ mode, outcome: 'verified' });
     if (mode === 'subscribe') await this.opts.store.subscribe({ callback: cb.href, topic, topicKey: key, secret, expiresAt: this.now() + lease * 1000 });
     else await this.opts.store.unsubscribe(cb.href, topic);
     this.opts.logger.info({ callback: cb.host, mode, lease }, 'WebSub subscription verified');
   }
 
   private async deny(cb: URL, topic: string, reason: string): Promise<void> {
+    this.opts.metrics?.websubVerifications.inc({ mode: 'subscribe', outcome: 'denied' });
     const url = new URL(cb.href);
     url.searchParams.set('hub.mode', 'denied');
     url.searchParams.set('hub.topic', topic);
@@ -194,8 +199,12 @@ export class WebSubHub {
       let why: string;
       try {
         const res = await this.call(new URL(s.callback), { method: 'POST', body: r.body, headers });
-        if (res.status >= 200 && res.status < 300) return;
+        if (res.status >= 200 && res.status < 300) {
+          this.opts.metrics?.websubDeliveries.inc({ outcome: 'delivered' });
+          return;
+        }
         if (res.status === 410) {
+          this.opts.metrics?.websubDeliveries.inc({ outcome: 'gone' });
           await this.opts.store.unsubscribe(s.callback, s.topic).catch(() => {});
           return;
         }
@@ -204,6 +213,7 @@ export class WebSubHub {
         why = (err as Error)?.message ?? String(err);
       }
       if (attempt >= 2) {
+        this.opts.metrics?.websubDeliveries.inc({ outcome: 'failed' });
         this.opts.logger.warn({ callback: new URL(s.callback).host, why }, 'a WebSub delivery failed three times; the next change is delivered again');
         return;
       }
