@@ -4,7 +4,7 @@
  * with its baselines' absolute figures, so a ratio can be judged (a baseline limited by the generator
  * makes every ratio look good).
  *
- * BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_ONLY=feed,proxy,play,resize,mp,redis,store,memory,
+ * BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_ONLY=feed,proxy,play,resize,mp,redis,store,websub,memory,
  * BENCH_NODE_FLAGS (extra node flags for feedgate, e.g. --cpu-prof).
  */
 import { writeFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { curlRate, ensureTools, feedgate, freePort, median, minorFaults, peakRss
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'feed,proxy,play,resize,mp,redis,store,memory').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'feed,proxy,play,resize,mp,redis,store,websub,memory').split(','));
 const TOKEN = 'bench-token';
 const SECRET = 'bench-secret';
 
@@ -374,6 +374,64 @@ if (ONLY.has('store')) {
   await mp.close();
   await hd.close();
   await pg.stop();
+}
+
+if (ONLY.has('websub')) {
+  // One change fanned out to 1 000 WebSub subscribers on loopback: how long until every one has it, and
+  // what the fan-out costs in memory (deliveries are bounded in flight).
+  const SUBSCRIBERS = 1000;
+  const { createServer } = await import('node:http');
+  const { startFakeHdhive, sampleTv101172 } = await import('../test/fakes/hdhive.js');
+  const hd = await startFakeHdhive();
+  let verified = 0;
+  let delivered = 0;
+  const receiver = createServer((req, res) => {
+    if (req.method === 'GET') {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams;
+      verified++;
+      res.end(q.get('hub.challenge') ?? '');
+      return;
+    }
+    req.resume();
+    req.on('end', () => {
+      delivered++;
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const rx = `127.0.0.1:${(receiver.address() as { port: number }).port}`;
+  const wfg = await track(feedgate({ HDHIVE_API_URL: hd.url, HDHIVE_API_KEY: hd.apiKey, CACHE_TTL: '1s', WEBSUB_CALLBACK_ALLOW: rx }));
+  const topic = `${wfg.info.url}/feeds/hdhive/tv/101172.atom`;
+  await fetch(topic);
+  for (let i = 0; i < SUBSCRIBERS; i++) {
+    const body = new URLSearchParams({ 'hub.mode': 'subscribe', 'hub.topic': topic, 'hub.callback': `http://${rx}/s/${i}`, 'hub.secret': `secret-${i}` }).toString();
+    const res = await fetch(`${wfg.info.url}/websub`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    if (res.status !== 202) throw new Error(`subscribe: HTTP ${res.status}`);
+  }
+  for (let i = 0; i < 400 && verified < SUBSCRIBERS; i++) await sleep(50);
+  await sleep(500);
+  const idle = rssMb(wfg.child.pid!);
+  const fanOut = async (title: string) => {
+    hd.resources.set('tv/101172', sampleTv101172().map((r, i) => (i === 0 ? { ...r, title } : r)));
+    await sleep(1100);
+    const before = delivered;
+    const t0 = performance.now();
+    await fetch(topic);
+    while (delivered - before < SUBSCRIBERS && performance.now() - t0 < 60_000) await sleep(10);
+    return { ms: performance.now() - t0, got: delivered - before };
+  };
+  const runs: Array<{ ms: number; got: number; peak: number }> = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const { peak, result } = await peakRss(wfg.child.pid!, () => fanOut(`change ${r}`));
+    runs.push({ ...result, peak });
+  }
+  console.log(`WebSub: one change fanned out to ${SUBSCRIBERS} subscribers on loopback (signed, ${ROUNDS} rounds; ${verified} verifications):`);
+  for (const [r, x] of runs.entries()) console.log(`  round ${r + 1}: ${x.got}/${SUBSCRIBERS} delivered in ${(x.ms / 1000).toFixed(2)} s, peak RSS ${x.peak.toFixed(0)} MB (idle ${idle.toFixed(0)} MB)`);
+  const worst = Math.max(...runs.map((x) => x.ms));
+  console.log(`  goal: all within 10 s: ${runs.every((x) => x.got === SUBSCRIBERS) && worst <= 10_000 ? 'met' : 'NOT MET'}\n`);
+  wfg.child.kill('SIGTERM');
+  receiver.close();
+  await hd.close();
 }
 
 if (ONLY.has('memory')) {

@@ -36,6 +36,8 @@ export interface Rendered {
 }
 
 const TIMEOUT_MS = 10_000;
+/** Deliveries in flight at once, per change. */
+const DELIVERY_CONCURRENCY = 32;
 const MAX_BODY = 64 * 1024;
 
 /**
@@ -176,18 +178,21 @@ export class WebSubHub {
   }
 
   private async distribute(topicKey: string, digest: string, render: (topic: string) => Promise<Rendered>): Promise<void> {
-    const subs = await this.opts.store.live(topicKey, this.now()).catch(() => [] as WebSubSubscription[]);
+    const subs = (await this.opts.store.live(topicKey, this.now()).catch(() => [] as WebSubSubscription[])).filter((s) => s.lastDigest !== digest);
     const byTopic = new Map<string, Promise<Rendered>>();
-    await Promise.all(
-      subs.map(async (s) => {
-        if (s.lastDigest === digest) return;
+    // A bounded number at a time: a thousand subscribers are a thousand sockets otherwise.
+    let next = 0;
+    const worker = async () => {
+      while (next < subs.length) {
+        const s = subs[next++]!;
         // One replica delivers each change: whoever moves the subscription to the new digest.
-        if (!(await this.opts.store.claim(s.callback, s.topic, s.lastDigest, digest).catch(() => false))) return;
+        if (!(await this.opts.store.claim(s.callback, s.topic, s.lastDigest, digest).catch(() => false))) continue;
         let rendered = byTopic.get(s.topic);
         if (!rendered) byTopic.set(s.topic, (rendered = render(s.topic)));
         await this.deliver(s, await rendered);
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(DELIVERY_CONCURRENCY, subs.length) }, worker));
   }
 
   /** POSTs the feed to a subscriber, signed when it gave a secret; three tries; a 410 ends the subscription. */
