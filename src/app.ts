@@ -23,7 +23,7 @@ import { publicBase } from './http/base-url.js';
 import { HttpError, badRequest } from './http/errors.js';
 import { sendHtml } from './http/html-response.js';
 import { readJsonBody, readTextBody } from './http/json-body.js';
-import { canonicalFeed, opmlFeedStore } from './store/opml-feeds.js';
+import { byNameThenValue, canonicalFeed, opmlFeedStore } from './store/opml-feeds.js';
 import { renderOpml } from './web/opml.js';
 import { WEB_READERS, buildFeedUrl, formId, renderStartPage, startPageCsp, type StartPageView } from './web/start-page.js';
 import { LRUCache } from 'lru-cache';
@@ -327,7 +327,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     const path = url.pathname.replace(/\.(rss|atom|json)$/, '');
     const route = feedRoutes.find((r) => r.path.test(path));
     if (!route) return undefined;
-    const own = [...url.searchParams].filter(([k]) => route.own.has(k)).sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
+    const own = [...url.searchParams].filter(([k]) => route.own.has(k)).sort(byNameThenValue);
     return own.length ? `${path}?${new URLSearchParams(own)}` : path;
   };
   const websubHub = new WebSubHub({

@@ -67,6 +67,10 @@ async function post(url: string, body: string, headers: Record<string, string>, 
   }
 }
 
+/** user:password in an alert URL, as the Authorization header it stands for. */
+const basicAuth = (u: URL): Record<string, string> =>
+  u.username ? { authorization: `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}` } : {};
+
 const chatText = (a: Alert) => `${a.title}\n${a.text}`;
 const hmac = (key: string, data: string) => createHmac('sha256', key).update(data).digest();
 
@@ -99,7 +103,7 @@ function target(raw: string, secret: string, endpoints: AlertEndpoints): AlertTa
     case 'json':
     case 'jsons': {
       const url = `${scheme === 'jsons' ? 'https' : 'http'}://${u.host}${u.pathname}${u.search}`;
-      const auth: Record<string, string> = u.username ? { authorization: `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}` } : {};
+      const auth = basicAuth(u);
       return {
         label,
         send(a, signal) {
@@ -116,7 +120,7 @@ function target(raw: string, secret: string, endpoints: AlertEndpoints): AlertTa
       const own = parts.length > 0;
       const base = own ? `${scheme === 'ntfys' ? 'https' : 'http'}://${u.host}` : endpoints.ntfy;
       const topic = own ? parts[0]! : decodeURIComponent(u.hostname);
-      const auth: Record<string, string> = u.username ? { authorization: `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}` } : {};
+      const auth = basicAuth(u);
       // JSON publishing: titles in any language (HTTP headers are not).
       return { label, send: (a, signal) => post(`${base}/`, JSON.stringify({ topic, title: a.title, message: a.text, tags: [a.to === 'ok' ? 'white_check_mark' : 'warning'] }), auth, signal) };
     }

@@ -5,7 +5,7 @@ import { Agent, request } from 'undici';
 import { HttpError, badRequest } from '../http/errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { guardedLookup, isPublicAddress, type TargetPolicy } from '../proxy/ssrf.js';
+import { guardedLookup, inExtra, isPublicAddress, type TargetPolicy } from '../proxy/ssrf.js';
 import type { WebSubStore, WebSubSubscription } from '../store/websub.js';
 
 /** Leases (seconds): what a subscriber gets when it asks for none, and the bounds of what it may ask. */
@@ -128,7 +128,7 @@ export class WebSubHub {
     if (u.username || u.password) throw new HttpError(403, 'TARGET_REFUSED', 'hub.callback URLs with credentials are refused');
     const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
     const port = u.port || (u.protocol === 'https:' ? '443' : '80');
-    const allowed = this.opts.policy.extraHosts.has(host) || this.opts.policy.extraHosts.has(`${host}:${port}`) || this.opts.policy.extraHosts.has(`[${host}]:${port}`);
+    const allowed = inExtra(this.opts.policy, host, port);
     // Names are checked where the socket connects (guardedLookup); literal addresses here, at once.
     if (isIP(host) && !allowed && !isPublicAddress(host)) throw new HttpError(403, 'TARGET_REFUSED', `hub.callback ${host} is a private or reserved address; add it to WEBSUB_CALLBACK_ALLOW to allow it`);
     return u;

@@ -39,7 +39,8 @@ export function parseAllowHosts(value: string): Set<string> {
 
 const refused = (message: string) => new HttpError(403, 'TARGET_REFUSED', message);
 
-function inExtra(policy: TargetPolicy, hostname: string, port: string): boolean {
+/** Whether the allow list (PROXY_ALLOW_HOSTS, WEBSUB_CALLBACK_ALLOW) names this host, or this host and port. */
+export function inExtra(policy: Pick<TargetPolicy, 'extraHosts'>, hostname: string, port: string): boolean {
   const host = hostname.includes(':') ? `[${hostname}]` : hostname;
   return policy.extraHosts.has(host) || policy.extraHosts.has(hostname) || policy.extraHosts.has(`${host}:${port}`);
 }

@@ -26,17 +26,30 @@ export interface BlobStore {
   close?(): void;
 }
 
+const TEMP = '.tmp-';
+
+/** A fresh temporary path in `dir`, for a blob being written. */
+export const tempPathIn = (dir: string) => join(dir, `${TEMP}${randomBytes(8).toString('hex')}`);
+
+/** Creates `dir` and deletes the temporary files a crash left there. */
+export function clearTemp(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const name of readdirSync(dir)) if (name.startsWith(TEMP)) unlinkSync(join(dir, name));
+}
+
+/** Whether a file name in a blob directory is a temporary one. */
+export const isTemp = (name: string) => name.startsWith(TEMP);
+
 /** Blobs as files in one directory; temporary files (.tmp-*) left by a crash are deleted at start. */
 export class DiskBlobs implements BlobStore {
   readonly shared = false;
 
   constructor(readonly where: string) {
-    mkdirSync(where, { recursive: true });
-    for (const name of readdirSync(where)) if (name.startsWith('.tmp-')) unlinkSync(join(where, name));
+    clearTemp(where);
   }
 
   tempPath(): string {
-    return join(this.where, `.tmp-${randomBytes(8).toString('hex')}`);
+    return tempPathIn(this.where);
   }
 
   async put(name: string, tmp: string): Promise<void> {
@@ -61,7 +74,7 @@ export class DiskBlobs implements BlobStore {
 
   async *older(before: number): AsyncIterable<string> {
     for (const name of readdirSync(this.where)) {
-      if (name.startsWith('.tmp-')) continue;
+      if (isTemp(name)) continue;
       try {
         if (statSync(join(this.where, name)).mtimeMs < before) yield name;
       } catch {

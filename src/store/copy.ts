@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BlobStore } from './blobs.js';
+import { isTemp, type BlobStore } from './blobs.js';
 import type { SqliteSql } from './sqlite.js';
 import type { Sql } from './sql.js';
 
@@ -68,7 +68,7 @@ export function dataDirProxySecret(dataDir: string): string | undefined {
 /** Uploads the archive's blobs from DATA_DIR/archive into another blob store (a bucket); returns how many. */
 export async function copyBlobs(dir: string, to: BlobStore, progress: (p: CopyProgress) => void): Promise<number> {
   if (!existsSync(dir)) return 0;
-  const names = readdirSync(dir).filter((n) => !n.startsWith('.tmp-'));
+  const names = readdirSync(dir).filter((n) => !isTemp(n));
   let done = 0;
   progress({ table: 'archive blobs', done, total: names.length });
   for (const name of names) {

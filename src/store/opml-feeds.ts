@@ -46,6 +46,9 @@ export function opmlFeedStore(db: Sql): OpmlFeedStore {
   };
 }
 
+/** Query pairs in one order whatever order they came in: by name, then by value. */
+export const byNameThenValue = ([a, x]: [string, string], [b, y]: [string, string]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0);
+
 const MAX_PATH = 512;
 const MAX_VALUE = 512;
 const MAX_URL = 2048;
@@ -71,7 +74,7 @@ export function canonicalFeed(url: string, known: (path: string) => ReadonlySet<
   const path = /\.(rss|atom|json)$/.test(u.pathname) ? u.pathname : `${u.pathname}.${format === 'atom' || format === 'json' ? format : 'rss'}`;
   const kept = [...u.searchParams]
     .filter(([k, v]) => params.has(k) && v.length <= MAX_VALUE)
-    .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
+    .sort(byNameThenValue);
   const qs = new URLSearchParams(kept).toString();
   const out = qs ? `${path}?${qs}` : path;
   return out.length > MAX_URL ? undefined : { url: out, source: m[1]! };

@@ -1,11 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { createReadStream, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { unlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ConfigError } from '../config.js';
-import type { BlobStore } from './blobs.js';
+import { clearTemp, tempPathIn, type BlobStore } from './blobs.js';
 
 export interface S3Location {
   bucket: string;
@@ -47,12 +45,11 @@ export class S3Blobs implements BlobStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
-    mkdirSync(tmpDir, { recursive: true });
-    for (const name of readdirSync(tmpDir)) if (name.startsWith('.tmp-')) unlinkSync(join(tmpDir, name));
+    clearTemp(tmpDir);
   }
 
   tempPath(): string {
-    return join(this.tmpDir, `.tmp-${randomBytes(8).toString('hex')}`);
+    return tempPathIn(this.tmpDir);
   }
 
   async put(name: string, tmp: string, bytes: number, contentType: string): Promise<void> {
