@@ -172,7 +172,7 @@ export class FeedCache {
       this.count('miss', key);
     }
     // The copy that may stand in: read from a peer or the snapshot store once, only when it could be needed.
-    const last = opts.staleAfterMs !== undefined && !cached ? this.fromSnapshot(key, ttlMs) : cached;
+    const last = opts.staleAfterMs !== undefined && !cached ? this.lastCopy(key, ttlMs) : cached;
     try {
       const entry = await this.wait(flight, opts);
       if (entry === undefined) {
@@ -232,7 +232,7 @@ export class FeedCache {
 
   /** The last good copy when there is one young enough and the error allows it; the error otherwise. */
   private async staleOr<T>(key: string, ttlMs: number, cached: Entry | Promise<Entry | undefined> | undefined, err: unknown): Promise<CacheResult<T>> {
-    const last = this.servable((await cached) ?? (await this.fromSnapshot(key, ttlMs)));
+    const last = this.servable((await cached) ?? (await this.lastCopy(key, ttlMs)));
     const staleable = err instanceof RefreshPending || (this.opts.isStaleable?.(err) ?? true);
     if (last && staleable) {
       this.count('stale', key, err);
@@ -243,7 +243,7 @@ export class FeedCache {
 
   /** The copy a failed refresh of `key` would be answered with now, if any (memory, else the snapshot). */
   async lastGood(key: string, ttlMs: number): Promise<unknown> {
-    return this.servable(this.lru.peek(key) ?? (await this.fromSnapshot(key, ttlMs)))?.value;
+    return this.servable(this.lru.peek(key) ?? (await this.lastCopy(key, ttlMs)))?.value;
   }
 
   /** The entry when it is young enough to stand in for a failed refresh (STALE_TTL past its freshness). */
@@ -349,7 +349,7 @@ export class FeedCache {
    * The copy another replica shares (Redis keeps it through STALE_TTL), else the durable snapshot; none
    * when neither has one or they cannot be read (Redis or the database away) or parsed.
    */
-  private async fromSnapshot(key: string, ttlMs: number): Promise<Entry | undefined> {
+  private async lastCopy(key: string, ttlMs: number): Promise<Entry | undefined> {
     if (this.opts.shared?.up) {
       const peer = await this.opts.shared.get(key).catch(() => undefined);
       if (peer) return peer;
