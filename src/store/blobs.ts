@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -65,7 +65,9 @@ export class DiskBlobs implements BlobStore {
     // Opened here, so a missing file is known before any header is sent.
     const fh = await open(join(this.where, name), 'r').catch(() => undefined);
     if (!fh) return undefined;
-    return createReadStream('', { fd: fh.fd, start, end, autoClose: true }).once('close', () => void fh.close().catch(() => {}));
+    // The handle's own stream: it holds the handle (a bare fd would be closed under the stream when the
+    // handle is collected) and closes it at the end.
+    return fh.createReadStream({ start, end, autoClose: true });
   }
 
   async remove(name: string): Promise<void> {
