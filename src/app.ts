@@ -9,13 +9,17 @@ import { RedisState } from './cache/shared.js';
 import { CallBudget } from './upstream/budget.js';
 import type { Config } from './feeds/sources.js';
 import type { SourceContext, SourceDescriptor, SourceModule } from './feeds/descriptor.js';
-import { describeSource, mountSource } from './feeds/mount.js';
+import { describeSource, mountSource, type FeedRefreshers } from './feeds/mount.js';
 import { SOURCES, platformsOf } from './feeds/sources.js';
 import { SourceHealth } from './feeds/health.js';
 import { alertTargets, type AlertEndpoints } from './alerts/targets.js';
 import { sourceHealthStore } from './store/source-health.js';
 import { webSubStore } from './store/websub.js';
 import { WebSubHub } from './feeds/websub.js';
+import { Refresher } from './feeds/refresher.js';
+import { MemoryRunner } from './jobs/memory.js';
+import type { JobRunner } from './jobs/runner.js';
+import { refreshFeedStore } from './store/refresh-feeds.js';
 import { formatSuffix } from './feeds/route.js';
 import { FEED_PARAMS } from './feeds/params.js';
 import { presentedToken, requireToken, tokenCheck, tokenVerdict } from './http/auth.js';
@@ -142,6 +146,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
       : loadProxySecret('', config.DATA_DIR);
   const signer = new UrlSigner(secret);
   const healthStore = sourceHealthStore(db);
+  const refreshStore = refreshFeedStore(db);
   const titles: Record<string, string> = {};
   const sourceHealth = new SourceHealth({
     store: healthStore,
@@ -239,8 +244,8 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     c.set('Cache-Control', 'no-store');
     // In the caller's language (Accept-Language), else the feeds'.
     const tx = textsIn[negotiate(c.get('Accept-Language'), config.FEED_LANGUAGE)];
-    const states = await healthStore.all().catch(() => []);
-    c.body = { sources: sources.map((s) => describeSource(s, health, tx, states)) };
+    const [states, refreshed] = await Promise.all([healthStore.all().catch(() => []), refreshStore.all(10_000).catch(() => [])]);
+    c.body = { sources: sources.map((s) => describeSource(s, health, tx, states, refreshed)) };
   });
   // The start page: the sources and a form each to build feed URLs; without the token only a prompt.
   const pageVerdict = tokenVerdict(config.ACCESS_TOKEN);
@@ -266,6 +271,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
       built = { form: target.id, values, ...made };
       const kept = made.url ? canonicalFeed(made.url.replace(/^https?:\/\/[^/]+/, ''), feedQuery) : undefined;
       if (kept) await opml.built({ ...kept, title: '' });
+      if (kept) refresher.track(kept.url, kept.source);
     }
     const states = allowed ? await healthStore.all().catch(() => []) : [];
     const html = renderStartPage({
@@ -300,6 +306,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     const feedUrl = canonicalFeed(typeof body.url === 'string' ? body.url : '', feedQuery);
     if (!feedUrl) throw badRequest('url must be a feed URL of this feedgate (/feeds/… or /rss/…)');
     await opml.built({ ...feedUrl, title: typeof body.title === 'string' ? body.title.slice(0, 300) : '' });
+    refresher.track(feedUrl.url, feedUrl.source);
     c.status = 204;
   });
   // WebSub (W3C): the hub of our own feeds. No token here: a private topic carries its own.
@@ -319,6 +326,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     lastNoted.set(url, now);
     const feedUrl = canonicalFeed(url, feedQuery);
     // Never in the way of the feed: a database away costs this note, reported.
+    if (feedUrl) refresher.track(feedUrl.url, feedUrl.source);
     if (feedUrl) opml.requested({ ...feedUrl, title }, now).catch((err) => logger.warn({ url: feedUrl.url, err: (err as Error)?.message }, 'a read feed could not be noted for /opml'));
   };
   // A topic's key: the feed route's path without its format, and the source's own parameters, sorted
@@ -338,11 +346,48 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     publishTo: config.WEBSUB_PUBLISH_TO.split(',').map((s) => s.trim()).filter(Boolean),
     logger,
     metrics,
+    // A WebSub subscriber reads the feed as surely as a poller does: it is refreshed in the background.
+    onSubscribed: (topic) => {
+      const kept = canonicalFeed(new URL(topic).pathname + new URL(topic).search, feedQuery);
+      if (kept) refresher.track(kept.url, kept.source);
+    },
   });
   websubHub.start();
-  const feed = { websub: { hub: websubHub, topicKey }, cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served, ready };
+  // Background refresh, on the job engine at hand: BullMQ with Redis, pg-boss with PostgreSQL, else in process.
+  const refreshers: FeedRefreshers = [];
+  const jobErrors = (err: Error) => logger.warn({ err: err.message }, 'the job engine reported an error');
+  const runner: JobRunner = config.REDIS_URL
+    ? new (await import('./jobs/bullmq.js')).BullRunner(config.REDIS_URL, jobErrors)
+    : config.DATABASE_URL
+      ? new (await import('./jobs/pgboss.js')).PgBossRunner(config.DATABASE_URL, jobErrors)
+      : new MemoryRunner();
+  const refresher = new Refresher({
+    store: refreshStore,
+    runner,
+    intervals: Object.fromEntries(sources.map((s) => [s.name, Number((config as unknown as Record<string, unknown>)[`REFRESH_${s.name.toUpperCase()}`] ?? 0)])),
+    maxMs: config.REFRESH_MAX,
+    concurrency: config.REFRESH_CONCURRENCY,
+    logger,
+    metrics,
+    async isSubscribed(url) {
+      if (await opml.isRead(url, Date.now() - config.SUBSCRIPTION_DAYS * 86_400_000)) return true;
+      const key = topicKey(new URL(url, 'http://feedgate.invalid'));
+      return key !== undefined && (await websubHub.hasSubscribers(key));
+    },
+    load(url, ttlMs, since) {
+      const u = new URL(url, config.PUBLIC_URL || 'http://feedgate.invalid');
+      const path = u.pathname.replace(/\.(rss|atom|json)$/, '');
+      const r = refreshers.find((x) => x.pattern.test(path));
+      if (!r) throw new Error(`${path} is not a feed route of this feedgate`);
+      const params = Object.fromEntries(Object.entries(r.pattern.exec(path)!.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
+      return r.refresh(params, u, ttlMs, since);
+    },
+  });
+  const feed = { nextRefresh: (key: string) => refresher.nextAt(key), websub: { hub: websubHub, topicKey }, cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served, ready };
   const settingNames = new Set(Object.keys(config));
-  for (const source of sources) mountSource(router, source, { sourceHealth, settingNames, cache, feed, play: media, health, publicUrl: config.PUBLIC_URL, token, checkToken, mediaGuards });
+  for (const source of sources) mountSource(router, source, { refreshers, sourceHealth, settingNames, cache, feed, play: media, health, publicUrl: config.PUBLIC_URL, token, checkToken, mediaGuards });
+  // The schedule comes back from the database once every feed route has left its refresh.
+  await refresher.start();
 
   const koa = new Koa({ proxy: config.TRUST_PROXY });
   koa.silent = true; // errors are logged by errorHandler with the request id
@@ -367,7 +412,11 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     close() {
       keeper.close();
       sourceHealth.close();
-      closing ??= Promise.all([...clients.map((c) => c.close()), fetcher.close(), shared?.close(), websubHub.close()]).then(() => blobs.close?.());
+      closing ??= refresher
+        .close()
+        .catch(() => {})
+        .then(() => Promise.all([...clients.map((c) => c.close()), fetcher.close(), shared?.close(), websubHub.close()]))
+        .then(() => blobs.close?.());
       return closing;
     },
   };

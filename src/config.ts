@@ -518,6 +518,27 @@ export const MEDIA_SETTINGS = [
   },
 }),
   section({
+    title: 'Background refresh',
+    detail: '(feeds people read are kept fresh, so a poll is a cache hit)',
+    settings: {
+      SUBSCRIPTION_DAYS: {
+        parse: int(1, 3650),
+        default: 14,
+        help: 'A feed is refreshed in the background while it was read within this many days, built on the start page, or has a live WebSub subscription. Each source sets how often (REFRESH_<SOURCE>). Jobs run on BullMQ with REDIS_URL, on pg-boss with DATABASE_URL, in process otherwise.',
+      },
+      REFRESH_MAX: {
+        parse: duration.pipe(z.number().min(60_000, 'must be at least 1m')),
+        default: '6h',
+        help: 'The longest a feed waits between background refreshes: its interval grows while nothing new comes and after failures, up to this.',
+      },
+      REFRESH_CONCURRENCY: {
+        parse: int(1, 64),
+        default: 2,
+        help: 'Background refreshes each replica runs at once (the sources\' call budgets still pace their calls).',
+      },
+    },
+  }),
+  section({
     title: 'WebSub',
     detail: '(feedgate is the hub of its own feeds, at /websub)',
     settings: {

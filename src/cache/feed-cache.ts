@@ -52,6 +52,11 @@ export interface GetOptions {
   signal?: () => AbortSignal;
   /** Answer with the last good copy once a refresh has taken this long; the refresh goes on in the background. */
   staleAfterMs?: number;
+  /**
+   * A background refresh: load even when the copy is fresh, unless one stored at or after this time
+   * (ms) stands (another replica just refreshed it). The failure memo is not consulted.
+   */
+  refreshedSince?: number;
 }
 
 export interface FeedCacheOptions {
@@ -139,11 +144,12 @@ export class FeedCache {
   async get<T>(key: string, ttlMs: number, load: (signal: AbortSignal) => Promise<T>, opts: GetOptions = {}): Promise<CacheResult<T>> {
     const now = this.now();
     const cached = this.lru.get(key);
-    if (cached && now < cached.freshUntil) {
+    const since = opts.refreshedSince;
+    if (cached && now < cached.freshUntil && (since === undefined || cached.storedAt >= since)) {
       this.count('hit', key);
       return { value: cached.value as T, state: 'hit', storedAt: cached.storedAt };
     }
-    const failed = this.failures.get(key);
+    const failed = since === undefined ? this.failures.get(key) : undefined;
     if (failed) return this.staleOr(key, ttlMs, cached, failed.error);
     let flight = this.inflight.get(key);
     if (flight) {
@@ -163,7 +169,7 @@ export class FeedCache {
           f.incomplete = true;
         },
       };
-      f.promise = this.load(key, ttlMs, () => runWithProgress(progress, () => load(controller.signal)), controller.signal, () => f.incomplete);
+      f.promise = this.load(key, ttlMs, () => runWithProgress(progress, () => load(controller.signal)), controller.signal, () => f.incomplete, since);
       flight = f;
       this.inflight.set(key, f);
       // Release the slot whatever happens, so the next request after a failure tries again.
@@ -241,6 +247,11 @@ export class FeedCache {
     throw err;
   }
 
+  /** This process's copy of `key`, fresh or not, without counting a lookup. */
+  peek(key: string): unknown {
+    return this.lru.peek(key)?.value;
+  }
+
   /** The copy a failed refresh of `key` would be answered with now, if any (memory, else the snapshot). */
   async lastGood(key: string, ttlMs: number): Promise<unknown> {
     return this.servable(this.lru.peek(key) ?? (await this.lastCopy(key, ttlMs)))?.value;
@@ -270,14 +281,15 @@ export class FeedCache {
    * replica holds the lock, its result is awaited (polled; the lock's expiry bounds the wait). Returns
    * what to do: use an entry, raise an error, or load here (with the lock token when we hold it).
    */
-  private async viaShared(key: string, signal: AbortSignal): Promise<{ entry: Entry } | { error: unknown } | { token?: string }> {
+  private async viaShared(key: string, signal: AbortSignal, since?: number): Promise<{ entry: Entry } | { error: unknown } | { token?: string }> {
     const shared = this.opts.shared!;
     const lockTtl = this.opts.lockTtlMs ?? 60_000;
     const until = this.now() + lockTtl;
     for (let round = 0; ; round++) {
+      const usable = (e: Entry | undefined): e is Entry => !!e && this.now() < e.freshUntil && (since === undefined || e.storedAt >= since);
       const found = await shared.get(key);
-      if (found && this.now() < found.freshUntil) return { entry: found };
-      const failed = await shared.failure(key);
+      if (usable(found)) return { entry: found };
+      const failed = since === undefined ? await shared.failure(key) : undefined;
       if (failed) return { error: reviveError(failed) };
       if (round === 0 || !(await shared.locked(key))) {
         const token = await shared.lock(key, lockTtl);
@@ -285,7 +297,7 @@ export class FeedCache {
         if (token) {
           // The holder may have finished between our look and our lock: look once more.
           const late = await shared.get(key);
-          if (late && this.now() < late.freshUntil) {
+          if (usable(late)) {
             await shared.unlock(key, token);
             return { entry: late };
           }
@@ -297,10 +309,10 @@ export class FeedCache {
     }
   }
 
-  private async load<T>(key: string, ttlMs: number, load: () => Promise<T>, signal: AbortSignal, incomplete: () => boolean = () => false): Promise<Entry> {
+  private async load<T>(key: string, ttlMs: number, load: () => Promise<T>, signal: AbortSignal, incomplete: () => boolean = () => false, since?: number): Promise<Entry> {
     let token: string | undefined;
     if (this.opts.shared?.up) {
-      const via = await this.viaShared(key, signal);
+      const via = await this.viaShared(key, signal, since);
       if ('entry' in via) {
         this.opts.metrics?.sharedLoads.inc({ how: 'peer' });
         return this.adopt(key, via.entry);

@@ -13,12 +13,18 @@ import { healthOf, type SourceHealth } from './health.js';
 import { feedRoute, type FeedRouteDeps } from './route.js';
 import type { MessageKey, Texts } from '../i18n/index.js';
 import type { HealthRow } from '../store/source-health.js';
+import type { RefreshFeed } from '../store/refresh-feeds.js';
+
+/** A feed route's background refresh, found by its path: the route's pattern with named parameters. */
+export type FeedRefreshers = Array<{ source: string; pattern: RegExp; refresh: (params: Record<string, string>, url: URL, ttlMs: number, since: number) => Promise<{ digest: string; newItems: number; key: string }> }>;
 
 export interface MountDeps {
   /** Where loads report what they found of their source's health. */
   sourceHealth?: SourceHealth;
   /** Every setting's name: an error naming one is told as the setting to check. */
   settingNames?: ReadonlySet<string>;
+  /** Where each feed route leaves its background refresh, by path pattern (filled by mountSource). */
+  refreshers?: FeedRefreshers;
   cache: FeedCache;
   feed: FeedRouteDeps;
   play: PlayDeps;
@@ -78,6 +84,15 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
             }
           : undefined;
         const serve = feedRoute(feed, deps.feed, { defaultFormat: route.defaultFormat, health });
+        const isReady = configuredCheck(source, route);
+        deps.refreshers?.push({
+          source: source.name,
+          pattern: new RegExp(`^${route.path.replace(/:(\w+)/g, '(?<$1>[^/]+)')}$`),
+          refresh: (params, url, ttlMs, since) => {
+            isReady();
+            return serve.refresh(params, url, ttlMs, since);
+          },
+        });
         const isConfigured = configuredCheck(source, route);
         // One handler, the checks inline: every layer of middleware costs a promise on the hottest path.
         router.get(route.path, function feed(ctx) {
@@ -121,7 +136,7 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 /** What /api/sources shows of a source: its state, never a secret. */
-export function describeSource(source: SourceDescriptor, health: HealthBook, tx: Texts, states: readonly HealthRow[] = []) {
+export function describeSource(source: SourceDescriptor, health: HealthBook, tx: Texts, states: readonly HealthRow[] = [], refreshed: readonly RefreshFeed[] = []) {
   const missing = missingSettings(source);
   const upstreams = source.upstreams.map((u) => {
     const h = health.get(u.name);
@@ -139,6 +154,10 @@ export function describeSource(source: SourceDescriptor, health: HealthBook, tx:
     routes: source.routes.map((r) => ({ kind: r.kind, method: r.kind === 'api' ? (r.method ?? 'GET') : 'GET', path: r.path, summary: r.summary, needs: r.needs ?? [] })),
     forms: source.forms,
     notice: source.notice,
+    // Its feeds kept fresh in the background: when, how often (it adapts), and what the last refresh found.
+    refresh: refreshed
+      .filter((f) => f.source === source.name)
+      .map((f) => ({ url: f.url, intervalSeconds: Math.round(f.intervalMs / 1000), lastRefresh: iso(f.lastAt), nextRefresh: iso(f.nextAt), lastChange: iso(f.changedAt), newItems: f.newItems, failures: f.fails, lastError: f.lastError || undefined })),
     // Where it and its accounts stand, as loads and checks last found them (alerts go out on each change).
     health: states
       .filter((h) => h.source === source.name)

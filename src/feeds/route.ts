@@ -29,6 +29,8 @@ export interface FeedRouteDeps {
   served?: (url: string, title: string) => void;
   /** Where a cache hit is offered to be answered again before koa. */
   ready?: ReadyResponses;
+  /** When a feed's data is refreshed next in the background (by cache key), if it is: readers are told to come back then. */
+  nextRefresh?: (key: string) => number | undefined;
   /** feedgate's WebSub hub: advertised in every feed, told of every load. */
   websub?: { hub: WebSubHub; topicKey(url: URL): string | undefined };
 }
@@ -108,7 +110,58 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
   const ttlSeconds = Math.round(deps.ttlMs / 1000);
   const fresh = `public, max-age=${ttlSeconds}`;
   const stale = `public, max-age=${Math.min(60, ttlSeconds)}`;
-  return async function serveFeed(ctx: Context): Promise<void> {
+  /** The one load of a feed, whoever asks (a reader or a background refresh). */
+  const loader = (p: P, key: string) => async (signal: AbortSignal) => {
+    try {
+      const data = await source.fetch(p, signal);
+      // An answer that parses but lists nothing, from a feed that had items, is more likely a refusal in
+      // disguise than an account emptied in minutes: the last good copy stands while it may be served.
+      if (data.items.length === 0) {
+        const had = ((await deps.cache.lastGood(key, deps.ttlMs)) as FeedData | undefined)?.items.length ?? 0;
+        if (had > 0) throw new UpstreamError(key.split(':')[0]!, 'bad_response', 502, 'UPSTREAM_EMPTY', `the upstream answered with no items where it had ${had}; the last good copy is served until it answers with items again or that copy is too old`);
+      }
+      opts.health?.(p, undefined);
+      return data;
+    } catch (err) {
+      opts.health?.(p, err);
+      throw err;
+    }
+  };
+  /** A fresh load's data, to the WebSub subscribers of its topic (they get it when its items changed). */
+  const pushed = (data: FeedData, storedAt: number, self: URL) => {
+    if (!deps.websub) return;
+    const topicKey = deps.websub.topicKey(self);
+    if (!topicKey) return;
+    const publicTopic = self.protocol.startsWith('http') && self.host !== 'feedgate.invalid' && !self.searchParams.has('token') ? self.href : undefined;
+    deps.websub.hub.loaded(topicKey, digestOf(data), async (topic) => {
+      const t = new URL(topic);
+      const fmt = /\.(rss|atom|json)$/.exec(t.pathname)?.[1] as Format | undefined;
+      const tp = parseFeedParams(Object.fromEntries(t.searchParams), { maxLimit: deps.maxLimit, formatFromPath: fmt, defaultFormat: opts.defaultFormat });
+      const r = await render(data, tp, t.origin, topic, ttlSeconds, storedAt, deps.ownerEmail || undefined, `${t.origin}/websub`);
+      return { body: r.body, contentType: formats[tp.format].contentType };
+    }, publicTopic);
+  };
+
+  /**
+   * A background refresh of the feed at `url` (root-relative, with its query): loaded even when the
+   * copy is fresh (unless a replica refreshed it since `since`), kept for `ttlMs`, pushed to WebSub
+   * subscribers. Throws what the upstream did when no fresh copy came of it.
+   */
+  async function refresh(params: Record<string, string>, url: URL, ttlMs: number, since: number): Promise<{ digest: string; newItems: number; key: string }> {
+    const query = Object.fromEntries(url.searchParams);
+    const p = source.parse(params, query);
+    const k = source.key(p);
+    const key = typeof k === 'string' ? k : await k;
+    const before = deps.cache.peek(key) as FeedData | undefined;
+    const result = await deps.cache.get(key, ttlMs, loader(p, key), { refreshedSince: since });
+    if (result.state === 'stale') throw result.error;
+    const data = result.value as FeedData;
+    if (result.state === 'miss') pushed(data, result.storedAt, url);
+    const known = new Set(before?.items.map((i) => i.guid));
+    return { digest: digestOf(data), newItems: before ? data.items.filter((i) => !known.has(i.guid)).length : 0, key };
+  }
+
+  async function serveFeed(ctx: Context): Promise<void> {
     const params = parseFeedParams(ctx.query, { maxLimit: deps.maxLimit, formatFromPath: ctx.state.formatFromPath as Format | undefined, defaultFormat: opts.defaultFormat });
     const p = source.parse(ctx.params as Record<string, string>, ctx.query);
     const k = source.key(p);
@@ -117,22 +170,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const base = publicBase(ctx, deps.publicUrl);
     const self = selfUrl(ctx, base);
     const hubUrl = deps.websub ? `${base}/websub` : undefined;
-    const load = async (signal: AbortSignal) => {
-      try {
-        const data = await source.fetch(p, signal);
-        // An answer that parses but lists nothing, from a feed that had items, is more likely a refusal in
-        // disguise than an account emptied in minutes: the last good copy stands while it may be served.
-        if (data.items.length === 0) {
-          const had = ((await deps.cache.lastGood(key, deps.ttlMs)) as FeedData | undefined)?.items.length ?? 0;
-          if (had > 0) throw new UpstreamError(key.split(':')[0]!, 'bad_response', 502, 'UPSTREAM_EMPTY', `the upstream answered with no items where it had ${had}; the last good copy is served until it answers with items again or that copy is too old`);
-        }
-        opts.health?.(p, undefined);
-        return data;
-      } catch (err) {
-        opts.health?.(p, err);
-        throw err;
-      }
-    };
+    const load = loader(p, key);
     const result = await deps.cache.get(key, deps.ttlMs, load, { signal: () => clientSignal(ctx), staleAfterMs: deps.staleAfterMs });
 
     const memoKey = `${params.format}\n${self}\n${params.canonical}`;
@@ -147,21 +185,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
       }
     }
 
-    if (deps.websub && result.state === 'miss') {
-      // A fresh load: subscribers of this topic get it when its items changed since they last did.
-      const data = result.value as FeedData;
-      const topicKey = deps.websub.topicKey(new URL(self));
-      if (topicKey) {
-        const publicTopic = new URL(self).searchParams.has('token') ? undefined : self;
-        deps.websub.hub.loaded(topicKey, digestOf(data), async (topic) => {
-          const t = new URL(topic);
-          const fmt = /\.(rss|atom|json)$/.exec(t.pathname)?.[1] as Format | undefined;
-          const tp = parseFeedParams(Object.fromEntries(t.searchParams), { maxLimit: deps.maxLimit, formatFromPath: fmt, defaultFormat: opts.defaultFormat });
-          const r = await render(data, tp, t.origin, topic, ttlSeconds, result.storedAt, deps.ownerEmail || undefined, `${t.origin}/websub`);
-          return { body: r.body, contentType: formats[tp.format].contentType };
-        }, publicTopic);
-      }
-    }
+    if (result.state === 'miss') pushed(result.value as FeedData, result.storedAt, new URL(self));
     const servedUrl = `${ctx.path}.${params.format}${ctx.querystring ? `?${ctx.querystring}` : ''}`;
     const title = (result.value as FeedData).title;
     deps.served?.(servedUrl, title);
@@ -173,7 +197,9 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const etag = enc === 'identity' ? `"${out.hash}"` : `"${out.hash}-${enc}"`;
     const res = ctx.res;
     res.setHeader('X-Cache', result.state === 'hit' ? 'HIT' : result.state === 'miss' ? 'MISS' : 'STALE');
-    res.setHeader('Cache-Control', result.state === 'stale' ? stale : fresh);
+    const next = result.state === 'stale' ? undefined : deps.nextRefresh?.(key);
+    const untilNext = next === undefined ? undefined : Math.ceil((next - Date.now()) / 1000);
+    res.setHeader('Cache-Control', result.state === 'stale' ? stale : untilNext !== undefined && untilNext > 0 ? `public, max-age=${untilNext}` : fresh);
     res.setHeader('ETag', etag);
     if (out.lastModifiedHttp) res.setHeader('Last-Modified', out.lastModifiedHttp);
     res.setHeader('Vary', 'Accept-Encoding');
@@ -208,5 +234,6 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
       ctx.body = out.body;
     }
     offer(ctx.body as Buffer);
-  };
+  }
+  return Object.assign(serveFeed, { refresh });
 }

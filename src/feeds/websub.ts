@@ -25,6 +25,8 @@ export interface WebSubHubOptions {
   publishTo: readonly string[];
   logger: Logger;
   metrics?: Metrics;
+  /** A subscription was verified (the app refreshes its feed in the background from then on). */
+  onSubscribed?: (topic: string) => void;
   /** Waits between delivery tries: base, ×4, ×16 (default 1 s). */
   retryBaseMs?: number;
   now?: () => number;
@@ -100,6 +102,11 @@ export class WebSubHub {
     }
   }
 
+  /** Whether any live subscription reads the topic `topicKey`. */
+  async hasSubscribers(topicKey: string): Promise<boolean> {
+    return (await this.opts.store.live(topicKey, this.now())).length > 0;
+  }
+
   async settled(): Promise<void> {
     while (this.pending.size) await Promise.allSettled([...this.pending]);
   }
@@ -163,7 +170,10 @@ export class WebSubHub {
       return;
     }
     this.opts.metrics?.websubVerifications.inc({ mode, outcome: 'verified' });
-    if (mode === 'subscribe') await this.opts.store.subscribe({ callback: cb.href, topic, topicKey: key, secret, expiresAt: this.now() + lease * 1000 });
+    if (mode === 'subscribe') {
+      await this.opts.store.subscribe({ callback: cb.href, topic, topicKey: key, secret, expiresAt: this.now() + lease * 1000 });
+      this.opts.onSubscribed?.(topic);
+    }
     else await this.opts.store.unsubscribe(cb.href, topic);
     this.opts.logger.info({ callback: cb.host, mode, lease }, 'WebSub subscription verified');
   }

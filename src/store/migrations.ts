@@ -328,4 +328,38 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX websub_subscriptions_by_key ON websub_subscriptions (topic_key, expires_at);
     `,
   },
+  {
+    id: '011_refresh_feeds',
+    sqlite: `
+      -- Feeds refreshed in the background: when next, how often (it adapts), and what the last refresh found.
+      CREATE TABLE refresh_feeds (
+        url          TEXT    PRIMARY KEY,
+        source       TEXT    NOT NULL,
+        interval_ms  INTEGER NOT NULL,
+        next_at      INTEGER NOT NULL,
+        last_at      INTEGER,
+        changed_at   INTEGER,
+        digest       TEXT    NOT NULL DEFAULT '',
+        new_items    INTEGER NOT NULL DEFAULT 0,
+        fails        INTEGER NOT NULL DEFAULT 0,
+        last_error   TEXT    NOT NULL DEFAULT ''
+      );
+      CREATE INDEX refresh_feeds_by_source ON refresh_feeds (source, next_at);
+    `,
+    postgres: `
+      CREATE TABLE refresh_feeds (
+        url          TEXT    PRIMARY KEY,
+        source       TEXT    NOT NULL,
+        interval_ms  BIGINT  NOT NULL,
+        next_at      BIGINT  NOT NULL,
+        last_at      BIGINT,
+        changed_at   BIGINT,
+        digest       TEXT    NOT NULL DEFAULT '',
+        new_items    INTEGER NOT NULL DEFAULT 0,
+        fails        INTEGER NOT NULL DEFAULT 0,
+        last_error   TEXT    NOT NULL DEFAULT ''
+      );
+      CREATE INDEX refresh_feeds_by_source ON refresh_feeds (source, next_at);
+    `,
+  },
 ];

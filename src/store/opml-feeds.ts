@@ -16,6 +16,8 @@ export interface OpmlFeedStore {
   requested(feed: OpmlFeed, at?: number): Promise<void>;
   /** Built ever, or requested since `since` (ms); by source, then URL. */
   list(since: number): Promise<OpmlFeed[]>;
+  /** Whether `url` was built, or requested since `since`. */
+  isRead(url: string, since: number): Promise<boolean>;
 }
 
 export function opmlFeedStore(db: Sql): OpmlFeedStore {
@@ -42,6 +44,7 @@ export function opmlFeedStore(db: Sql): OpmlFeedStore {
       );
       await trim('last_requested');
     },
+    isRead: async (url, since) => (await db.get('SELECT url FROM opml_feeds WHERE url = ? AND (built_at IS NOT NULL OR last_requested >= ?)', [url, since])) !== undefined,
     list: (since) => db.all<OpmlFeed>('SELECT url, title, source FROM opml_feeds WHERE built_at IS NOT NULL OR last_requested >= ? ORDER BY source, url', [since]),
   };
 }

@@ -26,6 +26,11 @@ export const CHANNELS_SETTINGS = section({
       default: '5m',
       help: "How long a resolved video URL (current token and decodeKey) is reused by /play/channels.",
     },
+    REFRESH_CHANNELS: {
+      parse: duration,
+      default: '15m',
+      help: "How often feeds of Channels that people read are refreshed in the background (it adapts: longer while nothing new comes, up to REFRESH_MAX). 0: only when a reader asks.",
+    },
   },
 });
 

@@ -54,6 +54,11 @@ export const DOUYIN_SETTINGS = section({
       default: '10m',
       help: "After a block (empty body, captcha, 403, 429) that user is left alone this long; the feed serves its last copy.",
     },
+    REFRESH_DOUYIN: {
+      parse: duration,
+      default: '1h',
+      help: "How often feeds of Douyin (cautious: Douyin blocks on bursts, not on volume) that people read are refreshed in the background (it adapts: longer while nothing new comes, up to REFRESH_MAX). 0: only when a reader asks.",
+    },
   },
 });
 

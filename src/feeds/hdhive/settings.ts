@@ -1,4 +1,4 @@
-import { bool, httpUrl, section, type SettingsOf, text } from '../../config.js';
+import { duration, bool, httpUrl, section, type SettingsOf, text } from '../../config.js';
 
 /** HDHive OpenAPI: the settings this source reads. */
 export const HDHIVE_SETTINGS = section({
@@ -25,6 +25,11 @@ export const HDHIVE_SETTINGS = section({
       parse: bool,
       default: false,
       help: "Leave out resources HDHive has marked invalid (validate_status = invalid).",
+    },
+    REFRESH_HDHIVE: {
+      parse: duration,
+      default: '30m',
+      help: "How often feeds of HDHive that people read are refreshed in the background (it adapts: longer while nothing new comes, up to REFRESH_MAX). 0: only when a reader asks.",
     },
   },
 });

@@ -1,4 +1,4 @@
-import { bool, httpUrl, int, oneOf, section, type SettingsOf, size, text } from '../../config.js';
+import { duration, bool, httpUrl, int, oneOf, section, type SettingsOf, size, text } from '../../config.js';
 
 /** WeChat Moments: the settings this source reads. */
 export const MOMENTS_SETTINGS = section({
@@ -54,6 +54,11 @@ export const MOMENTS_SETTINGS = section({
       parse: int(1, 32),
       default: 2,
       help: "Files fetched at once for the archive (the CDN dislikes bulk downloads; keep it small).",
+    },
+    REFRESH_MOMENTS: {
+      parse: duration,
+      default: '15m',
+      help: "How often feeds of Moments that people read are refreshed in the background (it adapts: longer while nothing new comes, up to REFRESH_MAX). 0: only when a reader asks.",
     },
   },
 });

@@ -55,6 +55,11 @@ export const MP_SETTINGS = section({
       default: '10m',
       help: "How long before pushed credentials expire (MP_CREDENTIAL_TTL after the push) to alert that they are about to (0: no warning, only when they have).",
     },
+    REFRESH_MP: {
+      parse: duration,
+      default: '1h',
+      help: "How often feeds of Official Account message lists (cautious: WeChat limits accounts that are read in bursts) that people read are refreshed in the background (it adapts: longer while nothing new comes, up to REFRESH_MAX). 0: only when a reader asks.",
+    },
   },
 });
 

@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useFakeHdhive } from './fakes/hdhive.js';
+import { useStartApp, type RunningApp } from './helpers/app.js';
+import { startPostgres, type PostgresProc } from './helpers/postgres.js';
+import { startRedis, type RedisProc } from './helpers/redis.js';
+import { postgresTool, redisTool } from './helpers/tools.js';
+
+/**
+ * Background refresh (issue 24, its first part): feeds people read are kept fresh on a job engine (in
+ * process, pg-boss, BullMQ), so a poll after CACHE_TTL is still a hit.
+ */
+
+const hd = useFakeHdhive();
+const startApp = useStartApp();
+const PATH = '/feeds/hdhive/tv/101172';
+const API = '/api/open/resources/tv/101172';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const calls = () => hd.fake.calls.get(API) ?? 0;
+const row = async (app: RunningApp) => app.db.get<{ interval_ms: number; fails: number; last_error: string; last_at: number | null }>('SELECT * FROM refresh_feeds');
+
+describe('in process (the embedded default)', () => {
+  it('a feed read once is refreshed in the background: polls after CACHE_TTL are hits, told to come back when the next refresh is due', async () => {
+    const app = await startApp(hd.config({ CACHE_TTL: '1s', REFRESH_HDHIVE: '1s' }));
+    expect((await fetch(`${app.url}${PATH}.json`)).headers.get('x-cache')).toBe('MISS');
+    expect(calls()).toBe(1);
+    for (let i = 0; i < 60 && calls() < 3; i++) await sleep(100);
+    expect(calls()).toBeGreaterThanOrEqual(3);
+    const poll = await fetch(`${app.url}${PATH}.json`);
+    expect(poll.headers.get('x-cache')).toBe('HIT');
+    const maxAge = Number(/max-age=(\d+)/.exec(poll.headers.get('cache-control') ?? '')?.[1]);
+    expect(maxAge).toBeGreaterThanOrEqual(1);
+    expect(maxAge).toBeLessThanOrEqual(4);
+    // Nothing new: the interval grows (×1.5 each time), and /api/sources shows the schedule.
+    expect((await row(app))!.interval_ms).toBeGreaterThan(1000);
+    const api = (await (await fetch(`${app.url}/api/sources`)).json()) as { sources: Array<{ name: string; refresh: Array<{ url: string; failures: number }> }> };
+    expect(api.sources.find((s) => s.name === 'hdhive')!.refresh).toEqual([expect.objectContaining({ url: `${PATH}.json`, failures: 0 })]);
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metrics).toMatch(/^feedgate_refresh_total\{source="hdhive",outcome="unchanged"\} [1-9]/m);
+  });
+
+  it('0 turns it off; a failing upstream backs off (doubling), and the failure is on record', async () => {
+    const off = await startApp(hd.config({ CACHE_TTL: '1s', REFRESH_HDHIVE: '0' }));
+    await fetch(`${off.url}${PATH}.json`);
+    await sleep(1500);
+    expect(calls()).toBe(1);
+    expect(await row(off)).toBeUndefined();
+    await off.close();
+    hd.fake.calls.clear();
+    const app = await startApp(hd.config({ CACHE_TTL: '1s', REFRESH_HDHIVE: '1s' }));
+    await fetch(`${app.url}${PATH}.json`);
+    hd.fake.mode = 'error500';
+    for (let i = 0; i < 60 && !(await row(app))?.fails; i++) await sleep(100);
+    const r = (await row(app))!;
+    expect(r.fails).toBe(1);
+    expect(r.interval_ms).toBeGreaterThanOrEqual(1800);
+    expect(r.last_error).toMatch(/HTTP 500|HDHive/);
+  });
+
+  it('a feed nobody reads any more is dropped from the schedule at its next run', async () => {
+    const app = await startApp(hd.config({ CACHE_TTL: '1s', REFRESH_HDHIVE: '1s' }));
+    await fetch(`${app.url}${PATH}.json`);
+    for (let i = 0; i < 30 && !(await row(app)); i++) await sleep(50);
+    await app.db.run('DELETE FROM opml_feeds');
+    for (let i = 0; i < 40 && (await row(app)); i++) await sleep(100);
+    expect(await row(app)).toBeUndefined();
+  });
+});
+
+const pgOk = postgresTool().ok;
+const redisOk = redisTool().ok;
+let pg: PostgresProc | undefined;
+let redis: RedisProc | undefined;
+beforeAll(async () => {
+  if (pgOk) pg = await startPostgres();
+  if (redisOk) redis = await startRedis();
+}, 60_000);
+afterAll(async () => {
+  await pg?.stop();
+  await redis?.stop();
+});
+
+/** Two replicas on one engine, both reading the feed: it is refreshed once per interval between them, and on when one stops. */
+async function twoReplicas(extra: () => Promise<Record<string, unknown>>) {
+  const config = hd.config({ CACHE_TTL: '1s', REFRESH_HDHIVE: '1s', ...(await extra()) });
+  const [a, b] = await Promise.all([startApp(config), startApp(config)]);
+  await fetch(`${a.url}${PATH}.json`);
+  await fetch(`${b.url}${PATH}.json`);
+  const t0 = Date.now();
+  const start = calls();
+  await sleep(4000);
+  const during = calls() - start;
+  // Intervals of 1 s growing ×1.5 over 4 s: three or four refreshes at most, not one per replica.
+  expect(during).toBeGreaterThanOrEqual(1);
+  expect(during).toBeLessThanOrEqual(4);
+  expect(await a.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM refresh_feeds')).toEqual({ n: 1 });
+  await a.close();
+  const afterA = calls();
+  for (let i = 0; i < 100 && calls() === afterA; i++) await sleep(100);
+  expect(calls(), `refreshes went on after replica A stopped (${Date.now() - t0} ms)`).toBeGreaterThan(afterA);
+}
+
+describe.skipIf(!pgOk)(`pg-boss, with DATABASE_URL${pgOk ? '' : ` (${postgresTool().hint})`}`, () => {
+  it('two replicas refresh each feed once per interval between them; when one stops, the other goes on', async () => {
+    await twoReplicas(async () => ({ DATABASE_URL: await pg!.database() }));
+  }, 30_000);
+});
+
+let redisDb = 3;
+describe.skipIf(!redisOk)(`BullMQ, with REDIS_URL${redisOk ? '' : ` (${redisTool().hint})`}`, () => {
+  it('two replicas refresh each feed once per interval between them; when one stops, the other goes on', async () => {
+    await twoReplicas(async () => ({ REDIS_URL: redis!.url.replace(/\/0$/, `/${++redisDb}`), ...(pgOk ? { DATABASE_URL: await pg!.database() } : {}) }));
+  }, 30_000);
+});
