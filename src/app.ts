@@ -273,9 +273,9 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
       if (kept) await opml.built({ ...kept, title: '' });
       if (kept) refresher.track(kept.url, kept.source);
     }
-    const states = allowed ? await healthStore.all().catch(() => []) : [];
+    const [states, refreshed] = allowed ? await Promise.all([healthStore.all().catch(() => []), refreshStore.all(10_000).catch(() => [])]) : [[], []];
     const html = renderStartPage({
-      sources: allowed ? sources.map((s) => describeSource(s, health, tx, states)) : null,
+      sources: allowed ? sources.map((s) => describeSource(s, health, tx, states, refreshed)) : null,
       token,
       tx,
       readers: readers(tx),

@@ -34,6 +34,7 @@ describe('in process (the embedded default)', () => {
     expect((await row(app))!.interval_ms).toBeGreaterThan(1000);
     const api = (await (await fetch(`${app.url}/api/sources`)).json()) as { sources: Array<{ name: string; refresh: Array<{ url: string; failures: number }> }> };
     expect(api.sources.find((s) => s.name === 'hdhive')!.refresh).toEqual([expect.objectContaining({ url: `${PATH}.json`, failures: 0 })]);
+    expect(await (await fetch(`${app.url}/`)).text()).toMatch(/<p class="muted refresh">Kept fresh in the background: 1 feed\(s\), last refreshed \d{4}-\d\d-\d\d /);
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
     expect(metrics).toMatch(/^feedgate_refresh_total\{source="hdhive",outcome="unchanged"\} [1-9]/m);
   });

@@ -203,6 +203,8 @@ export const en = {
   'field.hdhive.tmdbId': 'TMDB id',
 
   // Source health: states, alerts and the health feed
+  'page.refresh': 'Kept fresh in the background: {count} feed(s), last refreshed {time}.',
+  'page.refreshFailed': 'The last background refresh of {url} failed: {error}',
   'health.state.ok': 'working again',
   'health.state.credentials_expiring': 'credentials expire soon',
   'health.state.credentials_expired': 'credentials expired or refused',

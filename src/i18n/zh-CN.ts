@@ -200,6 +200,8 @@ export const zhCN: Record<MessageKey, string> = {
   'field.hdhive.type': '类型',
   'field.hdhive.tmdbId': 'TMDB 编号',
   // 来源健康：状态、告警和健康订阅源
+  'page.refresh': '后台保持更新：{count} 个订阅源，最近一次刷新于 {time}。',
+  'page.refreshFailed': '{url} 最近一次后台刷新失败：{error}',
   'health.state.ok': '已恢复正常',
   'health.state.credentials_expiring': '凭据即将过期',
   'health.state.credentials_expired': '凭据已过期或被拒绝',

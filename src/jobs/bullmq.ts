@@ -28,7 +28,9 @@ export class BullRunner implements JobRunner {
   private worker?: Worker;
 
   constructor(private readonly url: string, private readonly onError: (err: Error) => void) {
-    this.queue = new Queue(QUEUE, { connection: connection(url) });
+    // Adding a job fails at once while Redis is away (the schedule in the database brings it back at the
+    // next start), instead of queueing commands for ever.
+    this.queue = new Queue(QUEUE, { connection: { ...connection(url), maxRetriesPerRequest: 1, enableOfflineQueue: false } });
     this.queue.on('error', (err) => this.onError(err));
   }
 
@@ -47,8 +49,9 @@ export class BullRunner implements JobRunner {
     return this.queue.count();
   }
 
+  /** Closes within two seconds even with Redis away (closing waits for Redis otherwise). */
   async close(): Promise<void> {
-    await this.worker?.close(true).catch(() => {});
-    await this.queue.close().catch(() => {});
+    const done = Promise.all([this.worker?.close(true).catch(() => {}), this.queue.close().catch(() => {})]);
+    await Promise.race([done, new Promise((r) => setTimeout(r, 2000).unref())]);
   }
 }

@@ -296,6 +296,12 @@ function sourceCard(s: SourceView, v: StartPageView): string {
       : tx.t('page.failedUndated', { name: u.name, error: u.lastError ?? '' });
     problems.push(`<p class="warn">${e(text)}</p>`);
   }
+  const refreshed = s.refresh ?? [];
+  if (refreshed.length) {
+    const last = Math.max(...refreshed.map((f) => (f.lastRefresh ? Date.parse(f.lastRefresh) : 0)));
+    problems.push(`<p class="muted refresh">${e(tx.t('page.refresh', { count: refreshed.length, time: last > 0 ? tx.dateTime(last) : '—' }))}</p>`);
+    for (const f of refreshed.filter((x) => x.lastError)) problems.push(`<p class="warn">${e(tx.t('page.refreshFailed', { url: f.url, error: f.lastError ?? '' }))}</p>`);
+  }
   // What its last loads and checks found, when something is wrong (alerts go out on each change).
   for (const h of (s.health ?? []).filter((x) => x.state !== 'ok')) {
     const who = h.account ? ` (${h.account})` : '';
