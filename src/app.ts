@@ -147,6 +147,8 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
   const signer = new UrlSigner(secret);
   const healthStore = sourceHealthStore(db);
   const refreshStore = refreshFeedStore(db);
+  // What /api/sources and the start page show of each source's health and refreshes; nothing when the database is away.
+  const sourceStates = () => Promise.all([healthStore.all().catch(() => []), refreshStore.all(10_000).catch(() => [])]);
   const titles: Record<string, string> = {};
   const sourceHealth = new SourceHealth({
     store: healthStore,
@@ -244,7 +246,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     c.set('Cache-Control', 'no-store');
     // In the caller's language (Accept-Language), else the feeds'.
     const tx = textsIn[negotiate(c.get('Accept-Language'), config.FEED_LANGUAGE)];
-    const [states, refreshed] = await Promise.all([healthStore.all().catch(() => []), refreshStore.all(10_000).catch(() => [])]);
+    const [states, refreshed] = await sourceStates();
     c.body = { sources: sources.map((s) => describeSource(s, health, tx, states, refreshed)) };
   });
   // The start page: the sources and a form each to build feed URLs; without the token only a prompt.
@@ -273,7 +275,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
       if (kept) await opml.built({ ...kept, title: '' });
       if (kept) refresher.track(kept.url, kept.source);
     }
-    const [states, refreshed] = allowed ? await Promise.all([healthStore.all().catch(() => []), refreshStore.all(10_000).catch(() => [])]) : [[], []];
+    const [states, refreshed] = allowed ? await sourceStates() : [[], []];
     const html = renderStartPage({
       sources: allowed ? sources.map((s) => describeSource(s, health, tx, states, refreshed)) : null,
       token,
@@ -348,7 +350,8 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     metrics,
     // A WebSub subscriber reads the feed as surely as a poller does: it is refreshed in the background.
     onSubscribed: (topic) => {
-      const kept = canonicalFeed(new URL(topic).pathname + new URL(topic).search, feedQuery);
+      const t = new URL(topic);
+      const kept = canonicalFeed(t.pathname + t.search, feedQuery);
       if (kept) refresher.track(kept.url, kept.source);
     },
   });
