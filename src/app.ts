@@ -386,7 +386,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
       return r.refresh(params, u, ttlMs, since);
     },
   });
-  const feed = { nextRefresh: (key: string) => refresher.nextAt(key), websub: { hub: websubHub, topicKey }, cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served, ready };
+  const feed = { schedule: (key: string) => refresher.scheduleOf(key), websub: { hub: websubHub, topicKey }, cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served, ready };
   const settingNames = new Set(Object.keys(config));
   for (const source of sources) mountSource(router, source, { refreshers, sourceHealth, settingNames, cache, feed, play: media, health, publicUrl: config.PUBLIC_URL, token, checkToken, mediaGuards });
   // The schedule comes back from the database once every feed route has left its refresh.

@@ -50,7 +50,7 @@ export function createMetrics() {
     }),
     sharedLoads: new Counter({
       name: 'feedgate_cache_shared_loads_total',
-      help: "With REDIS_URL, how cache misses were settled: peer (another replica's copy), peer_failure, locked (loaded here under the shared lock), unlocked (loaded here without it), redis_down",
+      help: "How cache misses were settled without this process's memory: snapshot (a durable copy still fresh, as a background refresh keeps it); with REDIS_URL also peer (another replica's copy), peer_failure, locked (loaded here under the shared lock), unlocked (loaded here without it), redis_down",
       labelNames: ['how'] as const,
       registers: [registry],
     }),

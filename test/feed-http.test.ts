@@ -216,10 +216,19 @@ describe('cache', () => {
 
   it('the last good copy survives a restart', async () => {
     const dataDir = tempDir();
-    app = await start({ DATA_DIR: dataDir, CACHE_TTL: '1s' });
+    app = await start({ DATA_DIR: dataDir, CACHE_TTL: '3s' });
+    const loadedAt = Date.now();
     const items = (await (await fetch(`${app.url}/feeds/hdhive/tv/101172.json`)).json() as any).items;
     await app.close(false);
     hd.fake.mode = 'error500';
+    app = await start({ DATA_DIR: dataDir, CACHE_TTL: '3s' });
+    // Still fresh: the durable copy is served as it is, the failing upstream not called.
+    const fresh = await fetch(`${app.url}/feeds/hdhive/tv/101172.json`);
+    expect(fresh.status).toBe(200);
+    expect(fresh.headers.get('x-feed-stale')).toBeNull();
+    expect((await fresh.json() as any).items).toEqual(items);
+    await app.close(false);
+    await new Promise((r) => setTimeout(r, Math.max(0, loadedAt + 3100 - Date.now())));
     app = await start({ DATA_DIR: dataDir, CACHE_TTL: '1s' });
     const res = await fetch(`${app.url}/feeds/hdhive/tv/101172.json`);
     expect(res.status).toBe(200);

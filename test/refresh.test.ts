@@ -39,6 +39,50 @@ describe('in process (the embedded default)', () => {
     expect(metrics).toMatch(/^feedgate_refresh_total\{source="hdhive",outcome="unchanged"\} [1-9]/m);
   });
 
+  it('readers are told the schedule: <ttl> is the interval, max-age counts down to the next refresh (also on the ready path), a conditional poll gets 304; one call per feed whatever its formats; a restart serves the refreshed copy without calling', async () => {
+    const a = await startApp(hd.config({ CACHE_TTL: '1s', REFRESH_HDHIVE: '10m' }));
+    expect((await fetch(`${a.url}${PATH}.rss`)).headers.get('x-cache')).toBe('MISS');
+    for (let i = 0; i < 30 && !(await row(a)); i++) await sleep(50);
+    await a.close(false);
+    // The next refresh brought forward, as if ten minutes had passed: a new process takes the schedule up.
+    const b0 = await startApp(hd.config({ CACHE_TTL: '1s', REFRESH_HDHIVE: '10m', DATA_DIR: a.dataDir }));
+    await b0.db.run('UPDATE refresh_feeds SET next_at = ?', [Date.now() + 1500]);
+    await b0.close(false);
+    const b = await startApp(hd.config({ CACHE_TTL: '1s', REFRESH_HDHIVE: '10m', DATA_DIR: a.dataDir }));
+    for (let i = 0; i < 80 && !(await row(b))?.last_at; i++) await sleep(50);
+    const r = (await b.db.get<{ interval_ms: number; next_at: number; last_at: number }>('SELECT * FROM refresh_feeds'))!;
+    expect(r.last_at).toBeGreaterThan(0);
+    const before = calls();
+    const rss = await fetch(`${b.url}${PATH}.rss`);
+    expect(rss.headers.get('x-cache')).toBe('HIT');
+    const body = await rss.text();
+    expect(Number(/<ttl>(\d+)<\/ttl>/.exec(body)?.[1])).toBe(Math.round(r.interval_ms / 60_000));
+    const maxAge = (res: Response) => Number(/max-age=(\d+)/.exec(res.headers.get('cache-control') ?? '')?.[1]);
+    const expected = (r.next_at - Date.now()) / 1000;
+    expect(maxAge(rss)).toBeGreaterThan(expected - 2);
+    expect(maxAge(rss)).toBeLessThanOrEqual(Math.ceil(expected) + 1);
+    // The same feed as Atom and JSON is the same data: hits, no call of their own.
+    expect((await fetch(`${b.url}${PATH}.atom`)).headers.get('x-cache')).toBe('HIT');
+    expect((await fetch(`${b.url}${PATH}.json`)).headers.get('x-cache')).toBe('HIT');
+    // Conditional polls: 304 (the second answered before koa), max-age still counting down.
+    const etag = rss.headers.get('etag')!;
+    const c1 = await fetch(`${b.url}${PATH}.rss`, { headers: { 'If-None-Match': etag } });
+    expect(c1.status).toBe(304);
+    await sleep(2100);
+    const c2 = await fetch(`${b.url}${PATH}.rss`, { headers: { 'If-None-Match': etag } });
+    expect(c2.status).toBe(304);
+    expect(maxAge(c2)).toBeLessThanOrEqual(maxAge(c1) - 2);
+    const again = await fetch(`${b.url}${PATH}.rss`);
+    expect(again.headers.get('etag')).toBe(etag);
+    expect(maxAge(again)).toBeLessThanOrEqual(maxAge(rss) - 2);
+    expect(calls()).toBe(before);
+    // A restart: the refreshed copy is still fresh in the database, so a poll calls nobody.
+    await b.close(false);
+    const c = await startApp(hd.config({ CACHE_TTL: '1s', REFRESH_HDHIVE: '10m', DATA_DIR: a.dataDir }));
+    expect((await fetch(`${c.url}${PATH}.rss`)).status).toBe(200);
+    expect(calls()).toBe(before);
+  }, 30_000);
+
   it('0 turns it off; a failing upstream backs off (doubling), and the failure is on record', async () => {
     const off = await startApp(hd.config({ CACHE_TTL: '1s', REFRESH_HDHIVE: '0' }));
     await fetch(`${off.url}${PATH}.json`);

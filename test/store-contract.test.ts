@@ -12,7 +12,7 @@ import { CORE_MIGRATIONS } from '../src/store/migrations.js';
 import { momentsPostStore, type StoredPost } from '../src/store/moments-posts.js';
 import { mpAccountStore } from '../src/store/mp-accounts.js';
 import { mpArticleStore } from '../src/store/mp-articles.js';
-import { OPML_MAX_FEEDS, opmlFeedStore } from '../src/store/opml-feeds.js';
+import { opmlFeedStore } from '../src/store/opml-feeds.js';
 import { PostgresSql } from '../src/store/postgres.js';
 import { S3Blobs } from '../src/store/s3-blobs.js';
 import { settingStore } from '../src/store/settings.js';
@@ -109,6 +109,46 @@ for (const engine of engines) {
       expect(r).toMatchObject({ state: 'stale', value: 199 });
     });
 
+    it('snapshots: a copy still fresh is a hit for a new process (no upstream call); an invalidated or expired one is not', async () => {
+      const snaps = snapshotStore(db);
+      let now = 50_000_000;
+      const first = new FeedCache({ maxBytes: 1 << 20, staleMs: 1000, snapshots: snaps, now: () => now });
+      await first.get('fresh', 60_000, async () => ({ v: 1 }));
+      for (let i = 0; i < 50 && !(await snaps.get('fresh')); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await snaps.get('fresh')).toMatchObject({ storedAt: now, freshUntil: now + 60_000 });
+      now += 30_000;
+      let calls = 0;
+      const load = async () => ({ v: 2, call: ++calls });
+      const second = new FeedCache({ maxBytes: 1 << 20, staleMs: 1000, snapshots: snaps, now: () => now });
+      expect(await second.get('fresh', 60_000, load)).toMatchObject({ state: 'miss', value: { v: 1 } });
+      expect(await second.get('fresh', 60_000, load)).toMatchObject({ state: 'hit', value: { v: 1 } });
+      expect(calls).toBe(0);
+      // Snapshot writes are not waited for by the cache: wait for each to land before the next step.
+      const landed = async (test: (snap: Awaited<ReturnType<typeof snaps.get>>) => boolean) => {
+        for (let i = 0; i < 100 && !test(await snaps.get('fresh')); i++) await new Promise((r) => setTimeout(r, 10));
+        expect(test(await snaps.get('fresh'))).toBe(true);
+      };
+      // A background refresh due after the copy was stored loads anyway.
+      const third = new FeedCache({ maxBytes: 1 << 20, staleMs: 1000, snapshots: snaps, now: () => now });
+      expect((await third.get('fresh', 60_000, load, { refreshedSince: now - 1000 })).value).toMatchObject({ v: 2 });
+      expect(calls).toBe(1);
+      await landed((s) => s?.data.includes('"call":1') === true);
+      // Invalidated (a /play whose URL failed): neither this process nor the next takes the durable copy.
+      third.invalidate('fresh');
+      await landed((s) => s?.freshUntil === undefined);
+      now += 1;
+      expect((await third.get('fresh', 60_000, load)).value).toMatchObject({ call: 2 });
+      await landed((s) => s?.data.includes('"call":2') === true && s.freshUntil !== undefined);
+      await snaps.expire('fresh');
+      now += 1;
+      const fourth = new FeedCache({ maxBytes: 1 << 20, staleMs: 1000, snapshots: snaps, now: () => now });
+      expect((await fourth.get('fresh', 60_000, load)).value).toMatchObject({ call: 3 });
+      // Past its freshness the copy is only a last good one.
+      now += 120_000;
+      const fifth = new FeedCache({ maxBytes: 1 << 20, staleMs: 1000, snapshots: snaps, now: () => now });
+      expect((await fifth.get('fresh', 60_000, load)).value).toMatchObject({ call: 4 });
+    });
+
     it('first-seen: the first time stands, duplicates and many guids at once', async () => {
       const f = firstSeenStore(db);
       const a = await f.stamp('src', ['a', 'b', 'a'], 100);
@@ -193,21 +233,29 @@ for (const engine of engines) {
       expect([...(await s.getMany(['1', '3', 'x'])).keys()].sort()).toEqual(['1', '3']);
     });
 
-    it(`OPML feeds: built and requested, titles kept, bounded at ${OPML_MAX_FEEDS} of each, newest kept`, async () => {
-      const s = opmlFeedStore(db);
+    it('OPML feeds: built and requested, titles kept, bounded per kind (trimmed every few writes), newest kept', async () => {
+      const s = opmlFeedStore(db, { max: 50, trimEvery: 7 });
       await s.built({ url: '/feeds/hdhive/movie/1.rss', title: 'One', source: 'hdhive' }, 10);
       await s.requested({ url: '/feeds/hdhive/movie/1.rss', title: '', source: 'hdhive' }, 20);
       expect(await s.list(0)).toEqual([{ url: '/feeds/hdhive/movie/1.rss', title: 'One', source: 'hdhive' }]);
       await s.requested({ url: '/feeds/hdhive/tv/old.rss', title: '', source: 'hdhive' }, 5);
       expect((await s.list(6)).length).toBe(1);
-      for (let i = 0; i < OPML_MAX_FEEDS + 20; i++) {
+      for (let i = 0; i < 120; i++) {
         await s.requested({ url: `/feeds/hdhive/movie/r${i}.rss`, title: '', source: 'hdhive' }, 1_000 + i);
         await s.built({ url: `/feeds/hdhive/tv/b${i}.rss`, title: '', source: 'hdhive' }, 1_000 + i);
       }
       const list = await s.list(0);
-      expect(list).toHaveLength(2 * OPML_MAX_FEEDS);
+      // At most 50 of each, plus what came since the last trim (fewer than 7).
+      const built = list.filter((f) => f.url.includes('/tv/b')).length;
+      const requested = list.filter((f) => f.url.includes('/movie/r')).length;
+      expect(built).toBeGreaterThanOrEqual(50);
+      expect(built).toBeLessThan(57);
+      expect(requested).toBeGreaterThanOrEqual(50);
+      expect(requested).toBeLessThan(57);
       expect(list.some((f) => f.url === '/feeds/hdhive/movie/r0.rss')).toBe(false);
-      expect(list.some((f) => f.url === `/feeds/hdhive/movie/r${OPML_MAX_FEEDS + 19}.rss`)).toBe(true);
+      expect(list.some((f) => f.url === '/feeds/hdhive/tv/b0.rss')).toBe(false);
+      expect(list.some((f) => f.url === '/feeds/hdhive/movie/r119.rss')).toBe(true);
+      expect(list.some((f) => f.url === '/feeds/hdhive/tv/b119.rss')).toBe(true);
     }, 60_000);
 
     it('keep queue: add once, claims are exclusive (two claimers at once), renew, retry, release, sizes', async () => {

@@ -13,6 +13,8 @@ export interface CacheResult<T> {
   state: CacheState;
   /** When the value was fetched from upstream (ms). */
   storedAt: number;
+  /** Until when it is fresh (ms): past it for a stale answer. */
+  freshUntil: number;
   /** Set when state is "stale": why the refresh failed (or that it is still running). */
   error?: unknown;
 }
@@ -115,6 +117,8 @@ export class FeedCache {
   private readonly failures: LRUCache<string, { error: unknown }>;
   private readonly now: () => number;
   private puts = 0;
+  /** When each key was last invalidated here: a durable copy from before it is not taken as fresh. */
+  private readonly invalidated = new LRUCache<string, number>({ max: 10_000 });
   /** Worked out once: a cache hit is the hot path. */
   private readonly debug: boolean;
 
@@ -147,7 +151,7 @@ export class FeedCache {
     const since = opts.refreshedSince;
     if (cached && now < cached.freshUntil && (since === undefined || cached.storedAt >= since)) {
       this.count('hit', key);
-      return { value: cached.value as T, state: 'hit', storedAt: cached.storedAt };
+      return { value: cached.value as T, state: 'hit', storedAt: cached.storedAt, freshUntil: cached.freshUntil };
     }
     const failed = since === undefined ? this.failures.get(key) : undefined;
     if (failed) return this.staleOr(key, ttlMs, cached, failed.error);
@@ -186,7 +190,7 @@ export class FeedCache {
         const retryAfter = queued ? Math.ceil((flight.queuedUntil! - this.now()) / 1000) + 2 : PENDING_RETRY_S;
         return this.staleOr(key, ttlMs, last, new RefreshPending(opts.staleAfterMs!, retryAfter, queued ? flight.queuedBy : undefined));
       }
-      return { value: entry.value as T, state: 'miss', storedAt: entry.storedAt };
+      return { value: entry.value as T, state: 'miss', storedAt: entry.storedAt, freshUntil: entry.freshUntil };
     } catch (err) {
       return this.staleOr(key, ttlMs, last, err);
     }
@@ -242,7 +246,7 @@ export class FeedCache {
     const staleable = err instanceof RefreshPending || (this.opts.isStaleable?.(err) ?? true);
     if (last && staleable) {
       this.count('stale', key, err);
-      return { value: last.value as T, state: 'stale', storedAt: last.storedAt, error: err };
+      return { value: last.value as T, state: 'stale', storedAt: last.storedAt, freshUntil: last.freshUntil, error: err };
     }
     throw err;
   }
@@ -266,7 +270,27 @@ export class FeedCache {
   invalidate(key: string): void {
     this.lru.delete(key);
     this.failures.delete(key);
+    this.invalidated.set(key, this.now());
     void this.opts.shared?.del(key);
+    this.opts.snapshots?.expire(key).catch(() => {});
+  }
+
+  /**
+   * The durable copy when it is still fresh (a background refresh keeps it until after the next one):
+   * after a restart, or once the memory bound dropped it, a poll is a hit instead of an upstream call.
+   */
+  private async freshSnapshot(key: string, since?: number): Promise<Entry | undefined> {
+    try {
+      const snap = await this.opts.snapshots?.get(key);
+      const now = this.now();
+      if (!snap || snap.freshUntil === undefined || snap.freshUntil <= now) return undefined;
+      if (since !== undefined && snap.storedAt < since) return undefined;
+      if (snap.storedAt <= (this.invalidated.get(key) ?? -Infinity)) return undefined;
+      return { value: JSON.parse(snap.data), storedAt: snap.storedAt, freshUntil: snap.freshUntil };
+    } catch {
+      // The database away or a copy that does not parse: the upstream is asked, as without it.
+      return undefined;
+    }
   }
 
   /** Keeps an entry another replica loaded, as if loaded here. */
@@ -324,6 +348,12 @@ export class FeedCache {
       token = via.token;
       this.opts.metrics?.sharedLoads.inc({ how: token ? 'locked' : 'unlocked' });
     } else if (this.opts.shared) this.opts.metrics?.sharedLoads.inc({ how: 'redis_down' });
+    const durable = await this.freshSnapshot(key, since);
+    if (durable) {
+      if (token) await this.opts.shared?.unlock(key, token);
+      this.opts.metrics?.sharedLoads.inc({ how: 'snapshot' });
+      return this.adopt(key, durable);
+    }
     let value: T;
     try {
       value = await load();
@@ -350,7 +380,7 @@ export class FeedCache {
       // the next refresh of the feed writes it again.
       const snapshots = this.opts.snapshots;
       const failed = (err: unknown) => this.opts.logger?.warn({ key, err: (err as Error)?.message }, 'the feed snapshot could not be written; it is written at the next refresh');
-      snapshots.put(key, json, storedAt).catch(failed);
+      snapshots.put(key, json, storedAt, entry.freshUntil).catch(failed);
       // Copies too old to be served stale are dead weight; sweep now and then.
       if (++this.puts % 200 === 0) snapshots.prune(storedAt - ttlMs - this.opts.staleMs).catch(failed);
     }

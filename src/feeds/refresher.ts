@@ -37,8 +37,8 @@ const TTL_MARGIN_MS = 60_000;
 export class Refresher {
   private readonly now: () => number;
   private readonly random: () => number;
-  /** Next refresh by cache key, for Cache-Control (what this replica knows). */
-  private readonly nextByKey = new Map<string, number>();
+  /** Next refresh and interval by cache key, for Cache-Control and <ttl> (what this replica knows). */
+  private readonly nextByKey = new Map<string, { nextAt: number; intervalMs: number }>();
   /** URLs known to be scheduled already: a poll costs no database write. */
   private readonly known = new Set<string>();
   private readonly runs: Counter<'source' | 'outcome'>;
@@ -65,10 +65,10 @@ export class Refresher {
     return this.opts.intervals[source] ?? 0;
   }
 
-  /** When the data under `key` is refreshed next, if this replica scheduled or ran it. */
-  nextAt(key: string): number | undefined {
+  /** When the data under `key` is refreshed next and how often, if this replica ran its last refresh. */
+  scheduleOf(key: string): { nextAt: number; intervalMs: number } | undefined {
     const t = this.nextByKey.get(key);
-    return t !== undefined && t > this.now() ? t : undefined;
+    return t !== undefined && t.nextAt > this.now() ? t : undefined;
   }
 
   /** A feed was read or built: it is refreshed in the background from now on, first one interval from now. */
@@ -134,7 +134,9 @@ export class Refresher {
     try {
       // Kept until a while after the next refresh: readers polling in between are hits.
       const planned = Math.min(this.opts.maxMs, Math.max(base, f.intervalMs));
-      const r = await this.opts.load(f.url, planned * (1 + JITTER) + TTL_MARGIN_MS, job.runAt);
+      // Copies loaded within half an interval count as this refresh: the same feed read as .rss and
+      // .atom, or with other filters, is one cache key and one upstream call per interval, not one per URL.
+      const r = await this.opts.load(f.url, planned * (1 + JITTER) + TTL_MARGIN_MS, job.runAt - Math.round(planned / 2));
       key = r.key;
       const changed = r.digest !== f.digest;
       const interval = changed ? base : Math.min(this.opts.maxMs, Math.round(Math.max(base, f.intervalMs) * 1.5));
@@ -149,7 +151,7 @@ export class Refresher {
       this.runs.inc({ source: f.source, outcome: 'failed' });
     }
     if (!(await this.opts.store.done(f.url, job.runAt, next))) return;
-    if (key) this.nextByKey.set(key, next.nextAt);
+    if (key) this.nextByKey.set(key, { nextAt: next.nextAt, intervalMs: next.intervalMs });
     if (this.nextByKey.size > 100_000) this.nextByKey.clear();
     await this.opts.runner.schedule({ url: f.url, runAt: next.nextAt });
   }

@@ -29,8 +29,11 @@ export interface FeedRouteDeps {
   served?: (url: string, title: string) => void;
   /** Where a cache hit is offered to be answered again before koa. */
   ready?: ReadyResponses;
-  /** When a feed's data is refreshed next in the background (by cache key), if it is: readers are told to come back then. */
-  nextRefresh?: (key: string) => number | undefined;
+  /**
+   * A feed's background refresh (by cache key), when this replica knows it: readers are told to come
+   * back at the next one (max-age) and how often it comes (RSS <ttl>).
+   */
+  schedule?: (key: string) => { nextAt: number; intervalMs: number } | undefined;
   /** feedgate's WebSub hub: advertised in every feed, told of every load. */
   websub?: { hub: WebSubHub; topicKey(url: URL): string | undefined };
 }
@@ -108,8 +111,13 @@ async function render(data: FeedData, params: FeedParams, base: string, selfUrl:
  */
 export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: { defaultFormat?: Format; health?: (p: P, err: unknown) => void } = {}) {
   const ttlSeconds = Math.round(deps.ttlMs / 1000);
-  const fresh = `public, max-age=${ttlSeconds}`;
   const stale = `public, max-age=${Math.min(60, ttlSeconds)}`;
+  /** What a reader is told: until the next background refresh, else until the copy is no longer fresh. */
+  const cacheControl = (state: 'hit' | 'miss' | 'stale', key: string, freshUntil: number) => {
+    if (state === 'stale') return stale;
+    const until = deps.schedule?.(key)?.nextAt ?? freshUntil;
+    return `public, max-age=${Math.max(1, Math.ceil((until - Date.now()) / 1000))}`;
+  };
   /** The one load of a feed, whoever asks (a reader or a background refresh). */
   const loader = (p: P, key: string) => async (signal: AbortSignal) => {
     try {
@@ -173,11 +181,15 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const load = loader(p, key);
     const result = await deps.cache.get(key, deps.ttlMs, load, { signal: () => clientSignal(ctx), staleAfterMs: deps.staleAfterMs });
 
-    const memoKey = `${params.format}\n${self}\n${params.canonical}`;
+    // <ttl>: how often the feed is refreshed in the background (it changes only at a refresh, so a
+    // conditional poll between two refreshes still matches the ETag), else how long a copy is fresh.
+    const interval = result.state === 'stale' ? undefined : deps.schedule?.(key)?.intervalMs;
+    const ttl = interval !== undefined ? Math.round(interval / 1000) : ttlSeconds;
+    const memoKey = `${params.format}\n${self}\n${params.canonical}\n${ttl}`;
     let perData = memo.get(result.value as object);
     let out = params.filterTime === undefined ? perData?.get(memoKey) : undefined;
     if (!out) {
-      out = await render(result.value as FeedData, params, base, self, ttlSeconds, result.storedAt, deps.ownerEmail || undefined, hubUrl);
+      out = await render(result.value as FeedData, params, base, self, ttl, result.storedAt, deps.ownerEmail || undefined, hubUrl);
       if (params.filterTime === undefined) {
         if (!perData) memo.set(result.value as object, (perData = new Map()));
         if (perData.size >= MEMO_PER_DATA) perData.clear();
@@ -197,9 +209,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const etag = enc === 'identity' ? `"${out.hash}"` : `"${out.hash}-${enc}"`;
     const res = ctx.res;
     res.setHeader('X-Cache', result.state === 'hit' ? 'HIT' : result.state === 'miss' ? 'MISS' : 'STALE');
-    const next = result.state === 'stale' ? undefined : deps.nextRefresh?.(key);
-    const untilNext = next === undefined ? undefined : Math.ceil((next - Date.now()) / 1000);
-    res.setHeader('Cache-Control', result.state === 'stale' ? stale : untilNext !== undefined && untilNext > 0 ? `public, max-age=${untilNext}` : fresh);
+    res.setHeader('Cache-Control', cacheControl(result.state, key, result.freshUntil));
     res.setHeader('ETag', etag);
     if (out.lastModifiedHttp) res.setHeader('Last-Modified', out.lastModifiedHttp);
     res.setHeader('Vary', 'Accept-Encoding');
@@ -220,6 +230,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
         encoding: rendered.body.length >= MIN_COMPRESS_BYTES ? enc : undefined,
         valid: () => source.key(p) === key && deps.cache.holds(key, result.value),
         onServe: () => deps.served?.(servedUrl, title),
+        cacheControl: () => cacheControl('hit', key, result.freshUntil),
       });
     };
     if (isNotModified(ctx.headers, etag, out.lastModified)) {

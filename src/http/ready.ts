@@ -17,6 +17,8 @@ export interface ReadyOffer {
   valid(): boolean;
   /** Side effects of serving the response, run on every use. */
   onServe?(): void;
+  /** Cache-Control worked out at each use (a max-age counting down to the next refresh), instead of the one sent. */
+  cacheControl?(): string;
 }
 
 interface Ready {
@@ -30,6 +32,7 @@ interface Ready {
   lastModified?: number;
   valid(): boolean;
   onServe?(): void;
+  cacheControl?(): string;
 }
 
 interface Slot {
@@ -91,7 +94,7 @@ export class ReadyResponses {
     // Names as the handler wrote them (node >= 15.13; not in this @types/node).
     for (const name of (res as ServerResponse & { getRawHeaderNames(): string[] }).getRawHeaderNames()) {
       const lower = name.toLowerCase();
-      if (PER_RESPONSE.has(lower)) continue;
+      if (PER_RESPONSE.has(lower) || (offer.cacheControl && lower === 'cache-control')) continue;
       const value = res.getHeader(name) as OutgoingHttpHeader;
       headers.push(name, value);
       if (!CONTENT.has(lower)) headers304.push(name, value);
@@ -106,6 +109,7 @@ export class ReadyResponses {
       lastModified: offer.lastModified,
       valid: offer.valid,
       onServe: offer.onServe,
+      cacheControl: offer.cacheControl,
     };
     const negotiated = offer.encoding !== undefined;
     const old = this.slots.get(key);
@@ -130,11 +134,12 @@ export class ReadyResponses {
     const start = performance.now();
     const reqId = this.opts.observer.requestId(req);
     const notModified = isNotModified(req.headers, ready.etag, ready.lastModified);
+    const cc = ready.cacheControl ? ['Cache-Control', ready.cacheControl()] : [];
     if (notModified) {
-      res.writeHead(304, [...ready.headers304, 'X-Request-Id', reqId]);
+      res.writeHead(304, [...ready.headers304, ...cc, 'X-Request-Id', reqId]);
       res.end();
     } else {
-      res.writeHead(200, [...ready.headers, 'X-Request-Id', reqId, 'Content-Length', String(ready.body.length)]);
+      res.writeHead(200, [...ready.headers, ...cc, 'X-Request-Id', reqId, 'Content-Length', String(ready.body.length)]);
       res.end(ready.body);
     }
     ready.onServe?.();

@@ -362,4 +362,15 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX refresh_feeds_by_source ON refresh_feeds (source, next_at);
     `,
   },
+  {
+    id: '012_feed_snapshots_fresh_until',
+    sqlite: `
+      -- Until when a copy is fresh (a background refresh keeps it until after the next one): a process
+      -- whose memory lost it (a restart, the memory bound) serves it as a hit instead of calling upstream.
+      ALTER TABLE feed_snapshots ADD COLUMN fresh_until INTEGER;
+    `,
+    postgres: `
+      ALTER TABLE feed_snapshots ADD COLUMN fresh_until BIGINT;
+    `,
+  },
 ];

@@ -7,8 +7,14 @@ export interface OpmlFeed {
   source: string;
 }
 
-/** At most this many feeds of each kind (built, requested) are kept: the oldest go first. */
-export const OPML_MAX_FEEDS = 1000;
+/**
+ * At most about this many feeds of each kind (built, requested) are kept: the oldest go first. The list
+ * is also what background refresh calls subscribed, so it is sized for a large reader's subscriptions;
+ * the bound is against feed URLs made up by the thousand.
+ */
+export const OPML_MAX_FEEDS = 20_000;
+/** Trimming reads the whole kind, so it runs once per this many writes: the bound may be passed by as many. */
+export const OPML_TRIM_EVERY = 100;
 
 /** The feeds a user follows, for /opml: built on the start page, or requested within the last days. */
 export interface OpmlFeedStore {
@@ -20,15 +26,20 @@ export interface OpmlFeedStore {
   isRead(url: string, since: number): Promise<boolean>;
 }
 
-export function opmlFeedStore(db: Sql): OpmlFeedStore {
+export function opmlFeedStore(db: Sql, bound: { max?: number; trimEvery?: number } = {}): OpmlFeedStore {
+  const max = bound.max ?? OPML_MAX_FEEDS;
+  const every = bound.trimEvery ?? OPML_TRIM_EVERY;
+  const writes = { built_at: 0, last_requested: 0 };
   // Anyone with the token can make feed URLs up: the table keeps the newest of each kind only.
-  const trim = (kind: 'built_at' | 'last_requested') =>
-    db.run(
+  const trim = async (kind: 'built_at' | 'last_requested') => {
+    if (++writes[kind] % every !== 0) return;
+    await db.run(
       kind === 'built_at'
         ? 'DELETE FROM opml_feeds WHERE built_at IS NOT NULL AND url NOT IN (SELECT url FROM opml_feeds WHERE built_at IS NOT NULL ORDER BY built_at DESC, url LIMIT ?)'
         : 'DELETE FROM opml_feeds WHERE built_at IS NULL AND url NOT IN (SELECT url FROM opml_feeds WHERE built_at IS NULL ORDER BY last_requested DESC, url LIMIT ?)',
-      [OPML_MAX_FEEDS],
+      [max],
     );
+  };
   return {
     async built(f, at = Date.now()) {
       await db.run(
