@@ -34,7 +34,12 @@ describe('in process (the embedded default)', () => {
     expect((await row(app))!.interval_ms).toBeGreaterThan(1000);
     const api = (await (await fetch(`${app.url}/api/sources`)).json()) as { sources: Array<{ name: string; refresh: Array<{ url: string; failures: number }> }> };
     expect(api.sources.find((s) => s.name === 'hdhive')!.refresh).toEqual([expect.objectContaining({ url: `${PATH}.json`, failures: 0 })]);
-    expect(await (await fetch(`${app.url}/`)).text()).toMatch(/<p class="muted refresh">Kept fresh in the background: 1 feed\(s\), last refreshed \d{4}-\d\d-\d\d /);
+    const page = await (await fetch(`${app.url}/`)).text();
+    expect(page).toMatch(/<p class="muted refresh">Kept fresh in the background: 1 feed\(s\), last refreshed \d{4}-\d\d-\d\d /);
+    // And per feed: its URL, last and next refresh, interval and what the last refresh found.
+    expect(page).toMatch(new RegExp(`<tr><td><code>${PATH}\\.json</code></td><td>\\d{4}-\\d\\d-\\d\\d [^<]+</td><td>\\d{4}-\\d\\d-\\d\\d [^<]+</td><td>\\d+ s</td><td>0 new item\\(s\\)</td></tr>`));
+    const zh = await (await fetch(`${app.url}/?lang=zh-CN`)).text();
+    expect(zh).toContain('<th>下次刷新</th>');
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
     expect(metrics).toMatch(/^feedgate_refresh_total\{source="hdhive",outcome="unchanged"\} [1-9]/m);
   });

@@ -59,6 +59,7 @@ button{background:var(--accent);border-color:var(--accent);color:#fff;cursor:poi
 details summary{cursor:pointer;color:var(--muted);font-size:.9em}
 .langs{float:right;font-size:.9em}.langs a,.langs strong{margin-left:.6em}.subscribe{display:flex;gap:8px;flex-wrap:wrap;align-items:center;font-size:.9em}
 .card h3{margin:.8em 0 0;font-size:1em}.note{font-size:.85em}
+.scroll{overflow-x:auto}table{border-collapse:collapse;font-size:.8em;width:100%}th,td{text-align:left;padding:3px 6px;border-bottom:1px solid var(--line);vertical-align:top}td code{word-break:break-all}
 @media (max-width:520px){header,main{padding:10px}form{grid-template-columns:1fr}}
 `;
 /**
@@ -282,6 +283,25 @@ ${fields}
 </form>`;
 }
 
+/** At most this many feeds per source in the page's table; /api/sources lists them all. */
+const REFRESH_ROWS = 100;
+
+/** Per feed: last and next refresh, how often, what the last one found. Failing feeds first, then the soonest due. */
+function refreshTable(feeds: NonNullable<SourceView['refresh']>, tx: Texts): string {
+  const when = (iso?: string) => (iso ? e(tx.dateTime(Date.parse(iso))) : '—');
+  const every = (s: number) => (s >= 3600 ? `${+(s / 3600).toFixed(1)} h` : s >= 60 ? `${Math.round(s / 60)} min` : `${s} s`);
+  const rows = [...feeds]
+    .sort((a, b) => b.failures - a.failures || (a.nextRefresh ?? '').localeCompare(b.nextRefresh ?? ''))
+    .slice(0, REFRESH_ROWS)
+    .map((f) => {
+      const found = f.lastError ? `<span class="bad">${e(f.lastError)}</span>` : f.lastRefresh ? e(tx.t('page.refresh.found', { count: f.newItems })) : '—';
+      return `<tr><td><code>${e(f.url)}</code></td><td>${when(f.lastRefresh)}</td><td>${when(f.nextRefresh)}</td><td>${every(f.intervalSeconds)}</td><td>${found}</td></tr>`;
+    });
+  const more = feeds.length > REFRESH_ROWS ? `<p class="muted">${e(tx.t('page.refresh.more', { count: feeds.length - REFRESH_ROWS }))}</p>` : '';
+  const head = (['page.refresh.feed', 'page.refresh.last', 'page.refresh.next', 'page.refresh.every', 'page.refresh.result'] as const).map((k) => `<th>${e(tx.t(k))}</th>`).join('');
+  return `<details class="refresh-feeds"><summary>${e(tx.t('page.refresh.table'))}</summary><div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table></div>${more}</details>`;
+}
+
 function sourceCard(s: SourceView, v: StartPageView): string {
   const { tx } = v;
   const problems: string[] = [];
@@ -300,7 +320,8 @@ function sourceCard(s: SourceView, v: StartPageView): string {
   if (refreshed.length) {
     const last = Math.max(...refreshed.map((f) => (f.lastRefresh ? Date.parse(f.lastRefresh) : 0)));
     problems.push(`<p class="muted refresh">${e(tx.t('page.refresh', { count: refreshed.length, time: last > 0 ? tx.dateTime(last) : '—' }))}</p>`);
-    for (const f of refreshed.filter((x) => x.lastError)) problems.push(`<p class="warn">${e(tx.t('page.refreshFailed', { url: f.url, error: f.lastError ?? '' }))}</p>`);
+    for (const f of refreshed.filter((x) => x.lastError).slice(0, 5)) problems.push(`<p class="warn">${e(tx.t('page.refreshFailed', { url: f.url, error: f.lastError ?? '' }))}</p>`);
+    problems.push(refreshTable(refreshed, tx));
   }
   // What its last loads and checks found, when something is wrong (alerts go out on each change).
   for (const h of (s.health ?? []).filter((x) => x.state !== 'ok')) {
