@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Refresher } from '../src/feeds/refresher.js';
+import { MemoryRunner } from '../src/jobs/memory.js';
+import { createLogger } from '../src/logger.js';
+import { createMetrics } from '../src/metrics.js';
+import { CORE_MIGRATIONS } from '../src/store/migrations.js';
+import { refreshFeedStore } from '../src/store/refresh-feeds.js';
+import { openSqlite } from '../src/store/sqlite.js';
 import { useFakeHdhive } from './fakes/hdhive.js';
-import { useStartApp, type RunningApp } from './helpers/app.js';
+import { tempDir, useStartApp, type RunningApp } from './helpers/app.js';
 import { startPostgres, type PostgresProc } from './helpers/postgres.js';
 import { startRedis, type RedisProc } from './helpers/redis.js';
 import { postgresTool, redisTool } from './helpers/tools.js';
@@ -113,6 +120,59 @@ describe('in process (the embedded default)', () => {
     await app.db.run('DELETE FROM opml_feeds');
     for (let i = 0; i < 40 && (await row(app)); i++) await sleep(100);
     expect(await row(app)).toBeUndefined();
+  });
+});
+
+describe('within call budgets', () => {
+  it("a paced source's feeds are spread so background refresh plans for at most half its calls per minute", async () => {
+    const db = openSqlite(tempDir());
+    await db.migrate(CORE_MIGRATIONS);
+    const store = refreshFeedStore(db);
+    const loads: string[] = [];
+    const options = () => ({
+      store,
+      runner: new MemoryRunner(),
+      intervals: { mp: 60_000, hdhive: 60_000 },
+      budgets: { mp: 6 },
+      maxMs: 86_400_000,
+      concurrency: 2,
+      logger: createLogger('silent'),
+      metrics: createMetrics(),
+      isSubscribed: async () => true,
+      load: async (url) => {
+        loads.push(url);
+        return { digest: 'd', newItems: 0, key: url };
+      },
+    });
+    const refresher = new Refresher(options());
+    await refresher.start();
+    const t0 = Date.now();
+    for (let i = 0; i < 10; i++) refresher.track(`/feeds/mp/${i}.rss`, 'mp');
+    for (let i = 0; i < 10; i++) refresher.track(`/feeds/hdhive/tv/${i}.rss`, 'hdhive');
+    for (let i = 0; i < 50 && (await store.count()) < 20; i++) await sleep(10);
+    const rows = await store.all(100);
+    // Ten MP feeds at 6 calls a minute, half of it for refreshes: each every 10 × 60 s / 3 = 200 s at least.
+    const mp = rows.filter((r) => r.source === 'mp');
+    expect(mp).toHaveLength(10);
+    expect(refresher.floorOf('mp')).toBe(200_000);
+    // The first feeds were tracked while fewer were known: every one waits at least its interval, the last ones the full floor.
+    for (const r of mp) expect(r.nextAt - t0).toBeGreaterThanOrEqual(60_000 * 0.9);
+    expect(Math.max(...mp.map((r) => r.nextAt - t0))).toBeGreaterThanOrEqual(200_000 * 0.9);
+    // HDHive has no pace of its own: its interval stands.
+    for (const r of rows.filter((x) => x.source === 'hdhive')) expect(r.nextAt - t0).toBeLessThanOrEqual(60_000 * 1.1 + 100);
+    // A refresh keeps the floor: the next one is at least 200 s away, not the source's 60 s.
+    await store.reschedule('/feeds/mp/0.rss', mp.find((r) => r.url === '/feeds/mp/0.rss')!.nextAt, Date.now() + 300);
+    await refresher.close();
+    const again = new Refresher(options());
+    await again.start();
+    for (let i = 0; i < 100 && !loads.includes('/feeds/mp/0.rss'); i++) await sleep(20);
+    for (let i = 0; i < 50 && !(await store.get('/feeds/mp/0.rss'))?.lastAt; i++) await sleep(10);
+    const ran = (await store.get('/feeds/mp/0.rss'))!;
+    expect(ran.lastAt).toBeGreaterThan(0);
+    expect(ran.intervalMs).toBeGreaterThanOrEqual(200_000);
+    expect(ran.nextAt - ran.lastAt!).toBeGreaterThanOrEqual(200_000 * 0.9);
+    await again.close();
+    await db.close();
   });
 });
 

@@ -18,6 +18,7 @@ import { S3Blobs } from '../src/store/s3-blobs.js';
 import { settingStore } from '../src/store/settings.js';
 import { sourceHealthStore } from '../src/store/source-health.js';
 import { snapshotStore } from '../src/store/snapshots.js';
+import { refreshFeedStore } from '../src/store/refresh-feeds.js';
 import type { Migration, Sql } from '../src/store/sql.js';
 import { openSqlite } from '../src/store/sqlite.js';
 import { tempDir } from './helpers/app.js';
@@ -149,6 +150,30 @@ for (const engine of engines) {
       expect((await fifth.get('fresh', 60_000, load)).value).toMatchObject({ call: 4 });
     });
 
+    it('refresh schedule: added once, an outcome recorded only by the run that was due, rescheduled only from where it was, counted per source', async () => {
+      const r = refreshFeedStore(db);
+      expect(await r.add({ url: '/feeds/mp/a.rss', source: 'mp', intervalMs: 3_600_000, nextAt: 1000 })).toBe(true);
+      expect(await r.add({ url: '/feeds/mp/a.rss', source: 'mp', intervalMs: 60_000, nextAt: 5 })).toBe(false);
+      await r.add({ url: '/feeds/mp/b.rss', source: 'mp', intervalMs: 3_600_000, nextAt: 2000 });
+      await r.add({ url: '/feeds/hdhive/tv/1.rss', source: 'hdhive', intervalMs: 1_800_000, nextAt: 3000 });
+      expect(await r.get('/feeds/mp/a.rss')).toMatchObject({ source: 'mp', intervalMs: 3_600_000, nextAt: 1000, digest: '', fails: 0, newItems: 0, lastError: '' });
+      const outcome = { intervalMs: 5_400_000, nextAt: 9000, lastAt: 1001, changedAt: 1001, digest: 'd1', newItems: 3, fails: 0, lastError: '' };
+      // Two replicas finishing the same due run: only the first records.
+      const [x, y] = await Promise.all([r.done('/feeds/mp/a.rss', 1000, outcome), r.done('/feeds/mp/a.rss', 1000, { ...outcome, digest: 'd2' })]);
+      expect([x, y].filter(Boolean)).toHaveLength(1);
+      expect(await r.get('/feeds/mp/a.rss')).toMatchObject({ nextAt: 9000, newItems: 3, lastAt: 1001 });
+      expect(await r.done('/feeds/mp/a.rss', 1000, outcome)).toBe(false);
+      expect(await r.reschedule('/feeds/mp/b.rss', 1, 50)).toBe(false);
+      expect(await r.reschedule('/feeds/mp/b.rss', 2000, 50)).toBe(true);
+      expect((await r.get('/feeds/mp/b.rss'))!.nextAt).toBe(50);
+      expect(await r.count()).toBe(3);
+      expect(await r.countBySource()).toEqual({ mp: 2, hdhive: 1 });
+      expect((await r.all(10)).map((f) => f.url)).toEqual(['/feeds/hdhive/tv/1.rss', '/feeds/mp/a.rss', '/feeds/mp/b.rss']);
+      await r.remove('/feeds/mp/a.rss');
+      expect(await r.get('/feeds/mp/a.rss')).toBeUndefined();
+      expect(await r.countBySource()).toEqual({ mp: 1, hdhive: 1 });
+    });
+
     it('first-seen: the first time stands, duplicates and many guids at once', async () => {
       const f = firstSeenStore(db);
       const a = await f.stamp('src', ['a', 'b', 'a'], 100);
@@ -268,8 +293,12 @@ for (const engine of engines) {
       expect(await q.size()).toBe(20);
       // Two replicas claiming at the same moment never get the same job.
       const [a, b] = await Promise.all([q.claim(200, 15, 10_000), q.claim(200, 15, 10_000)]);
-      const ids = [...a, ...b].map((j) => j.id);
+      // On PostgreSQL the second may have picked the same rows and, finding them claimed, take none: a
+      // later claim takes what is left.
+      const rest = await q.claim(200, 15, 10_000);
+      const ids = [...a, ...b, ...rest].map((j) => j.id);
       expect(new Set(ids).size).toBe(ids.length);
+      expect(Math.max(a.length, b.length)).toBe(15);
       expect(ids.length).toBe(20);
       expect(await q.hasDue(200)).toBe(false);
       expect(await q.nextDue(200)).toBe(10_000);

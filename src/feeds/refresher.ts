@@ -15,6 +15,8 @@ export interface RefresherOptions {
   isSubscribed(url: string): Promise<boolean>;
   /** Refreshes the feed at `url` now (through the cache), kept for `ttlMs`; throws what the upstream did. */
   load(url: string, ttlMs: number, since: number): Promise<{ digest: string; newItems: number; key: string }>;
+  /** Sources whose calls are paced (MP_CALLS_PER_MINUTE, DOUYIN_CALLS_PER_MINUTE): calls per minute. */
+  budgets?: Readonly<Record<string, number>>;
   concurrency: number;
   logger: Logger;
   metrics: Metrics;
@@ -26,6 +28,12 @@ export interface RefresherOptions {
 const JITTER = 0.1;
 /** Kept this long past the next refresh, so a poll in between is a hit even if the refresh runs late. */
 const TTL_MARGIN_MS = 60_000;
+/**
+ * The share of a paced source's budget background refresh may plan for (a refresh is about one call):
+ * the rest stays for readers' first loads, MP full texts and backfills. Its feeds' intervals are
+ * stretched to fit rather than queueing in the budget, where they would hold every refresh slot.
+ */
+const BUDGET_SHARE = 0.5;
 
 /**
  * Keeps the feeds people read fresh in the background, so a reader's poll is a cache hit. The schedule
@@ -41,6 +49,9 @@ export class Refresher {
   private readonly nextByKey = new Map<string, { nextAt: number; intervalMs: number }>();
   /** URLs known to be scheduled already: a poll costs no database write. */
   private readonly known = new Set<string>();
+  /** Feeds on the schedule per source (shared by replicas), for the budget's floor; read every minute. */
+  private counts = new Map<string, number>();
+  private countTimer?: NodeJS.Timeout;
   private readonly runs: Counter<'source' | 'outcome'>;
   private readonly lateness: Histogram<'source'>;
 
@@ -65,6 +76,18 @@ export class Refresher {
     return this.opts.intervals[source] ?? 0;
   }
 
+  /** The shortest interval a paced source's feeds can have between them within BUDGET_SHARE of its budget. */
+  floorOf(source: string): number {
+    const perMinute = this.opts.budgets?.[source];
+    if (!perMinute) return 0;
+    return Math.round(((this.counts.get(source) ?? 0) * 60_000) / (perMinute * BUDGET_SHARE));
+  }
+
+  private async recount(): Promise<void> {
+    if (!this.opts.budgets || Object.keys(this.opts.budgets).length === 0) return;
+    this.counts = new Map(Object.entries(await this.opts.store.countBySource()));
+  }
+
   /** When the data under `key` is refreshed next and how often, if this replica ran its last refresh. */
   scheduleOf(key: string): { nextAt: number; intervalMs: number } | undefined {
     const t = this.nextByKey.get(key);
@@ -73,10 +96,12 @@ export class Refresher {
 
   /** A feed was read or built: it is refreshed in the background from now on, first one interval from now. */
   track(url: string, source: string): void {
-    const interval = this.intervalOf(source);
-    if (interval <= 0 || this.known.has(url)) return;
+    const base = this.intervalOf(source);
+    if (base <= 0 || this.known.has(url)) return;
     if (this.known.size > 100_000) this.known.clear();
     this.known.add(url);
+    if (this.opts.budgets?.[source]) this.counts.set(source, (this.counts.get(source) ?? 0) + 1);
+    const interval = Math.max(base, this.floorOf(source));
     const nextAt = this.now() + this.jittered(interval);
     void this.opts.store
       .add({ url, source, intervalMs: interval, nextAt })
@@ -91,6 +116,9 @@ export class Refresher {
 
   /** Takes jobs, and brings back the schedule: overdue feeds (after a stop) spread over the next minute, not all at once. */
   async start(): Promise<void> {
+    await this.recount().catch(() => {});
+    this.countTimer = setInterval(() => void this.recount().catch(() => {}), 60_000);
+    this.countTimer.unref();
     await this.opts.runner.start((job) => this.run(job), this.opts.concurrency);
     const now = this.now();
     for (const f of await this.opts.store.all(1_000_000)) {
@@ -105,6 +133,7 @@ export class Refresher {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.countTimer);
     await this.opts.runner.close();
   }
 
@@ -124,7 +153,9 @@ export class Refresher {
       this.runs.inc({ source: f.source, outcome: 'dropped' });
       return;
     }
-    const base = this.intervalOf(f.source);
+    const source = this.intervalOf(f.source);
+    // A paced source with more feeds than half its budget covers at its interval: each waits longer.
+    const base = source > 0 ? Math.max(source, this.floorOf(f.source)) : 0;
     if (base <= 0) {
       await this.opts.store.remove(f.url);
       return;
@@ -139,14 +170,14 @@ export class Refresher {
       const r = await this.opts.load(f.url, planned * (1 + JITTER) + TTL_MARGIN_MS, job.runAt - Math.round(planned / 2));
       key = r.key;
       const changed = r.digest !== f.digest;
-      const interval = changed ? base : Math.min(this.opts.maxMs, Math.round(Math.max(base, f.intervalMs) * 1.5));
+      const interval = changed ? base : Math.max(base, Math.min(this.opts.maxMs, Math.round(Math.max(base, f.intervalMs) * 1.5)));
       next = { intervalMs: interval, nextAt: started + this.jittered(interval), lastAt: started, changedAt: changed ? started : f.changedAt, digest: r.digest, newItems: r.newItems, fails: 0, lastError: '' };
       this.runs.inc({ source: f.source, outcome: changed ? 'changed' : 'unchanged' });
     } catch (err) {
       const fails = f.fails + 1;
       const asked = Number((err as { headers?: Record<string, string> })?.headers?.['Retry-After']);
-      const backoff = Math.min(this.opts.maxMs, base * 2 ** Math.min(fails, 10));
-      const interval = Number.isFinite(asked) && asked > 0 ? Math.min(this.opts.maxMs, Math.max(backoff, asked * 1000)) : backoff;
+      const backoff = Math.max(base, Math.min(this.opts.maxMs, base * 2 ** Math.min(fails, 10)));
+      const interval = Number.isFinite(asked) && asked > 0 ? Math.max(base, Math.min(this.opts.maxMs, Math.max(backoff, asked * 1000))) : backoff;
       next = { ...f, intervalMs: interval, nextAt: started + this.jittered(interval), lastAt: started, fails, lastError: (err as Error)?.message ?? String(err) };
       this.runs.inc({ source: f.source, outcome: 'failed' });
     }

@@ -53,6 +53,8 @@ export interface RefreshFeedStore {
   remove(url: string): Promise<void>;
   all(limit: number): Promise<RefreshFeed[]>;
   count(): Promise<number>;
+  /** How many feeds each source has on the schedule. */
+  countBySource(): Promise<Record<string, number>>;
 }
 
 export function refreshFeedStore(db: Sql): RefreshFeedStore {
@@ -72,5 +74,6 @@ export function refreshFeedStore(db: Sql): RefreshFeedStore {
     remove: async (url) => void (await db.run('DELETE FROM refresh_feeds WHERE url = ?', [url])),
     all: async (limit) => (await db.all<Row>('SELECT * FROM refresh_feeds ORDER BY source, url LIMIT ?', [limit])).map(toFeed),
     count: async () => (await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM refresh_feeds'))!.n,
+    countBySource: async () => Object.fromEntries((await db.all<{ source: string; n: number }>('SELECT source, COUNT(*) AS n FROM refresh_feeds GROUP BY source')).map((r) => [r.source, Number(r.n)])),
   };
 }
