@@ -88,6 +88,11 @@ for (const engine of engines) {
       expect(await s.get('k')).toEqual({ data: '"a"', storedAt: 2000 });
       await s.put('k', '"b"', 3000);
       expect((await s.get('k'))?.data).toBe('"b"');
+      // Fetched again, unchanged: only the times move, and only on the copy it was.
+      expect(await s.touch('k', 3000, 4000, 9000)).toBe(true);
+      expect(await s.get('k')).toEqual({ data: '"b"', storedAt: 4000, freshUntil: 9000 });
+      expect(await s.touch('k', 3000, 5000, 9000)).toBe(false);
+      expect(await s.touch('missing', 0, 5000)).toBe(false);
       await s.put('gone', '1', 10);
       expect(await s.prune(500)).toBe(1);
       expect(await s.get('gone')).toBeUndefined();
@@ -121,9 +126,14 @@ for (const engine of engines) {
       let calls = 0;
       const load = async () => ({ v: 2, call: ++calls });
       const second = new FeedCache({ maxBytes: 1 << 20, staleMs: 1000, snapshots: snaps, now: () => now });
-      expect(await second.get('fresh', 60_000, load)).toMatchObject({ state: 'miss', value: { v: 1 } });
+      // No upstream call: answered as a hit (X-Cache: HIT), from the durable copy.
+      expect(await second.get('fresh', 60_000, load)).toMatchObject({ state: 'hit', value: { v: 1 } });
       expect(await second.get('fresh', 60_000, load)).toMatchObject({ state: 'hit', value: { v: 1 } });
       expect(calls).toBe(0);
+      const landed2 = async (key: string, test: (snap: Awaited<ReturnType<typeof snaps.get>>) => boolean) => {
+        for (let i = 0; i < 100 && !test(await snaps.get(key)); i++) await new Promise((r) => setTimeout(r, 10));
+        expect(test(await snaps.get(key))).toBe(true);
+      };
       // Snapshot writes are not waited for by the cache: wait for each to land before the next step.
       const landed = async (test: (snap: Awaited<ReturnType<typeof snaps.get>>) => boolean) => {
         for (let i = 0; i < 100 && !test(await snaps.get('fresh')); i++) await new Promise((r) => setTimeout(r, 10));
@@ -144,6 +154,28 @@ for (const engine of engines) {
       now += 1;
       const fourth = new FeedCache({ maxBytes: 1 << 20, staleMs: 1000, snapshots: snaps, now: () => now });
       expect((await fourth.get('fresh', 60_000, load)).value).toMatchObject({ call: 3 });
+      // A background refresh of a key nobody reads here leaves memory alone: the copy is in the store,
+      // written before the refresh returns, and the next poll takes it from there.
+      const sixth = new FeedCache({ maxBytes: 1 << 20, staleMs: 1000, snapshots: snaps, now: () => now });
+      now += 1;
+      expect(await sixth.get('bg', 60_000, async () => ({ bg: 1 }), { background: true, refreshedSince: now })).toMatchObject({ state: 'miss', value: { bg: 1 } });
+      expect(sixth.peek('bg')).toBeUndefined();
+      expect((await snaps.get('bg'))?.data).toBe('{"bg":1}');
+      expect(await sixth.get('bg', 60_000, async () => ({ bg: 2 }))).toMatchObject({ state: 'hit', value: { bg: 1 } });
+      // Now it is read here: the next background refresh replaces the copy in memory too.
+      now += 1;
+      await sixth.get('bg', 60_000, async () => ({ bg: 3 }), { background: true, refreshedSince: now });
+      expect(sixth.peek('bg')).toEqual({ bg: 3 });
+      // The same data loaded again rewrites only the times; different data rewrites the copy.
+      const seventh = new FeedCache({ maxBytes: 1 << 20, staleMs: 1000, snapshots: snaps, now: () => now });
+      await seventh.get('same', 1000, async () => ({ s: 1 }));
+      await landed2('same', (x) => x?.data === '{"s":1}');
+      now += 2000;
+      await seventh.get('same', 1000, async () => ({ s: 1 }));
+      await landed2('same', (x) => x?.storedAt === now && x.data === '{"s":1}' && x.freshUntil === now + 1000);
+      now += 2000;
+      await seventh.get('same', 1000, async () => ({ s: 2 }));
+      await landed2('same', (x) => x?.storedAt === now && x.data === '{"s":2}');
       // Past its freshness the copy is only a last good one.
       now += 120_000;
       const fifth = new FeedCache({ maxBytes: 1 << 20, staleMs: 1000, snapshots: snaps, now: () => now });

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { Gauge } from 'prom-client';
 import { HttpError } from '../http/errors.js';
 import { runWithProgress, type LoadProgress } from '../load-progress.js';
 import type { Logger } from '../logger.js';
@@ -39,6 +41,8 @@ interface Flight {
   incomplete: boolean;
   /** Waiters that answer now (stale, or 503 when cold) once the load is known to miss their deadline. */
   hurry: Set<() => void>;
+  /** The copy came from the durable store, still fresh: no upstream call, so it is answered as a hit. */
+  durable?: boolean;
 }
 
 /** How long an incomplete value (full texts still coming) stays fresh: the next poll builds it again. */
@@ -59,6 +63,12 @@ export interface GetOptions {
    * (ms) stands (another replica just refreshed it). The failure memo is not consulted.
    */
   refreshedSince?: number;
+  /**
+   * A background refresh: its copy goes to memory only when the key is there already (read since the
+   * memory bound last dropped it); otherwise to the durable and shared copies only, where a reader's
+   * poll finds it. Ten thousand refreshed feeds do not fill memory with copies nobody is reading.
+   */
+  background?: boolean;
 }
 
 export interface FeedCacheOptions {
@@ -117,6 +127,8 @@ export class FeedCache {
   private readonly failures: LRUCache<string, { error: unknown }>;
   private readonly now: () => number;
   private puts = 0;
+  /** What this process last wrote to the snapshot store per key: its hash and time. */
+  private readonly written = new LRUCache<string, { hash: string; storedAt: number }>({ max: 100_000 });
   /** When each key was last invalidated here: a durable copy from before it is not taken as fresh. */
   private readonly invalidated = new LRUCache<string, number>({ max: 10_000 });
   /** Worked out once: a cache hit is the hot path. */
@@ -131,6 +143,16 @@ export class FeedCache {
       maxEntrySize: Math.max(1, Math.floor(opts.maxBytes / 4)),
     });
     this.failures = new LRUCache({ max: 10_000 });
+    const lru = this.lru;
+    if (opts.metrics)
+      new Gauge({
+        name: 'feedgate_feed_cache_bytes',
+        help: 'Feed data held in memory, as its JSON size (the measure CACHE_MAX_BYTES bounds)',
+        registers: [opts.metrics.registry],
+        collect() {
+          this.set(lru.calculatedSize);
+        },
+      });
   }
 
   /**
@@ -173,7 +195,7 @@ export class FeedCache {
           f.incomplete = true;
         },
       };
-      f.promise = this.load(key, ttlMs, () => runWithProgress(progress, () => load(controller.signal)), controller.signal, () => f.incomplete, since);
+      f.promise = this.load(key, ttlMs, () => runWithProgress(progress, () => load(controller.signal)), { signal: controller.signal, incomplete: () => f.incomplete, since, background: opts.background, durable: () => (f.durable = true) });
       flight = f;
       this.inflight.set(key, f);
       // Release the slot whatever happens, so the next request after a failure tries again.
@@ -190,7 +212,7 @@ export class FeedCache {
         const retryAfter = queued ? Math.ceil((flight.queuedUntil! - this.now()) / 1000) + 2 : PENDING_RETRY_S;
         return this.staleOr(key, ttlMs, last, new RefreshPending(opts.staleAfterMs!, retryAfter, queued ? flight.queuedBy : undefined));
       }
-      return { value: entry.value as T, state: 'miss', storedAt: entry.storedAt, freshUntil: entry.freshUntil };
+      return { value: entry.value as T, state: flight.durable ? 'hit' : 'miss', storedAt: entry.storedAt, freshUntil: entry.freshUntil };
     } catch (err) {
       return this.staleOr(key, ttlMs, last, err);
     }
@@ -293,10 +315,10 @@ export class FeedCache {
     }
   }
 
-  /** Keeps an entry another replica loaded, as if loaded here. */
-  private adopt(key: string, entry: Entry): Entry {
+  /** Keeps an entry another replica (or the durable store) has, as if loaded here; in memory unless `memory` is false. */
+  private adopt(key: string, entry: Entry, memory = true): Entry {
     this.failures.delete(key);
-    this.lru.set(key, entry, { size: Buffer.byteLength(JSON.stringify(entry.value)), ttl: Math.max(1, entry.freshUntil - this.now()) + this.opts.staleMs });
+    if (memory) this.lru.set(key, entry, { size: Buffer.byteLength(JSON.stringify(entry.value)), ttl: Math.max(1, entry.freshUntil - this.now()) + this.opts.staleMs });
     return entry;
   }
 
@@ -333,13 +355,21 @@ export class FeedCache {
     }
   }
 
-  private async load<T>(key: string, ttlMs: number, load: () => Promise<T>, signal: AbortSignal, incomplete: () => boolean = () => false, since?: number): Promise<Entry> {
+  private async load<T>(
+    key: string,
+    ttlMs: number,
+    load: () => Promise<T>,
+    o: { signal: AbortSignal; incomplete: () => boolean; since?: number; background?: boolean; durable: () => void },
+  ): Promise<Entry> {
+    const { signal, incomplete, since } = o;
+    // A background refresh keeps its copy in memory only for a key someone is reading (it is there).
+    const inMemory = () => !o.background || this.lru.has(key) || !this.opts.snapshots;
     let token: string | undefined;
     if (this.opts.shared?.up) {
       const via = await this.viaShared(key, signal, since);
       if ('entry' in via) {
         this.opts.metrics?.sharedLoads.inc({ how: 'peer' });
-        return this.adopt(key, via.entry);
+        return this.adopt(key, via.entry, inMemory());
       }
       if ('error' in via) {
         this.opts.metrics?.sharedLoads.inc({ how: 'peer_failure' });
@@ -352,7 +382,8 @@ export class FeedCache {
     if (durable) {
       if (token) await this.opts.shared?.unlock(key, token);
       this.opts.metrics?.sharedLoads.inc({ how: 'snapshot' });
-      return this.adopt(key, durable);
+      o.durable();
+      return this.adopt(key, durable, inMemory());
     }
     let value: T;
     try {
@@ -371,7 +402,7 @@ export class FeedCache {
     const storedAt = this.now();
     const json = JSON.stringify(value);
     const entry: Entry = { value, storedAt, freshUntil: storedAt + (incomplete() ? Math.min(ttlMs, INCOMPLETE_TTL_MS) : ttlMs) };
-    this.lru.set(key, entry, { size: Buffer.byteLength(json), ttl: ttlMs + this.opts.staleMs });
+    if (inMemory()) this.lru.set(key, entry, { size: Buffer.byteLength(json), ttl: ttlMs + this.opts.staleMs });
     // Both are no-ops while Redis is away.
     await this.opts.shared?.set(key, entry, ttlMs + this.opts.staleMs);
     if (token) await this.opts.shared?.unlock(key, token);
@@ -380,11 +411,25 @@ export class FeedCache {
       // the next refresh of the feed writes it again.
       const snapshots = this.opts.snapshots;
       const failed = (err: unknown) => this.opts.logger?.warn({ key, err: (err as Error)?.message }, 'the feed snapshot could not be written; it is written at the next refresh');
-      snapshots.put(key, json, storedAt, entry.freshUntil).catch(failed);
+      const put = this.writeSnapshot(snapshots, key, json, storedAt, entry.freshUntil).catch(failed);
+      // A background refresh that left memory alone has only this copy: a poll right after must find it.
+      if (!inMemory()) await put;
       // Copies too old to be served stale are dead weight; sweep now and then.
       if (++this.puts % 200 === 0) snapshots.prune(storedAt - ttlMs - this.opts.staleMs).catch(failed);
     }
     return entry;
+  }
+
+  /**
+   * Writes the durable copy; when it is the same as the one this process wrote last (most background
+   * refreshes find nothing new), only its times are updated: the whole copy rewritten ten thousand times
+   * an hour fills SQLite's WAL and its checkpoints stall every request for milliseconds.
+   */
+  private async writeSnapshot(snapshots: SnapshotStore, key: string, json: string, storedAt: number, freshUntil: number): Promise<void> {
+    const hash = createHash('sha1').update(json).digest('base64url');
+    const last = this.written.get(key);
+    if (!(last?.hash === hash && (await snapshots.touch(key, last.storedAt, storedAt, freshUntil)))) await snapshots.put(key, json, storedAt, freshUntil);
+    this.written.set(key, { hash, storedAt });
   }
 
   /**

@@ -160,8 +160,9 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const p = source.parse(params, query);
     const k = source.key(p);
     const key = typeof k === 'string' ? k : await k;
-    const before = deps.cache.peek(key) as FeedData | undefined;
-    const result = await deps.cache.get(key, ttlMs, loader(p, key), { refreshedSince: since });
+    // What readers were last given (memory, else the durable copy), to count the items that are new.
+    const before = (await deps.cache.lastGood(key, deps.ttlMs)) as FeedData | undefined;
+    const result = await deps.cache.get(key, ttlMs, loader(p, key), { refreshedSince: since, background: true });
     if (result.state === 'stale') throw result.error;
     const data = result.value as FeedData;
     if (result.state === 'miss') pushed(data, result.storedAt, url);
@@ -181,8 +182,8 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const load = loader(p, key);
     const result = await deps.cache.get(key, deps.ttlMs, load, { signal: () => clientSignal(ctx), staleAfterMs: deps.staleAfterMs });
 
-    // <ttl>: how often the feed is refreshed in the background (it changes only at a refresh, so a
-    // conditional poll between two refreshes still matches the ETag), else how long a copy is fresh.
+    // <ttl>: how often the feed's source is refreshed in the background (fixed, so the body and its ETag
+    // change only with the items), else how long a copy is fresh.
     const interval = result.state === 'stale' ? undefined : deps.schedule?.(key)?.intervalMs;
     const ttl = interval !== undefined ? Math.round(interval / 1000) : ttlSeconds;
     const memoKey = `${params.format}\n${self}\n${params.canonical}\n${ttl}`;

@@ -5,6 +5,11 @@ export interface SnapshotStore {
   get(key: string): Promise<{ data: string; storedAt: number; freshUntil?: number } | undefined>;
   /** `freshUntil`: until when the copy may be served as fresh (absent: only as a last good copy). */
   put(key: string, data: string, storedAt: number, freshUntil?: number): Promise<void>;
+  /**
+   * The copy stored at `from` was fetched again, unchanged: only its times move (a few bytes written
+   * instead of the whole copy). False when the row is not that copy any more (another replica wrote).
+   */
+  touch(key: string, from: number, storedAt: number, freshUntil?: number): Promise<boolean>;
   /** The copy stays a last good copy but is no longer fresh (it was invalidated). */
   expire(key: string): Promise<void>;
   /** Drops copies stored before `before` (ms); returns how many. */
@@ -24,6 +29,8 @@ export function snapshotStore(db: SqlRunner): SnapshotStore {
         [key, data, storedAt, freshUntil ?? null],
       );
     },
+    touch: async (key, from, storedAt, freshUntil) =>
+      (await db.run('UPDATE feed_snapshots SET stored_at = ?, fresh_until = ? WHERE key = ? AND stored_at = ?', [storedAt, freshUntil ?? null, key, from])) === 1,
     expire: async (key) => void (await db.run('UPDATE feed_snapshots SET fresh_until = NULL WHERE key = ?', [key])),
     prune: (before) => db.run('DELETE FROM feed_snapshots WHERE stored_at < ?', [before]),
   };
