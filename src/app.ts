@@ -214,17 +214,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
       return client;
     },
   };
-  // Each source's paced calls per minute, as it creates its budget: background refresh plans within them.
-  const budgets: Record<string, number> = {};
-  const sources = modules.map((m) =>
-    m.create({
-      ...ctx,
-      budget: (name, perMinute, setting) => {
-        budgets[m.name] = Math.min(budgets[m.name] ?? Infinity, perMinute);
-        return ctx.budget(name, perMinute, setting);
-      },
-    }),
-  );
+  const sources = modules.map((m) => m.create(ctx));
   for (const s of sources) titles[s.name] = textsIn[config.FEED_LANGUAGE].t(`source.${s.name}.title` as MessageKey);
   // Checks and reminders every minute, or twice per ALERT_REPEAT when that is shorter.
   const tickMs = Math.max(1000, Math.min(60_000, config.ALERT_REPEAT > 0 ? config.ALERT_REPEAT / 2 : 60_000));
@@ -379,7 +369,8 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     runner,
     intervals: Object.fromEntries(sources.map((s) => [s.name, Number((config as unknown as Record<string, unknown>)[`REFRESH_${s.name.toUpperCase()}`] ?? 0)])),
     maxMs: config.REFRESH_MAX,
-    budgets,
+    // Sources whose calls are paced: background refresh plans within their budgets.
+    budgets: Object.fromEntries(sources.flatMap((s) => (s.callsPerMinute ? [[s.name, s.callsPerMinute]] : []))),
     concurrency: config.REFRESH_CONCURRENCY,
     logger,
     metrics,

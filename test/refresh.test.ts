@@ -39,6 +39,12 @@ describe('in process (the embedded default)', () => {
     expect(maxAge).toBeLessThanOrEqual(4);
     // Nothing new: the interval grows (×1.5 each time), and /api/sources shows the schedule.
     expect((await row(app))!.interval_ms).toBeGreaterThan(1000);
+    // Refreshes that find nothing new leave the body and its ETag alone: a conditional poll gets 304.
+    const etag = (await fetch(`${app.url}${PATH}.json`)).headers.get('etag')!;
+    const seen = calls();
+    for (let i = 0; i < 60 && calls() < seen + 2; i++) await sleep(100);
+    expect(calls()).toBeGreaterThanOrEqual(seen + 2);
+    expect((await fetch(`${app.url}${PATH}.json`, { headers: { 'If-None-Match': etag } })).status).toBe(304);
     const api = (await (await fetch(`${app.url}/api/sources`)).json()) as { sources: Array<{ name: string; refresh: Array<{ url: string; failures: number }> }> };
     expect(api.sources.find((s) => s.name === 'hdhive')!.refresh).toEqual([expect.objectContaining({ url: `${PATH}.json`, failures: 0 })]);
     const page = await (await fetch(`${app.url}/`)).text();
@@ -51,7 +57,7 @@ describe('in process (the embedded default)', () => {
     expect(metrics).toMatch(/^feedgate_refresh_total\{source="hdhive",outcome="unchanged"\} [1-9]/m);
   });
 
-  it('readers are told the schedule: <ttl> is the interval, max-age counts down to the next refresh (also on the ready path), a conditional poll gets 304; one call per feed whatever its formats; a restart serves the refreshed copy without calling', async () => {
+  it('readers are told the schedule: <ttl> is the source interval, max-age counts down to the next refresh (also on the ready path), a conditional poll gets 304; one call per feed whatever its formats; a restart serves the refreshed copy without calling', async () => {
     const a = await startApp(hd.config({ CACHE_TTL: '1s', REFRESH_HDHIVE: '10m' }));
     expect((await fetch(`${a.url}${PATH}.rss`)).headers.get('x-cache')).toBe('MISS');
     for (let i = 0; i < 30 && !(await row(a)); i++) await sleep(50);
@@ -68,7 +74,8 @@ describe('in process (the embedded default)', () => {
     const rss = await fetch(`${b.url}${PATH}.rss`);
     expect(rss.headers.get('x-cache')).toBe('HIT');
     const body = await rss.text();
-    expect(Number(/<ttl>(\d+)<\/ttl>/.exec(body)?.[1])).toBe(Math.round(r.interval_ms / 60_000));
+    // The source's interval (REFRESH_HDHIVE=10m), not CACHE_TTL (1 s).
+    expect(Number(/<ttl>(\d+)<\/ttl>/.exec(body)?.[1])).toBe(10);
     const maxAge = (res: Response) => Number(/max-age=(\d+)/.exec(res.headers.get('cache-control') ?? '')?.[1]);
     const expected = (r.next_at - Date.now()) / 1000;
     expect(maxAge(rss)).toBeGreaterThan(expected - 2);
@@ -139,7 +146,7 @@ describe('within call budgets', () => {
       logger: createLogger('silent'),
       metrics: createMetrics(),
       isSubscribed: async () => true,
-      load: async (url) => {
+      load: async (url: string) => {
         loads.push(url);
         return { digest: 'd', newItems: 0, key: url };
       },

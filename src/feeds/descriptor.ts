@@ -64,6 +64,11 @@ export interface SourceDescriptor {
   routes: SourceRoute[];
   /** The upstreams it calls, by client name; health is read from what they did last, never probed. */
   upstreams: UpstreamClient[];
+  /**
+   * The pace its calls are held to (its CallBudget's calls per minute), when it has one: background
+   * refresh plans within half of it, spreading the source's feeds rather than queueing in the budget.
+   */
+  callsPerMinute?: number;
   /** The start page's forms that build its feed URLs (its title and description there: source.<name>.* in the catalogues). */
   forms: SubscriptionForm[];
   /** A warning the start page shows on the source's card, when there is one (e.g. guest mode). */

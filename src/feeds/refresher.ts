@@ -45,8 +45,8 @@ const BUDGET_SHARE = 0.5;
 export class Refresher {
   private readonly now: () => number;
   private readonly random: () => number;
-  /** Next refresh and interval by cache key, for Cache-Control and <ttl> (what this replica knows). */
-  private readonly nextByKey = new Map<string, { nextAt: number; intervalMs: number }>();
+  /** Next refresh and source by cache key, for Cache-Control and <ttl> (what this replica knows). */
+  private readonly nextByKey = new Map<string, { nextAt: number; source: string }>();
   /** URLs known to be scheduled already: a poll costs no database write. */
   private readonly known = new Set<string>();
   /** Feeds on the schedule per source (shared by replicas), for the budget's floor; read every minute. */
@@ -88,10 +88,14 @@ export class Refresher {
     this.counts = new Map(Object.entries(await this.opts.store.countBySource()));
   }
 
-  /** When the data under `key` is refreshed next and how often, if this replica ran its last refresh. */
+  /**
+   * When the data under `key` is refreshed next, if this replica ran its last refresh, and its source's
+   * interval (REFRESH_<SOURCE>): the shortest time between two refreshes, whatever the feed's adapted
+   * one, so a <ttl> built from it stays the same while the items do (and so does the ETag).
+   */
   scheduleOf(key: string): { nextAt: number; intervalMs: number } | undefined {
     const t = this.nextByKey.get(key);
-    return t !== undefined && t.nextAt > this.now() ? t : undefined;
+    return t !== undefined && t.nextAt > this.now() ? { nextAt: t.nextAt, intervalMs: this.intervalOf(t.source) } : undefined;
   }
 
   /** A feed was read or built: it is refreshed in the background from now on, first one interval from now. */
@@ -182,7 +186,7 @@ export class Refresher {
       this.runs.inc({ source: f.source, outcome: 'failed' });
     }
     if (!(await this.opts.store.done(f.url, job.runAt, next))) return;
-    if (key) this.nextByKey.set(key, { nextAt: next.nextAt, intervalMs: next.intervalMs });
+    if (key) this.nextByKey.set(key, { nextAt: next.nextAt, source: f.source });
     if (this.nextByKey.size > 100_000) this.nextByKey.clear();
     await this.opts.runner.schedule({ url: f.url, runAt: next.nextAt });
   }

@@ -47,6 +47,7 @@ export function douyinSource(ctx: SourceContext): SourceDescriptor {
 
   return {
     name: 'douyin',
+    callsPerMinute: config.DOUYIN_CALLS_PER_MINUTE,
     title: 'Douyin',
     description: "A Douyin (抖音) user's video and image posts, with enclosures that play through feedgate and never expire.",
     settings: [

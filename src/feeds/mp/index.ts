@@ -109,6 +109,7 @@ export function mpSource(ctx: SourceContext): SourceDescriptor {
 
   return {
     name: 'mp',
+    callsPerMinute: config.MP_CALLS_PER_MINUTE,
     title: 'WeChat Official Accounts',
     description: 'Articles of WeChat Official Accounts (公众号), with full text kept for good, from credentials the Channels/MP downloader pushes.',
     settings: [
