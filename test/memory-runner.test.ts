@@ -27,7 +27,7 @@ describe('MemoryRunner (the embedded job engine)', () => {
           const jobs = specs.map((s) => ({ url: s.url, runAt: t0 + s.delay }));
           for (const j of jobs) await runner.schedule(j);
           const distinct = new Set(jobs.map((j) => `${j.url}\n${j.runAt}`));
-          for (let i = 0; i < 200 && ran.length < distinct.size; i++) await sleep(5);
+          for (let i = 0; i < 1000 && ran.length < distinct.size; i++) await sleep(5);
           await runner.close();
           expect(ran.length).toBe(distinct.size);
           expect(new Set(ran.map((j) => `${j.url}\n${j.runAt}`)).size).toBe(distinct.size);
@@ -39,6 +39,24 @@ describe('MemoryRunner (the embedded job engine)', () => {
       { numRuns: 25 },
     );
   }, 60_000);
+
+  it('the same job scheduled again while it runs is the same job', async () => {
+    const runner = new MemoryRunner();
+    let runs = 0;
+    let release!: () => void;
+    await runner.start(async () => {
+      runs++;
+      await new Promise<void>((r) => (release = r));
+    }, 2);
+    const job = { url: '/a', runAt: Date.now() - 1 };
+    await runner.schedule(job);
+    await runner.schedule({ ...job });
+    await sleep(20);
+    release();
+    await sleep(20);
+    expect(runs).toBe(1);
+    await runner.close();
+  });
 
   it('jobs waiting when it starts (a restart) go out earliest first', async () => {
     const runner = new MemoryRunner();

@@ -17,7 +17,9 @@ export type Params = Record<string, string | number>;
  * has is written as itself (a missing message never breaks a page).
  */
 export function t(lang: Lang, key: MessageKey, params: Params = {}, extra?: Readonly<Record<string, string>>): string {
-  return (extra?.[key] ?? catalogues[lang][key] ?? key).replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
+  const message = extra?.[key] ?? catalogues[lang][key] ?? key;
+  // Most messages have no placeholder: item builders call this per field of every item.
+  return message.includes('{') ? message.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole)) : message;
 }
 
 /** Every key of a language's catalogue, for tests and tools. */

@@ -7,7 +7,7 @@ import type { JobRunner, RefreshJob } from './runner.js';
  */
 export class MemoryRunner implements JobRunner {
   readonly engine = 'memory';
-  /** Ids of jobs waiting: the same url and time twice is one job. */
+  /** Ids of jobs waiting or running: the same url and time twice is one job. */
   private readonly ids = new Set<string>();
   private readonly heap: RefreshJob[] = [];
   private handler?: (job: RefreshJob) => Promise<void>;
@@ -48,11 +48,12 @@ export class MemoryRunner implements JobRunner {
     const now = Date.now();
     while (this.running < this.concurrency && this.heap.length > 0 && this.heap[0]!.runAt <= now) {
       const job = this.pop()!;
-      this.ids.delete(`${job.url}\n${job.runAt}`);
       this.running++;
       void this.handler(job)
         .catch(() => {})
         .finally(() => {
+          // Only now: the same job scheduled again while it runs is the same job.
+          this.ids.delete(`${job.url}\n${job.runAt}`);
           this.running--;
           this.pump();
         });
