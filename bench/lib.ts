@@ -93,8 +93,9 @@ export interface WrkResult {
 const ms = (v: string, unit: string) => Number(v) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
 
 /** One wrk run (C, pinned to core 1): -t1, `connections`, `seconds`, extra headers. */
-export async function wrk(url: string, opts: { connections?: number; seconds?: number; headers?: Record<string, string> } = {}): Promise<WrkResult> {
+export async function wrk(url: string, opts: { connections?: number; seconds?: number; headers?: Record<string, string>; script?: string } = {}): Promise<WrkResult> {
   const args = ['-t1', `-c${opts.connections ?? 32}`, `-d${opts.seconds ?? 5}s`, '--latency'];
+  if (opts.script) args.push('-s', opts.script);
   for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}: ${v}`);
   const [cmd, full] = pinned(1, 'wrk', [...args, url]);
   // Asynchronously: this process must stay free to read its children's pipes meanwhile.
@@ -133,6 +134,12 @@ export function curlRate(url: string, headers: Record<string, string> = {}): Pro
 
 /** Minor page faults a process has taken so far (/proc/<pid>/stat, field 10). */
 export const minorFaults = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[7]);
+
+/** CPU time (user + system) a process has used so far, in seconds (/proc/<pid>/stat, fields 14 and 15, in USER_HZ = 100). */
+export const cpuSeconds = (pid: number): number => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
 
 export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -4,7 +4,8 @@
  * with its baselines' absolute figures, so a ratio can be judged (a baseline limited by the generator
  * makes every ratio look good).
  *
- * BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_ONLY=feed,proxy,play,resize,mp,redis,store,websub,memory,
+ * BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_ONLY=feed,proxy,play,resize,mp,redis,store,websub,refresh,memory,
+ * BENCH_FEEDS (10000: feeds on the refresh schedule), BENCH_REFRESH (120: their interval, s),
  * BENCH_NODE_FLAGS (extra node flags for feedgate, e.g. --cpu-prof).
  */
 import { writeFileSync } from 'node:fs';
@@ -13,12 +14,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { MediaLinks } from '../src/proxy/links.js';
 import { UrlSigner } from '../src/proxy/sign.js';
-import { curlRate, ensureTools, feedgate, freePort, median, minorFaults, peakRss, pinned, pinningNote, roundRatios, rssMb, showRatio, startPolled, startProc, tempDir, tsChild, wrk, type Proc, type WrkResult } from './lib.js';
+import { cpuSeconds, curlRate, ensureTools, feedgate, freePort, median, minorFaults, peakRss, pinned, pinningNote, roundRatios, rssMb, showRatio, startPolled, startProc, tempDir, tsChild, wrk, type Proc, type WrkResult } from './lib.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'feed,proxy,play,resize,mp,redis,store,websub,memory').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'feed,proxy,play,resize,mp,redis,store,websub,refresh,memory').split(','));
 const TOKEN = 'bench-token';
 const SECRET = 'bench-secret';
 
@@ -432,6 +433,112 @@ if (ONLY.has('websub')) {
   wfg.child.kill('SIGTERM');
   receiver.close();
   await hd.close();
+}
+
+if (ONLY.has('refresh')) {
+  // BENCH_FEEDS subscribed feeds (read lately, on the schedule) refreshed in the background on the
+  // embedded engine and SQLite, against a fake HDHive in its own process on the other core. The
+  // schedule is written before feedgate starts, spread over one interval as a settled schedule is, so
+  // the run shows a restart taking it up too. Measured: lateness (from feedgate's own histogram), CPU
+  // with nothing due (before the round, and between the first round and the next), RSS over idle, and
+  // readers' polls of 200 of the feeds with and without refreshes going on.
+  const FEEDS = Number(process.env.BENCH_FEEDS ?? 10_000);
+  const INTERVAL_S = Number(process.env.BENCH_REFRESH ?? 120);
+  const { openSqlite } = await import('../src/store/sqlite.js');
+  const { CORE_MIGRATIONS } = await import('../src/store/migrations.js');
+  const rup = await track(startProc(tsChild(1, 'refresh-upstream.ts'), { BENCH_FEEDS: String(FEEDS) }));
+  const dataDir = tempDir();
+  const db = openSqlite(dataDir);
+  await db.migrate(CORE_MIGRATIONS);
+  const startAt = Date.now();
+  const T0 = startAt + 75_000;
+  const url = (t: number) => `/feeds/hdhive/tv/${200_000 + t}.rss`;
+  for (let t = 0; t < FEEDS; t += 500) {
+    await db.tx(async (q) => {
+      for (let i = t; i < Math.min(FEEDS, t + 500); i++) {
+        await q.run('INSERT INTO opml_feeds (url, title, source, last_requested) VALUES (?, ?, ?, ?)', [url(i), '', 'hdhive', startAt]);
+        await q.run('INSERT INTO refresh_feeds (url, source, interval_ms, next_at) VALUES (?, ?, ?, ?)', [url(i), 'hdhive', INTERVAL_S * 1000, T0 + Math.floor((i / FEEDS) * INTERVAL_S * 1000)]);
+      }
+    });
+  }
+  await db.close();
+  const rfg = await track(feedgate({ HDHIVE_API_URL: rup.info.hdhive!, HDHIVE_API_KEY: rup.info.apiKey!, DATA_DIR: dataDir, CACHE_TTL: '10m', REFRESH_HDHIVE: `${INTERVAL_S}s` }));
+  const pid = rfg.child.pid!;
+  const until = (t: number) => sleep(Math.max(0, t - Date.now()));
+  const cpuOver = async (ms: number) => {
+    const c0 = cpuSeconds(pid);
+    const t = performance.now();
+    await sleep(ms);
+    return (100 * (cpuSeconds(pid) - c0)) / ((performance.now() - t) / 1000);
+  };
+  const metric = async (re: RegExp) => {
+    const text = await (await fetch(`${rfg.info.url}/metrics`)).text();
+    return [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  };
+  const script = join(tempDir(), 'polls.lua');
+  writeFileSync(
+    script,
+    `paths = {${Array.from({ length: 200 }, (_, i) => `"${url(i * Math.floor(FEEDS / 200))}"`).join(',')}}\ncounter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format("GET", paths[(counter % #paths) + 1])\nend\ndelay = function()\n  return 5\nend\n`,
+  );
+  const polls = () => wrk(rfg.info.url + url(0), { connections: 16, seconds: 15, script });
+
+  // V8 settles for about 30 s after a start (see the memory case): the quiet figures are taken after it.
+  await until(startAt + 30_000);
+  const cpuIdle = await cpuOver(15_000);
+  const idle = rssMb(pid);
+  // The polled feeds read once (a reader's first poll), then polled with nothing refreshing.
+  for (let i = 0; i < 200; i++) await (await fetch(rfg.info.url + url(i * Math.floor(FEEDS / 200)))).arrayBuffer();
+  const quiet = await polls();
+  // Idle again, with readers having polled: the baseline the refreshes' memory is measured against.
+  await until(T0 - 1000);
+  const idleAfterPolls = rssMb(pid);
+  let peak = rssMb(pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 250);
+  const I = INTERVAL_S * 1000;
+  // Round one: every feed's first refresh, nothing in the database yet (as after a first start); no polls.
+  const refreshed = () => metric(/^feedgate_refresh_total\{source="hdhive",outcome="(?:changed|unchanged|failed)"\} (\d+)/gm);
+  while ((await refreshed()) < FEEDS && Date.now() < T0 + I + 60_000) await sleep(500);
+  const round1 = { end: Date.now(), done: await refreshed(), peak };
+  const late = async () => {
+    const count = await metric(/^feedgate_refresh_lateness_seconds_count\{source="hdhive"\} (\d+)/gm);
+    const within = (le: string) => metric(new RegExp(`^feedgate_refresh_lateness_seconds_bucket\\{le="${le}",source="hdhive"\\} (\\d+)`, 'gm'));
+    return { count, in1: await within('1'), in5: await within('5') };
+  };
+  const late1 = await late();
+  // Round two, the steady state: the first refresh counted as a change (nothing was known), so the
+  // second comes one interval (±10%) later and finds nothing new; the third, 1.5 intervals after that.
+  const calls0 = (JSON.parse(await (await fetch(rup.info.stats!)).text()) as { total: number }).total;
+  await until(T0 + I * 1.3);
+  const during1 = await polls();
+  await until(T0 + I * 1.6);
+  const during2 = await polls();
+  while ((await refreshed()) < 2 * FEEDS && Date.now() < T0 + I * 2.2 + 30_000) await sleep(500);
+  const done2 = (await refreshed()) - round1.done;
+  const calls2 = (JSON.parse(await (await fetch(rup.info.stats!)).text()) as { total: number }).total - calls0;
+  // Between rounds two and three (about 0.15 intervals): nothing due.
+  const gapMs = T0 + I * 2.24 - Date.now() - 1000;
+  const cpuBetween = gapMs > 5000 ? await cpuOver(gapMs) : NaN;
+  const late2 = await late();
+  const failed = await metric(/^feedgate_refresh_total\{source="hdhive",outcome="failed"\} (\d+)/gm);
+  const stats = JSON.parse(await (await fetch(rup.info.stats!)).text()) as { total: number; perSecond: Record<string, number> };
+  const busiest = Math.max(...Object.values(stats.perSecond));
+  clearInterval(sampler);
+  const settled = rssMb(pid);
+  const heapUsed = (await metric(/^nodejs_heap_size_used_bytes (\d+)/gm)) / 2 ** 20;
+  const inMemory = (await metric(/^feedgate_feed_cache_bytes (\d+)/gm)) / 2 ** 20;
+  const pct = (a: number, b: number) => ((100 * a) / b).toFixed(2);
+  console.log(`Background refresh: ${FEEDS} subscribed HDHive feeds every ${INTERVAL_S} s (then 1.5x: nothing changes) on the embedded engine and SQLite:`);
+  console.log(`  round 1 (first refreshes, ${((round1.end - T0) / 1000).toFixed(0)} s): ${round1.done}/${FEEDS}; round 2: ${done2}/${FEEDS} with ${calls2} upstream calls; ${failed} failed; busiest second ${busiest} calls`);
+  console.log(`  lateness, round 1: ${pct(late1.in1, late1.count)}% within 1 s, ${pct(late1.in5, late1.count)}% within 5 s; both rounds: ${pct(late2.in5, late2.count)}% within 5 s (goal p99 < 5 s: ${late2.in5 / late2.count >= 0.99 ? 'met' : 'NOT MET'})`);
+  const cpuWorst = Math.max(cpuIdle, Number.isNaN(cpuBetween) ? 0 : cpuBetween);
+  console.log(`  CPU with nothing due: ${cpuIdle.toFixed(2)}% of a core before the first round, ${Number.isNaN(cpuBetween) ? 'n/a' : cpuBetween.toFixed(2)}% between rounds (goal < 1%: ${cpuWorst < 1 ? 'met' : 'NOT MET'})`);
+  console.log(`  RSS: idle ${idle.toFixed(0)} MB with the schedule loaded, ${idleAfterPolls.toFixed(0)} MB after the first polls; peak in round 1 (no polls) ${round1.peak.toFixed(0)} MB: growth ${(round1.peak - idleAfterPolls).toFixed(0)} MB (goal < 50 MB: ${round1.peak - idleAfterPolls < 50 ? 'met' : 'NOT MET'}); with polls in round 2, peak ${peak.toFixed(0)} MB, at the end ${settled.toFixed(0)} MB; V8 heap used ${heapUsed.toFixed(0)} MB, feed cache ${inMemory.toFixed(1)} MB (JSON)`);
+  console.log(`  readers' polls (200 feeds, 16 connections, 5 ms apart each):`);
+  for (const [name, r] of [['no refresh going on', quiet], ['round 2 (1)', during1], ['round 2 (2)', during2]] as const) console.log(`    ${name.padEnd(22)} ${fmt(r)}`);
+  const worse = Math.max(during1.p99, during2.p99) / quiet.p99;
+  console.log(`  poll p99 during steady refreshes / without: ${worse.toFixed(2)}x (goal: unchanged, within 1.5x: ${worse <= 1.5 && quiet.errors + during1.errors + during2.errors === 0 ? 'met' : 'NOT MET'})\n`);
+  rfg.child.kill('SIGTERM');
+  rup.child.kill('SIGTERM');
 }
 
 if (ONLY.has('memory')) {

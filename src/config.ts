@@ -303,7 +303,7 @@ export const SERVER_SETTINGS = [
     CACHE_TTL: {
       parse: duration.pipe(z.number().min(1000, 'must be at least 1s')),
       default: '5m',
-      help: "How long feed data stays fresh. Also sent as Cache-Control max-age and as the RSS <ttl> (in minutes).",
+      help: "How long feed data stays fresh. Readers are told the time left as Cache-Control max-age, and this as the RSS <ttl> (in minutes); a feed refreshed in the background is told its next refresh and its interval instead.",
     },
     CACHE_MAX_BYTES: {
       parse: size.pipe(z.number().min(1024 * 1024, 'must be at least 1MB')),
