@@ -27,6 +27,14 @@ interface Entry {
   freshUntil: number;
 }
 
+/** The durable copy of a key, parsed once however many look at it. */
+interface Snapshot {
+  value: unknown;
+  storedAt: number;
+  /** Absent: only a last good copy, never fresh. */
+  freshUntil?: number;
+}
+
 /** A load in flight and who waits for it. */
 interface Flight {
   promise: Promise<Entry>;
@@ -177,6 +185,9 @@ export class FeedCache {
     }
     const failed = since === undefined ? this.failures.get(key) : undefined;
     if (failed) return this.staleOr(key, ttlMs, cached, failed.error);
+    // Read at most once per request: the load looks for a fresh copy in it, the answer for a last good one.
+    let snap: Promise<Snapshot | undefined> | undefined;
+    const snapshot = () => (snap ??= this.readSnapshot(key));
     let flight = this.inflight.get(key);
     if (flight) {
       this.count('coalesced', key);
@@ -195,7 +206,7 @@ export class FeedCache {
           f.incomplete = true;
         },
       };
-      f.promise = this.load(key, ttlMs, () => runWithProgress(progress, () => load(controller.signal)), { signal: controller.signal, incomplete: () => f.incomplete, since, background: opts.background, durable: () => (f.durable = true) });
+      f.promise = this.load(key, ttlMs, () => runWithProgress(progress, () => load(controller.signal)), { signal: controller.signal, incomplete: () => f.incomplete, since, background: opts.background, durable: () => (f.durable = true), snapshot });
       flight = f;
       this.inflight.set(key, f);
       // Release the slot whatever happens, so the next request after a failure tries again.
@@ -204,7 +215,7 @@ export class FeedCache {
       this.count('miss', key);
     }
     // The copy that may stand in: read from a peer or the snapshot store once, only when it could be needed.
-    const last = opts.staleAfterMs !== undefined && !cached ? this.lastCopy(key, ttlMs) : cached;
+    const last = opts.staleAfterMs !== undefined && !cached ? this.lastCopy(key, ttlMs, snapshot) : cached;
     try {
       const entry = await this.wait(flight, opts);
       if (entry === undefined) {
@@ -301,16 +312,20 @@ export class FeedCache {
    * The durable copy when it is still fresh (a background refresh keeps it until after the next one):
    * after a restart, or once the memory bound dropped it, a poll is a hit instead of an upstream call.
    */
-  private async freshSnapshot(key: string, since?: number): Promise<Entry | undefined> {
+  private async freshSnapshot(key: string, snapshot: () => Promise<Snapshot | undefined>, since?: number): Promise<Entry | undefined> {
+    const snap = await snapshot();
+    if (!snap || snap.freshUntil === undefined || snap.freshUntil <= this.now()) return undefined;
+    if (since !== undefined && snap.storedAt < since) return undefined;
+    if (snap.storedAt <= (this.invalidated.get(key) ?? -Infinity)) return undefined;
+    return { value: snap.value, storedAt: snap.storedAt, freshUntil: snap.freshUntil };
+  }
+
+  /** The durable copy, parsed; none when there is none, the database is away or it does not parse. */
+  private async readSnapshot(key: string): Promise<Snapshot | undefined> {
     try {
       const snap = await this.opts.snapshots?.get(key);
-      const now = this.now();
-      if (!snap || snap.freshUntil === undefined || snap.freshUntil <= now) return undefined;
-      if (since !== undefined && snap.storedAt < since) return undefined;
-      if (snap.storedAt <= (this.invalidated.get(key) ?? -Infinity)) return undefined;
-      return { value: JSON.parse(snap.data), storedAt: snap.storedAt, freshUntil: snap.freshUntil };
+      return snap && { value: JSON.parse(snap.data), storedAt: snap.storedAt, freshUntil: snap.freshUntil };
     } catch {
-      // The database away or a copy that does not parse: the upstream is asked, as without it.
       return undefined;
     }
   }
@@ -359,7 +374,7 @@ export class FeedCache {
     key: string,
     ttlMs: number,
     load: () => Promise<T>,
-    o: { signal: AbortSignal; incomplete: () => boolean; since?: number; background?: boolean; durable: () => void },
+    o: { signal: AbortSignal; incomplete: () => boolean; since?: number; background?: boolean; durable: () => void; snapshot: () => Promise<Snapshot | undefined> },
   ): Promise<Entry> {
     const { signal, incomplete, since } = o;
     // A background refresh keeps its copy in memory only for a key someone is reading (it is there).
@@ -378,7 +393,7 @@ export class FeedCache {
       token = via.token;
       this.opts.metrics?.sharedLoads.inc({ how: token ? 'locked' : 'unlocked' });
     } else if (this.opts.shared) this.opts.metrics?.sharedLoads.inc({ how: 'redis_down' });
-    const durable = await this.freshSnapshot(key, since);
+    const durable = await this.freshSnapshot(key, o.snapshot, since);
     if (durable) {
       if (token) await this.opts.shared?.unlock(key, token);
       this.opts.metrics?.sharedLoads.inc({ how: 'snapshot' });
@@ -436,17 +451,13 @@ export class FeedCache {
    * The copy another replica shares (Redis keeps it through STALE_TTL), else the durable snapshot; none
    * when neither has one or they cannot be read (Redis or the database away) or parsed.
    */
-  private async lastCopy(key: string, ttlMs: number): Promise<Entry | undefined> {
+  private async lastCopy(key: string, ttlMs: number, snapshot = () => this.readSnapshot(key)): Promise<Entry | undefined> {
     if (this.opts.shared?.up) {
       const peer = await this.opts.shared.get(key).catch(() => undefined);
       if (peer) return peer;
     }
-    try {
-      const snap = await this.opts.snapshots?.get(key);
-      return snap && { value: JSON.parse(snap.data), storedAt: snap.storedAt, freshUntil: snap.storedAt + ttlMs };
-    } catch {
-      return undefined;
-    }
+    const snap = await snapshot();
+    return snap && { value: snap.value, storedAt: snap.storedAt, freshUntil: snap.storedAt + ttlMs };
   }
 
   private readonly counters = keptChildren<{ inc(): void }>();

@@ -157,9 +157,9 @@ export class Refresher {
       this.runs.inc({ source: f.source, outcome: 'dropped' });
       return;
     }
-    const source = this.intervalOf(f.source);
+    const configured = this.intervalOf(f.source);
     // A paced source with more feeds than half its budget covers at its interval: each waits longer.
-    const base = source > 0 ? Math.max(source, this.floorOf(f.source)) : 0;
+    const base = configured > 0 ? Math.max(configured, this.floorOf(f.source)) : 0;
     if (base <= 0) {
       await this.opts.store.remove(f.url);
       return;

@@ -112,12 +112,9 @@ async function render(data: FeedData, params: FeedParams, base: string, selfUrl:
 export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: { defaultFormat?: Format; health?: (p: P, err: unknown) => void } = {}) {
   const ttlSeconds = Math.round(deps.ttlMs / 1000);
   const stale = `public, max-age=${Math.min(60, ttlSeconds)}`;
-  /** What a reader is told: until the next background refresh, else until the copy is no longer fresh. */
-  const cacheControl = (state: 'hit' | 'miss' | 'stale', key: string, freshUntil: number) => {
-    if (state === 'stale') return stale;
-    const until = deps.schedule?.(key)?.nextAt ?? freshUntil;
-    return `public, max-age=${Math.max(1, Math.ceil((until - Date.now()) / 1000))}`;
-  };
+  /** What a reader is told: until the next background refresh (`nextAt`), else until the copy is no longer fresh. */
+  const cacheControl = (state: 'hit' | 'miss' | 'stale', nextAt: number | undefined, freshUntil: number) =>
+    state === 'stale' ? stale : `public, max-age=${Math.max(1, Math.ceil(((nextAt ?? freshUntil) - Date.now()) / 1000))}`;
   /** The one load of a feed, whoever asks (a reader or a background refresh). */
   const loader = (p: P, key: string) => async (signal: AbortSignal) => {
     try {
@@ -184,8 +181,8 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
 
     // <ttl>: how often the feed's source is refreshed in the background (fixed, so the body and its ETag
     // change only with the items), else how long a copy is fresh.
-    const interval = result.state === 'stale' ? undefined : deps.schedule?.(key)?.intervalMs;
-    const ttl = interval !== undefined ? Math.round(interval / 1000) : ttlSeconds;
+    const schedule = result.state === 'stale' ? undefined : deps.schedule?.(key);
+    const ttl = schedule ? Math.round(schedule.intervalMs / 1000) : ttlSeconds;
     const memoKey = `${params.format}\n${self}\n${params.canonical}\n${ttl}`;
     let perData = memo.get(result.value as object);
     let out = params.filterTime === undefined ? perData?.get(memoKey) : undefined;
@@ -210,7 +207,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const etag = enc === 'identity' ? `"${out.hash}"` : `"${out.hash}-${enc}"`;
     const res = ctx.res;
     res.setHeader('X-Cache', result.state === 'hit' ? 'HIT' : result.state === 'miss' ? 'MISS' : 'STALE');
-    res.setHeader('Cache-Control', cacheControl(result.state, key, result.freshUntil));
+    res.setHeader('Cache-Control', cacheControl(result.state, schedule?.nextAt, result.freshUntil));
     res.setHeader('ETag', etag);
     if (out.lastModifiedHttp) res.setHeader('Last-Modified', out.lastModifiedHttp);
     res.setHeader('Vary', 'Accept-Encoding');
@@ -231,7 +228,8 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
         encoding: rendered.body.length >= MIN_COMPRESS_BYTES ? enc : undefined,
         valid: () => source.key(p) === key && deps.cache.holds(key, result.value),
         onServe: () => deps.served?.(servedUrl, title),
-        cacheControl: () => cacheControl('hit', key, result.freshUntil),
+        // Asked again at each use: the next refresh may have been rescheduled since.
+        cacheControl: () => cacheControl('hit', deps.schedule?.(key)?.nextAt, result.freshUntil),
       });
     };
     if (isNotModified(ctx.headers, etag, out.lastModified)) {
