@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -95,12 +95,28 @@ export async function startPostgres(): Promise<PostgresProc> {
     async kill() {
       if (!child || child.exitCode !== null) return;
       const c = child;
+      // The whole server at once, backends too: a backend outlives a killed postmaster for a moment and
+      // would still answer a pooled connection (its command line does not name the data directory).
+      const tree = descendants(c.pid!);
       await new Promise<void>((resolve) => {
         c.once('exit', () => resolve());
-        c.kill('SIGKILL');
+        for (const pid of tree) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone already
+          }
+        }
       });
-      // Its backends outlive the postmaster for a moment: wait until the port is free for a restart.
-      for (let i = 0; i < 100 && spawnSync('pgrep', ['-f', `-D ${data}`]).status === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      // A zombie (state Z) holds no socket; where nothing reaps orphans (a container's PID 1) it stays for good.
+      const alive = (pid: number) => {
+        try {
+          return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+        } catch {
+          return false;
+        }
+      };
+      for (let i = 0; i < 100 && (tree.some(alive) || spawnSync('pgrep', ['-f', `-D ${data}`]).status === 0); i++) await new Promise((r) => setTimeout(r, 50));
       spawnSync('pkill', ['-9', '-f', data]);
       rmSync(join(data, 'postmaster.pid'), { force: true });
       rmSync(join(dir, `.s.PGSQL.${port}`), { force: true });
@@ -113,4 +129,17 @@ export async function startPostgres(): Promise<PostgresProc> {
   };
   await proc.start();
   return proc;
+}
+
+/** `pid` and every process under it (postmaster, its backends and helpers), from ps. */
+function descendants(pid: number): number[] {
+  const rows = spawnSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).stdout ?? '';
+  const children = new Map<number, number[]>();
+  for (const line of rows.split('\n')) {
+    const [p, pp] = line.trim().split(/\s+/).map(Number);
+    if (p && pp !== undefined) children.set(pp, [...(children.get(pp) ?? []), p]);
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]!) ?? []));
+  return out;
 }
