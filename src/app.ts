@@ -50,6 +50,9 @@ import { proxyHandler } from './proxy/proxy.js';
 import { UrlSigner, loadProxySecret, sharedProxySecret, verifySignedMedia } from './proxy/sign.js';
 import { checkTarget, parseAllowHosts } from './proxy/ssrf.js';
 import { firstSeenStore } from './store/first-seen.js';
+import { archiveStore } from './store/archive.js';
+import { FeedArchive } from './feeds/archive.js';
+import { archiveRoutes } from './feeds/archive-routes.js';
 import { openBlobs } from './store/index.js';
 import { CORE_MIGRATIONS } from './store/migrations.js';
 import { settingStore } from './store/settings.js';
@@ -146,6 +149,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
       : loadProxySecret('', config.DATA_DIR);
   const signer = new UrlSigner(secret);
   const healthStore = sourceHealthStore(db);
+  const archiveItems = archiveStore(db);
   const refreshStore = refreshFeedStore(db);
   // What /api/sources and the start page show of each source's health and refreshes; nothing when the database is away.
   const sourceStates = () => Promise.all([healthStore.all().catch(() => []), refreshStore.all(10_000).catch(() => [])]);
@@ -170,6 +174,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     firstSeen: firstSeenStore(db),
     health: healthStore,
     db,
+    archive: archiveItems,
     keepMedia: (requests) => {
       if (config.MOMENTS_ARCHIVE) keeper.keep(requests);
     },
@@ -317,6 +322,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     if (type !== 'application/x-www-form-urlencoded') throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'a WebSub request is a form (application/x-www-form-urlencoded)');
     await websubHub.handle(c, new URLSearchParams(await readTextBody(c, 8 * 1024)));
   });
+  archiveRoutes(router, { store: archiveItems, token, enabled: config.ARCHIVE_MAX_ITEMS > 0 });
   router.get('/proxy', ...mediaGuards, proxyHandler({ ...media, cache: mediaCache, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES, ready }));
   router.get('/play', ...mediaGuards, playHandler(media));
   // Feeds read lately go into the OPML export: written at most every ten minutes per URL.
@@ -388,7 +394,8 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
       return r.refresh(params, u, ttlMs, since);
     },
   });
-  const feed = { schedule: (key: string) => refresher.scheduleOf(key), websub: { hub: websubHub, topicKey }, cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served, ready };
+  const feedArchive = new FeedArchive({ store: archiveItems, maxItems: config.ARCHIVE_MAX_ITEMS, days: config.ARCHIVE_DAYS, showMax: config.FEED_MAX_LIMIT, t: textsIn[config.FEED_LANGUAGE].t });
+  const feed = { archive: feedArchive, schedule: (key: string) => refresher.scheduleOf(key), websub: { hub: websubHub, topicKey }, cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served, ready };
   const settingNames = new Set(Object.keys(config));
   for (const source of sources) mountSource(router, source, { refreshers, sourceHealth, settingNames, cache, feed, play: media, health, publicUrl: config.PUBLIC_URL, token, checkToken, mediaGuards });
   // The schedule comes back from the database once every feed route has left its refresh.

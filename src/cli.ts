@@ -1,4 +1,10 @@
-import { existsSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ImportError, exportLines, importLines } from './feeds/archive-export.js';
+import { archiveStore } from './store/archive.js';
+import { openStore } from './store/index.js';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config.js';
@@ -22,6 +28,14 @@ commands:
       list, feed snapshots, the media archive's index and queue, the media link secret) into PostgreSQL.
       Run it again after an interruption: it copies what is missing, never a row twice. With
       ARCHIVE_S3_URL set, the archived media in DATA_DIR/archive are uploaded to that bucket too.
+
+  export FILE [--feed /feeds/…|feed-id]
+      Writes the archive (every kept item of every feed, or of one) to FILE as JSON Lines, lossless.
+      Reads DATABASE_URL or DATA_DIR as the server does. FILE - writes to standard output.
+
+  import FILE
+      Loads an export into this instance's archive, which must keep nothing yet (a new DATA_DIR or
+      database, SQLite or PostgreSQL whichever the export came from).
 `;
 
 function bar(p: CopyProgress): string {
@@ -78,7 +92,52 @@ async function migrateData(args: string[]): Promise<void> {
   }
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { 'migrate-data': migrateData };
+async function openArchive() {
+  const config = loadConfig({}, {});
+  const db = await openStore(config);
+  await db.migrate(CORE_MIGRATIONS);
+  return { db, store: archiveStore(db) };
+}
+
+async function exportArchive(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: { feed: { type: 'string' } }, allowPositionals: true, strict: true });
+  const file = positionals[0];
+  if (!file) throw new ConfigError(['export: give the file to write, e.g. npm run cli -- export feedgate-archive.jsonl']);
+  const { db, store } = await openArchive();
+  try {
+    let only;
+    if (values.feed) {
+      only = (await store.feed(values.feed)) ?? (await store.feedByUrl(values.feed.replace(/\.(rss|atom|json)$/, '')));
+      if (!only) throw new ConfigError([`--feed: the archive keeps no feed ${values.feed}`]);
+    }
+    const show = progressPrinter();
+    const out = file === '-' ? process.stdout : createWriteStream(file);
+    await pipeline(Readable.from(exportLines(store, only, (p) => show({ table: 'items', ...p }))), out);
+    if (file !== '-') console.error(`\nwrote ${file}`);
+  } finally {
+    await db.close();
+  }
+}
+
+async function importArchive(args: string[]): Promise<void> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, strict: true });
+  const file = positionals[0];
+  if (!file || !existsSync(file)) throw new ConfigError([`import: give an export file to read${file ? ` (${file} does not exist)` : ''}`]);
+  const { db, store } = await openArchive();
+  try {
+    const show = progressPrinter();
+    const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+    const n = await importLines(store, lines, (p) => show({ table: 'items', ...p }));
+    console.error(`\nimported ${n.items} items of ${n.feeds} feeds`);
+  } catch (err) {
+    if (err instanceof ImportError) throw new ConfigError([`import: ${err.message}`]);
+    throw err;
+  } finally {
+    await db.close();
+  }
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { 'migrate-data': migrateData, export: exportArchive, import: importArchive };
 
 const [command, ...rest] = process.argv.slice(2);
 const run = command ? COMMANDS[command] : undefined;

@@ -20,6 +20,7 @@ import type { ResolvedMedia } from '../proxy/play.js';
 import type { Platform, PlatformRule } from '../proxy/platforms.js';
 import type { MediaLinks } from '../proxy/links.js';
 import type { Migration, Sql } from '../store/sql.js';
+import type { ArchiveStore } from '../store/archive.js';
 import type { FirstSeen } from '../store/first-seen.js';
 import type { SourceHealthStore } from '../store/source-health.js';
 import type { CallBudget } from '../upstream/budget.js';
@@ -75,6 +76,8 @@ export interface SourceDescriptor {
   notice?: MessageKey;
   /** Its own health checks, run every minute (MP: credentials about to expire), by account. */
   watch?: HealthWatch;
+  /** false: its feeds are not kept in the archive (feedgate's own: they are made from what is kept). */
+  archive?: boolean;
 }
 
 export interface SettingState {
@@ -190,6 +193,8 @@ export interface SourceContext {
   health: Pick<SourceHealthStore, 'all' | 'events'>;
   /** A call budget shared by every replica when REDIS_URL is set (per process otherwise). */
   budget(name: string, perMinute: number, setting: keyof Config & string): CallBudget;
+  /** Every item kept, for what is made of it (search). */
+  archive: Pick<ArchiveStore, 'search' | 'lastId'>;
 }
 
 /** A setting's state from the config: set when it is not empty. */

@@ -46,6 +46,8 @@ export interface FeedItem {
   image?: string;
   enclosures?: Enclosure[];
   thumbnails?: Thumbnail[];
+  /** From the archive, no longer in the upstream's answer: `gone` when the author deleted it. */
+  archived?: 'kept' | 'gone';
 }
 
 export interface FeedData {
@@ -73,6 +75,8 @@ export interface FeedData {
   authors?: Person[];
   /** Used as the feed's update time when it has no dated items. Never "now": bytes must be stable. */
   updated?: number;
+  /** How many full RFC 5005 archive pages the archive holds of this feed (set when it keeps the feed). */
+  archivePages?: number;
   /** Query parameters that fetch the next (older) page, when there is one: the route makes the link. */
   nextQuery?: Record<string, string>;
   items: FeedItem[];

@@ -83,7 +83,7 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
               if (r) deps.sourceHealth!.report(source.name, route.source.account?.(p) ?? '', r);
             }
           : undefined;
-        const serve = feedRoute(feed, deps.feed, { defaultFormat: route.defaultFormat, health });
+        const serve = feedRoute(feed, deps.feed, { defaultFormat: route.defaultFormat, health, archiveAs: source.archive === false ? undefined : source.name });
         const isReady = configuredCheck(source, route);
         deps.refreshers?.push({
           source: source.name,

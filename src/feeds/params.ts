@@ -22,6 +22,8 @@ export interface FeedParams {
   brief?: number;
   keep: Matchers;
   drop: Matchers;
+  /** Kept items the upstream no longer lists are shown (archive=0: only the upstream's answer). */
+  archive: boolean;
   /** Canonical string of everything above but `format`; part of the render memo key. */
   canonical: string;
 }
@@ -33,6 +35,9 @@ interface Matchers {
   author?: RE2JS;
   category?: RE2JS;
 }
+
+/** How many items a feed without `limit` shows when the archive adds kept ones. */
+export const KEPT_SHOWN = 100;
 
 const FIELDS = ['title', 'description', 'author', 'category'] as const;
 const MAX_PATTERN = 1000;
@@ -88,7 +93,7 @@ export function parseFormat(value: string | undefined, fromSuffix: Format | unde
 }
 
 /** Every parameter that changes what a feed shows (besides `format`). */
-export const FEED_PARAMS: ReadonlySet<string> = new Set(['limit', 'sorted', 'filter_time', 'filter_case_sensitive', 'opencc', 'brief', 'filter', 'filterout', ...FIELDS.flatMap((f) => [`filter_${f}`, `filterout_${f}`])]);
+export const FEED_PARAMS: ReadonlySet<string> = new Set(['limit', 'archive', 'sorted', 'filter_time', 'filter_case_sensitive', 'opencc', 'brief', 'filter', 'filterout', ...FIELDS.flatMap((f) => [`filter_${f}`, `filterout_${f}`])]);
 const PLAIN = new Map<Format, FeedParams>();
 
 export function parseFeedParams(query: Query, opts: { maxLimit: number; formatFromPath?: Format; defaultFormat?: Format }): FeedParams {
@@ -98,11 +103,12 @@ export function parseFeedParams(query: Query, opts: { maxLimit: number; formatFr
   for (const k in query) if (FEED_PARAMS.has(k)) any = true;
   if (!any) {
     let plain = PLAIN.get(format);
-    if (!plain) PLAIN.set(format, (plain = { format, sorted: true, keep: {}, drop: {}, canonical: '' }));
+    if (!plain) PLAIN.set(format, (plain = { format, sorted: true, archive: true, keep: {}, drop: {}, canonical: '' }));
     return plain;
   }
   const caseSensitive = bool(query, 'filter_case_sensitive', true);
   const sorted = bool(query, 'sorted', true);
+  const archive = bool(query, 'archive', true);
   const limit = positiveInt(query, 'limit', opts.maxLimit);
   const filterTime = positiveInt(query, 'filter_time', 100 * 365 * 86400);
   const opencc = single(query, 'opencc');
@@ -124,7 +130,7 @@ export function parseFeedParams(query: Query, opts: { maxLimit: number; formatFr
     const v = single(query, name);
     if (v !== undefined) canonicalParts.push(`${name}=${encodeURIComponent(v)}`);
   }
-  return { format, limit, sorted, filterTime, opencc, brief, keep, drop, canonical: canonicalParts.join('&') };
+  return { format, limit, sorted, archive, filterTime, opencc, brief, keep, drop, canonical: canonicalParts.join('&') };
 }
 
 const found = (re: RE2JS, s: string) => re.matcher(s).find();
@@ -141,6 +147,7 @@ function fieldsOf(item: FeedItem) {
 /** Sort, filter and cut. Returns a new array; the cached items are never mutated. */
 export function applyFeedParams(items: readonly FeedItem[], p: FeedParams, now = Date.now()): FeedItem[] {
   let out = p.sorted ? [...items].sort((a, b) => (b.published ?? 0) - (a.published ?? 0)) : [...items];
+  if (!p.archive) out = out.filter((item) => item.archived === undefined);
   const { keep, drop } = p;
 
   if (keep.any) {
@@ -180,5 +187,7 @@ export function applyFeedParams(items: readonly FeedItem[], p: FeedParams, now =
     out = out.filter((item) => item.published === undefined || item.published >= cutoff);
   }
   if (p.limit !== undefined) out = out.slice(0, p.limit);
+  // Without `limit`, kept items fill a feed up to this many; the upstream's own items are never cut.
+  else if (out.length > KEPT_SHOWN) out = out.filter((item, i) => item.archived === undefined || i < KEPT_SHOWN);
   return out;
 }

@@ -9,7 +9,9 @@ import type { ReadyResponses } from '../http/ready.js';
 import { UpstreamError } from '../upstream/errors.js';
 import { absolutize } from './absolute.js';
 import { feedUpdated, type FeedData } from './model.js';
-import { applyFeedParams, parseFeedParams, type FeedParams } from './params.js';
+import { applyFeedParams, parseFeedParams, positiveInt, single, type FeedParams } from './params.js';
+import { ARCHIVE_PAGE, type FeedArchive } from './archive.js';
+import { HttpError, badRequest } from '../http/errors.js';
 import { transformText } from './text.js';
 import { formats, type Format } from './render/index.js';
 import type { FeedSource } from './source.js';
@@ -36,6 +38,8 @@ export interface FeedRouteDeps {
   schedule?: (key: string) => { nextAt: number; intervalMs: number } | undefined;
   /** feedgate's WebSub hub: advertised in every feed, told of every load. */
   websub?: { hub: WebSubHub; topicKey(url: URL): string | undefined };
+  /** Where every item shown is kept, and history and the deleted come back from. */
+  archive?: FeedArchive;
 }
 
 interface Rendered {
@@ -50,6 +54,19 @@ interface Rendered {
 }
 
 const SUFFIX = /\.(rss|atom|json)$/;
+
+/** What an archive document or a `before=` page adds to a rendering: its links. */
+interface ArchiveView {
+  nextUrl?: string;
+  links?: { prev?: string; next?: string; current?: string };
+}
+
+/** `before=`: epoch milliseconds, or a date (2024-05-01, RFC 3339). */
+function parseBefore(value: string): number {
+  const n = /^\d{1,15}$/.test(value) ? Number(value) : Date.parse(value);
+  if (!Number.isFinite(n) || n < 0) throw badRequest(`parameter before must be a time: epoch milliseconds or a date such as 2024-05-01 or 2024-05-01T12:00:00Z, got "${value.slice(0, 40)}"`);
+  return n;
+}
 
 /**
  * Reads a `.rss` / `.atom` / `.json` suffix off feed paths so routes match without it, and keeps the
@@ -82,19 +99,29 @@ function digestOf(data: FeedData): string {
 const memo = new WeakMap<object, Map<string, Rendered>>();
 const MEMO_PER_DATA = 64;
 
-async function render(data: FeedData, params: FeedParams, base: string, selfUrl: string, ttlSeconds: number, builtAt: number, ownerEmail?: string, hubUrl?: string): Promise<Rendered> {
+/** `url` with its query parameter `name` set to `value` (removed when undefined). */
+function withParam(url: string, name: string, value: string | undefined): string {
+  const u = new URL(url);
+  if (value === undefined) u.searchParams.delete(name);
+  else u.searchParams.set(name, value);
+  return u.href;
+}
+
+async function render(data: FeedData, params: FeedParams, base: string, selfUrl: string, ttlSeconds: number, builtAt: number, ownerEmail?: string, hubUrl?: string, view?: ArchiveView): Promise<Rendered> {
   const format = params.format;
   let items = applyFeedParams(data.items, params);
   let head = data;
   if (params.opencc || params.brief !== undefined) ({ feed: head, items } = await transformText(data, items, params));
   const feed = absolutize(head, items, base);
-  let nextUrl: string | undefined;
+  let nextUrl = view?.nextUrl;
   if (data.nextQuery) {
     const next = new URL(selfUrl);
     for (const [k, v] of Object.entries(data.nextQuery)) next.searchParams.set(k, v);
     nextUrl = next.href;
   }
-  const body = Buffer.from(formats[format].render(feed, { selfUrl, ttlSeconds, nextUrl, ownerEmail, builtAt, hubUrl }), 'utf8');
+  // The subscription document links the newest full archive page (RFC 5005).
+  const archive = view?.links ?? (data.archivePages ? { prev: withParam(selfUrl, 'archive_page', String(data.archivePages)) } : undefined);
+  const body = Buffer.from(formats[format].render(feed, { selfUrl, ttlSeconds, nextUrl, ownerEmail, builtAt, hubUrl, archive }), 'utf8');
   const lastModified = feedUpdated(feed, builtAt);
   return {
     body,
@@ -109,16 +136,17 @@ async function render(data: FeedData, params: FeedParams, base: string, selfUrl:
  * The one way a feed is served: parse parameters -> source data through the cache (single-flight,
  * stale on upstream failure) -> filters and limit -> render -> ETag / Last-Modified / 304.
  */
-export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: { defaultFormat?: Format; health?: (p: P, err: unknown) => void } = {}) {
+export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: { defaultFormat?: Format; health?: (p: P, err: unknown) => void; archiveAs?: string } = {}) {
+  const archive = opts.archiveAs && deps.archive?.enabled ? deps.archive : undefined;
   const ttlSeconds = Math.round(deps.ttlMs / 1000);
   const stale = `public, max-age=${Math.min(60, ttlSeconds)}`;
   /** What a reader is told: until the next background refresh (`nextAt`), else until the copy is no longer fresh. */
   const cacheControl = (state: 'hit' | 'miss' | 'stale', nextAt: number | undefined, freshUntil: number) =>
     state === 'stale' ? stale : `public, max-age=${Math.max(1, Math.ceil(((nextAt ?? freshUntil) - Date.now()) / 1000))}`;
   /** The one load of a feed, whoever asks (a reader or a background refresh). */
-  const loader = (p: P, key: string) => async (signal: AbortSignal) => {
+  const loader = (p: P, key: string, path: string) => async (signal: AbortSignal) => {
     try {
-      const data = await source.fetch(p, signal);
+      let data = await source.fetch(p, signal);
       // An answer that parses but lists nothing, from a feed that had items, is more likely a refusal in
       // disguise than an account emptied in minutes: the last good copy stands while it may be served.
       if (data.items.length === 0) {
@@ -126,6 +154,8 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
         if (had > 0) throw new UpstreamError(key.split(':')[0]!, 'bad_response', 502, 'UPSTREAM_EMPTY', `the upstream answered with no items where it had ${had}; the last good copy is served until it answers with items again or that copy is too old`);
       }
       opts.health?.(p, undefined);
+      // Kept, and given back with what the upstream no longer lists; a store that fails fails the load.
+      if (archive && !source.page?.(p)) data = await archive.keep(opts.archiveAs!, path, data);
       return data;
     } catch (err) {
       opts.health?.(p, err);
@@ -159,12 +189,46 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const key = typeof k === 'string' ? k : await k;
     // What readers were last given (memory, else the durable copy), to count the items that are new.
     const before = (await deps.cache.lastGood(key, deps.ttlMs)) as FeedData | undefined;
-    const result = await deps.cache.get(key, ttlMs, loader(p, key), { refreshedSince: since, background: true });
+    const result = await deps.cache.get(key, ttlMs, loader(p, key, url.pathname.replace(SUFFIX, '')), { refreshedSince: since, background: true });
     if (result.state === 'stale') throw result.error;
     const data = result.value as FeedData;
     if (result.state === 'miss') pushed(data, result.storedAt, url);
     const known = new Set(before?.items.map((i) => i.guid));
     return { digest: digestOf(data), newItems: before ? data.items.filter((i) => !known.has(i.guid)).length : 0, key };
+  }
+
+  /**
+   * An RFC 5005 archive document (`archive_page=n`: the feed's n-th 50 kept items, complete and never
+   * changing once full) or a page of history (`before=`: kept items older than a time, newest first).
+   */
+  async function archiveView(data: FeedData, params: FeedParams, self: string, page: number | undefined, before: number | undefined, query: Record<string, string | string[] | undefined>) {
+    const store = archive!.store;
+    const { items: _items, nextQuery: _next, archivePages, ...head } = data;
+    if (page !== undefined) {
+      const full = archivePages ?? 0;
+      if (page > full) throw new HttpError(404, 'NO_SUCH_ARCHIVE_PAGE', full ? `this feed has ${full} full archive pages (archive_page=1 … ${full}); archive_page=${page} is not full yet` : 'this feed has no full archive page yet (one comes with every 50 items kept)');
+      const rows = await store.bySeq(data.id, (page - 1) * ARCHIVE_PAGE + 1, page * ARCHIVE_PAGE);
+      const current = withParam(self, 'archive_page', undefined);
+      return {
+        data: { ...head, title: data.title, items: rows.reverse().map((r) => archive!.shown(r)) } as FeedData,
+        // Whole and unfiltered by `limit`: an archive document is complete.
+        params: { ...params, limit: undefined },
+        links: { current, prev: page > 1 ? withParam(self, 'archive_page', String(page - 1)) : undefined, next: page < full ? withParam(self, 'archive_page', String(page + 1)) : undefined },
+        cacheControl: 'public, max-age=31536000, immutable',
+      };
+    }
+    const limit = params.limit ?? 50;
+    const seqRaw = single(query, 'before_seq');
+    if (seqRaw !== undefined && !/^\d{1,15}$/.test(seqRaw)) throw badRequest('parameter before_seq must be a whole number (as the next link gives it)');
+    const rows = await store.before(data.id, before!, limit, seqRaw === undefined ? undefined : Number(seqRaw));
+    const last = rows.at(-1);
+    return {
+      data: { ...head, title: data.title, items: rows.map((r) => archive!.shown(r)) } as FeedData,
+      params: { ...params, sorted: false },
+      // Items of one time (the articles of one push) are told apart by seq, so none is skipped.
+      nextUrl: rows.length === limit && last ? withParam(withParam(self, 'before', String(last.sortAt)), 'before_seq', String(last.seq)) : undefined,
+      cacheControl: `public, max-age=${Math.min(3600, ttlSeconds)}`,
+    };
   }
 
   async function serveFeed(ctx: Context): Promise<void> {
@@ -176,17 +240,24 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const base = publicBase(ctx, deps.publicUrl);
     const self = selfUrl(ctx, base);
     const hubUrl = deps.websub ? `${base}/websub` : undefined;
-    const load = loader(p, key);
+    const load = loader(p, key, ctx.path);
+    const page = positiveInt(ctx.query, 'archive_page', 1e9);
+    const beforeRaw = single(ctx.query, 'before');
+    const before = beforeRaw === undefined ? undefined : parseBefore(beforeRaw);
+    if ((page !== undefined || before !== undefined) && !archive) throw new HttpError(404, 'NO_ARCHIVE', 'this feed keeps no archive: set ARCHIVE_MAX_ITEMS above 0 to keep items, and ask for archive_page or before again once it has some');
     const result = await deps.cache.get(key, deps.ttlMs, load, { signal: () => clientSignal(ctx), staleAfterMs: deps.staleAfterMs });
 
     // <ttl>: how often the feed's source is refreshed in the background (fixed, so the body and its ETag
     // change only with the items), else how long a copy is fresh.
     const schedule = result.state === 'stale' ? undefined : deps.schedule?.(key);
     const ttl = schedule ? Math.round(schedule.intervalMs / 1000) : ttlSeconds;
+    const view = archive && (page !== undefined || before !== undefined) ? await archiveView(result.value as FeedData, params, self, page, before, ctx.query) : undefined;
     const memoKey = `${params.format}\n${self}\n${params.canonical}\n${ttl}`;
     let perData = memo.get(result.value as object);
-    let out = params.filterTime === undefined ? perData?.get(memoKey) : undefined;
-    if (!out) {
+    let out = params.filterTime === undefined && !view ? perData?.get(memoKey) : undefined;
+    if (view) {
+      out = await render(view.data, view.params, base, self, ttl, result.storedAt, deps.ownerEmail || undefined, hubUrl, view);
+    } else if (!out) {
       out = await render(result.value as FeedData, params, base, self, ttl, result.storedAt, deps.ownerEmail || undefined, hubUrl);
       if (params.filterTime === undefined) {
         if (!perData) memo.set(result.value as object, (perData = new Map()));
@@ -198,7 +269,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     if (result.state === 'miss') pushed(result.value as FeedData, result.storedAt, new URL(self));
     const servedUrl = `${ctx.path}.${params.format}${ctx.querystring ? `?${ctx.querystring}` : ''}`;
     const title = (result.value as FeedData).title;
-    deps.served?.(servedUrl, title);
+    if (!view) deps.served?.(servedUrl, title);
     if (result.state === 'stale') {
       ctx.set('X-Feed-Stale', '1');
       ctx.log.warn({ key, err: (result.error as Error)?.message }, 'upstream failed or is slow; serving the last good copy');
@@ -207,7 +278,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const etag = enc === 'identity' ? `"${out.hash}"` : `"${out.hash}-${enc}"`;
     const res = ctx.res;
     res.setHeader('X-Cache', result.state === 'hit' ? 'HIT' : result.state === 'miss' ? 'MISS' : 'STALE');
-    res.setHeader('Cache-Control', cacheControl(result.state, schedule?.nextAt, result.freshUntil));
+    res.setHeader('Cache-Control', view?.cacheControl ?? cacheControl(result.state, schedule?.nextAt, result.freshUntil));
     res.setHeader('ETag', etag);
     if (out.lastModifiedHttp) res.setHeader('Last-Modified', out.lastModifiedHttp);
     res.setHeader('Vary', 'Accept-Encoding');
@@ -220,7 +291,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     // change with the source's state: MP credentials). Not a miss (its X-Cache says so) nor time filters.
     const rendered = out;
     const offer = (body: Buffer | undefined) => {
-      if (!deps.ready || typeof k !== 'string' || result.state !== 'hit' || params.filterTime !== undefined || !body) return;
+      if (!deps.ready || typeof k !== 'string' || result.state !== 'hit' || params.filterTime !== undefined || view || !body) return;
       deps.ready.remember(ctx, {
         body,
         etag,

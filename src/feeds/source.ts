@@ -15,6 +15,11 @@ export interface FeedSource<P> {
    */
   key(p: P): string | Promise<string>;
   fetch(p: P, signal?: AbortSignal): Promise<FeedData>;
+  /**
+   * Whether these parameters ask for a later page than the first (an older part of the list): such an
+   * answer is no measure of what the upstream still lists, so the archive neither merges nor marks it.
+   */
+  page?(p: P): boolean;
   /** The account these parameters read, for its health (MP: the biz; none: the source as a whole). */
   account?(p: P): string;
 }

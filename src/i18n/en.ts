@@ -228,6 +228,13 @@ export const en = {
   'health.feed.description': 'Every change of state of the sources feedgate reads: credentials that stop working, blocks, outages and recoveries',
   'source.feedgate.title': 'feedgate itself',
   'source.feedgate.description': 'The health of every source as a feed: subscribe to hear when a cookie or a credential stops working.',
+  'archive.deleted': 'deleted',
+  'archive.deletedNote': 'The author deleted this post; feedgate kept this copy.',
+  'archive.pageTitle': '{title} (archive, items {from}–{to})',
+  'archive.beforeTitle': '{title} (before {date})',
+  'search.feed.title': 'feedgate search: {q}',
+  'search.feed.titleIn': 'feedgate search: {q} in {source}',
+  'search.feed.description': 'Every kept item of every source that contains "{q}", newest first',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -225,4 +225,11 @@ export const zhCN: Record<MessageKey, string> = {
   'health.feed.description': 'feedgate 读取的各来源的每一次状态变化：凭据失效、被拦截、无法访问和恢复',
   'source.feedgate.title': 'feedgate 自身',
   'source.feedgate.description': '把各来源的健康状态做成订阅源：Cookie 或凭据失效时，在阅读器里就能看到。',
+  'archive.deleted': '已删除',
+  'archive.deletedNote': '作者已删除这条内容，以下是 feedgate 保存的副本。',
+  'archive.pageTitle': '{title}（存档，第 {from}–{to} 条）',
+  'archive.beforeTitle': '{title}（{date} 之前）',
+  'search.feed.title': 'feedgate 搜索：{q}',
+  'search.feed.titleIn': 'feedgate 搜索：{source} 中的 {q}',
+  'search.feed.description': '所有来源中保存的、包含“{q}”的条目，最新的在前',
 };

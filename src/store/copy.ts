@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { archiveStore } from './archive.js';
 import { isTemp, type BlobStore } from './blobs.js';
 import type { SqliteSql } from './sqlite.js';
 import type { Sql } from './sql.js';
@@ -32,7 +33,7 @@ export async function copyTables(from: SqliteSql, to: Sql, progress: (p: CopyPro
     .map((t) => t.name);
   const counts: TableCount[] = [];
   for (const table of tables) {
-    const info = from.db.prepare<[], { name: string; pk: number }>(`PRAGMA table_info("${table}")`).all();
+    const info = from.db.prepare<[], { name: string; pk: number; type: string }>(`PRAGMA table_info("${table}")`).all();
     const targetColumns = new Set(
       to.engine === 'postgres'
         ? (await to.all<{ column_name: string }>('SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?', [table])).map((c) => c.column_name)
@@ -55,7 +56,13 @@ export async function copyTables(from: SqliteSql, to: Sql, progress: (p: CopyPro
       progress({ table, done, total });
     }
     counts.push({ table, rows: total, copied });
+    // Rows came with their ids: the target's own numbering starts after them.
+    if (to.engine === 'postgres' && targetColumns.has('id') && info.some((c) => c.name === 'id' && c.pk > 0 && c.type.toUpperCase() === 'INTEGER')) {
+      await to.run(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), COALESCE((SELECT MAX(id) FROM ${table}), 0) + 1, false) WHERE pg_get_serial_sequence('${table}', 'id') IS NOT NULL`);
+    }
   }
+  // The search index is not a table to copy: it is made again from the copied texts.
+  if (to.engine === 'postgres') await archiveStore(to).reindex();
   return counts;
 }
 

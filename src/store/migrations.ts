@@ -373,4 +373,87 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE feed_snapshots ADD COLUMN fresh_until BIGINT;
     `,
   },
+  {
+    id: '013_feed_snapshots_stored_at',
+    sqlite: `
+      -- The sweep of copies too old to serve (DELETE ... WHERE stored_at < ?) read every row's data
+      -- without it: 30 ms with 10 000 feeds, during which SQLite held the event loop.
+      CREATE INDEX feed_snapshots_stored_at ON feed_snapshots (stored_at);
+    `,
+    postgres: `
+      CREATE INDEX feed_snapshots_stored_at ON feed_snapshots (stored_at);
+    `,
+  },
+  {
+    id: '014_archive',
+    sqlite: `
+      -- Every item a feed has shown, kept beyond the upstream's window (ARCHIVE_MAX_ITEMS, ARCHIVE_DAYS).
+      CREATE TABLE archive_feeds (
+        feed        TEXT    PRIMARY KEY,
+        source      TEXT    NOT NULL,
+        url         TEXT    NOT NULL,
+        title       TEXT    NOT NULL,
+        head        TEXT    NOT NULL,
+        next_seq    INTEGER NOT NULL,
+        digest      TEXT    NOT NULL,
+        seen_at     INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+      );
+      CREATE INDEX archive_feeds_url ON archive_feeds (url);
+      CREATE TABLE archive_items (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        feed        TEXT    NOT NULL,
+        source      TEXT    NOT NULL,
+        guid        TEXT    NOT NULL,
+        seq         INTEGER NOT NULL,
+        first_seen  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        listed      INTEGER NOT NULL,
+        gone        INTEGER NOT NULL,
+        sort_at     INTEGER NOT NULL,
+        data        TEXT    NOT NULL,
+        hash        TEXT    NOT NULL,
+        search_text TEXT    NOT NULL,
+        UNIQUE (feed, guid),
+        UNIQUE (feed, seq)
+      );
+      CREATE INDEX archive_items_by_time ON archive_items (feed, sort_at);
+      -- Words made by feedgate (search-text.ts), one space apart: CJK pairs survive unicode61 whole.
+      CREATE VIRTUAL TABLE archive_fts USING fts5 (tokens, content = '', contentless_delete = 1);
+    `,
+    postgres: `
+      CREATE TABLE archive_feeds (
+        feed        TEXT    PRIMARY KEY,
+        source      TEXT    NOT NULL,
+        url         TEXT    NOT NULL,
+        title       TEXT    NOT NULL,
+        head        TEXT    NOT NULL,
+        next_seq    BIGINT  NOT NULL,
+        digest      TEXT    NOT NULL,
+        seen_at     BIGINT  NOT NULL,
+        updated_at  BIGINT  NOT NULL
+      );
+      CREATE INDEX archive_feeds_url ON archive_feeds (url);
+      CREATE TABLE archive_items (
+        id          BIGSERIAL PRIMARY KEY,
+        feed        TEXT     NOT NULL,
+        source      TEXT     NOT NULL,
+        guid        TEXT     NOT NULL,
+        seq         BIGINT   NOT NULL,
+        first_seen  BIGINT   NOT NULL,
+        last_seen   BIGINT   NOT NULL,
+        listed      SMALLINT NOT NULL,
+        gone        SMALLINT NOT NULL,
+        sort_at     BIGINT   NOT NULL,
+        data        TEXT     NOT NULL,
+        hash        TEXT     NOT NULL,
+        search_text TEXT     NOT NULL,
+        tokens      TSVECTOR,
+        UNIQUE (feed, guid),
+        UNIQUE (feed, seq)
+      );
+      CREATE INDEX archive_items_by_time ON archive_items (feed, sort_at);
+      CREATE INDEX archive_items_tokens ON archive_items USING GIN (tokens);
+    `,
+  },
 ];

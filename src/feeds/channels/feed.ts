@@ -110,6 +110,7 @@ export function channelsFeed(opts: ChannelsFeedOptions, route: 'feeds' | 'compat
       return parseChannelsParams(username, query, opts.maxPages);
     },
     key: (p) => `channels:${opts.provider.name}:${p.username}:${p.pages}:${p.quality}:${p.marker ?? ''}`,
+    page: (p) => p.marker !== undefined,
     async fetch(p, signal) {
       const objects: ChannelsObject[] = [];
       let account: ChannelsAccount | undefined;

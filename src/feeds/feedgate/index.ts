@@ -1,5 +1,6 @@
 import type { SourceContext, SourceDescriptor, SourceModule } from '../descriptor.js';
-import type { FeedData } from '../model.js';
+import type { FeedData, FeedItem } from '../model.js';
+import { searchParams } from '../archive.js';
 import { escapeHtml } from '../../http/html.js';
 import type { MessageKey } from '../../i18n/index.js';
 
@@ -18,6 +19,7 @@ function feedgateSource(ctx: SourceContext): SourceDescriptor {
     description: 'The health of every source, as a feed.',
     settings: [],
     upstreams: [],
+    archive: false,
     forms: [{ path: '/feeds/feedgate/health', fields: [] }],
     routes: [
       {
@@ -53,8 +55,36 @@ function feedgateSource(ctx: SourceContext): SourceDescriptor {
           },
         },
       },
+      {
+        kind: 'feed',
+        path: '/feeds/search',
+        summary: 'every kept item of every source that contains ?q= (Chinese or English), newest first; &source= narrows it to one',
+        source: {
+          query: ['q', 'source'],
+          parse: (_params, query) => searchParams(query),
+          // New items kept make a new feed at once.
+          key: async (p) => `feedgate:search:${await ctx.archive.lastId()}:${p.source ?? ''}:${p.q}`,
+          async fetch(p): Promise<FeedData> {
+            const rows = await ctx.archive.search(p.query, { source: p.source, limit: SEARCH_ITEMS });
+            return {
+              id: `feedgate:search:${p.source ?? ''}:${p.q}`,
+              title: p.source ? t('search.feed.titleIn', { q: p.q, source: t(`source.${p.source}.title` as MessageKey) }) : t('search.feed.title', { q: p.q }),
+              link: '/',
+              description: t('search.feed.description', { q: p.q }),
+              items: rows.map((r) => {
+                const item = JSON.parse(r.data) as FeedItem;
+                // One item can be kept by two feeds: the feed makes it distinct.
+                return { ...item, guid: `${r.feed}#${r.guid}`, categories: [...(item.categories ?? []), r.source] };
+              }),
+            };
+          },
+        },
+      },
     ],
   };
 }
+
+/** How many matches the search feed lists. */
+const SEARCH_ITEMS = 100;
 
 export const feedgateModule: SourceModule = { name: 'feedgate', create: feedgateSource };

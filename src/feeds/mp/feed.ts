@@ -178,6 +178,7 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
     },
     // The account's state and credential generation are part of the key: a push or an expiry is a new feed at once.
     account: (p) => p.biz,
+    page: (p) => p.offset > 0,
     async key(p) {
       const a = await opts.accounts.get(p.biz);
       const s = a ? `${mpState(a, now(), opts.credentialTtlMs).state}@${a.updatedAt}` : 'none';

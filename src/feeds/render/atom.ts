@@ -1,5 +1,5 @@
 import { feedUpdated, type FeedData, type Person } from '../model.js';
-import { atomId, feedUrn, rfc3339, thumbnailAttrs, type Renderer } from './common.js';
+import { FH, atomId, feedUrn, rfc3339, thumbnailAttrs, type Renderer } from './common.js';
 import { XmlWriter } from './xml.js';
 
 function person(x: XmlWriter, a: Person): void {
@@ -9,7 +9,9 @@ function person(x: XmlWriter, a: Person): void {
 /** Atom 1.0 (RFC 4287). Every entry gets an author (the feed's when it has none) and an updated time. */
 export const renderAtom: Renderer = (feed: FeedData, opts) => {
   const x = new XmlWriter();
-  x.open('feed', { xmlns: 'http://www.w3.org/2005/Atom', 'xmlns:media': 'http://search.yahoo.com/mrss/' });
+  const archive = opts.archive;
+  x.open('feed', { xmlns: 'http://www.w3.org/2005/Atom', 'xmlns:media': 'http://search.yahoo.com/mrss/', 'xmlns:fh': archive?.current ? FH : undefined });
+  if (archive?.current) x.empty('fh:archive', {});
   const updated = feedUpdated(feed, opts.builtAt);
   const feedAuthors = feed.authors?.length ? feed.authors : [{ name: feed.title }];
 
@@ -21,6 +23,9 @@ export const renderAtom: Renderer = (feed: FeedData, opts) => {
   if (opts.hubUrl) x.empty('link', { rel: 'hub', href: opts.hubUrl });
   x.empty('link', { rel: 'alternate', type: 'text/html', href: feed.link });
   if (opts.nextUrl) x.empty('link', { rel: 'next', type: 'application/atom+xml', href: opts.nextUrl });
+  if (archive?.current) x.empty('link', { rel: 'current', type: 'application/atom+xml', href: archive.current });
+  if (archive?.prev) x.empty('link', { rel: 'prev-archive', type: 'application/atom+xml', href: archive.prev });
+  if (archive?.next) x.empty('link', { rel: 'next-archive', type: 'application/atom+xml', href: archive.next });
   for (const a of feedAuthors) person(x, a);
   x.leaf('generator', 'feedgate');
   x.leaf('icon', feed.image || undefined);

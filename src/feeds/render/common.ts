@@ -14,7 +14,15 @@ export interface RenderOptions {
   builtAt?: number;
   /** The WebSub hub that pushes this feed (atom:link rel="hub", JSON Feed hubs). */
   hubUrl?: string;
+  /**
+   * RFC 5005 links: `prev` the next older archive document, `next` the next newer one, `current` the
+   * subscription document (given on archive documents, which also carry fh:archive).
+   */
+  archive?: { prev?: string; next?: string; current?: string };
 }
+
+/** RFC 5005's namespace (fh:archive). */
+export const FH = 'http://purl.org/syndication/history/1.0';
 
 export type Renderer = (feed: FeedData, opts: RenderOptions) => string;
 

@@ -11,7 +11,8 @@ export const renderJson: Renderer = (feed: FeedData, opts) => {
     home_page_url: feed.link,
     feed_url: opts.selfUrl,
     hubs: opts.hubUrl ? [{ type: 'WebSub', url: opts.hubUrl }] : undefined,
-    next_url: opts.nextUrl,
+    // JSON Feed has one way to older items: the source's next page, else the newest archive page.
+    next_url: opts.nextUrl ?? opts.archive?.prev,
     description: feed.description || undefined,
     icon: feed.image,
     favicon: feed.favicon,

@@ -1,5 +1,5 @@
 import { feedUpdated, type FeedData } from '../model.js';
-import { rfc822, thumbnailAttrs, type Renderer } from './common.js';
+import { FH, rfc822, thumbnailAttrs, type Renderer } from './common.js';
 import { XmlWriter } from './xml.js';
 
 const NS = {
@@ -40,13 +40,18 @@ function mediumOf(type: string): string | undefined {
 export const renderRss: Renderer = (feed: FeedData, opts) => {
   const x = new XmlWriter();
   const podcast = isPodcast(feed);
-  x.open('rss', { version: '2.0', ...NS, 'xmlns:itunes': podcast ? ITUNES : undefined }).open('channel');
+  const archive = opts.archive;
+  x.open('rss', { version: '2.0', ...NS, 'xmlns:itunes': podcast ? ITUNES : undefined, 'xmlns:fh': archive?.current ? FH : undefined }).open('channel');
   x.leaf('title', feed.title);
   x.leaf('link', feed.link);
   x.leaf('description', feed.description || feed.title);
   x.empty('atom:link', { href: opts.selfUrl, rel: 'self', type: 'application/rss+xml' });
   if (opts.hubUrl) x.empty('atom:link', { href: opts.hubUrl, rel: 'hub' });
   if (opts.nextUrl) x.empty('atom:link', { href: opts.nextUrl, rel: 'next', type: 'application/rss+xml' });
+  if (archive?.current) x.empty('atom:link', { href: archive.current, rel: 'current', type: 'application/rss+xml' });
+  if (archive?.prev) x.empty('atom:link', { href: archive.prev, rel: 'prev-archive', type: 'application/rss+xml' });
+  if (archive?.next) x.empty('atom:link', { href: archive.next, rel: 'next-archive', type: 'application/rss+xml' });
+  if (archive?.current) x.empty('fh:archive', {});
   x.leaf('language', feed.language || undefined);
   const updated = feedUpdated(feed, opts.builtAt);
   if (updated > 0) x.leaf('lastBuildDate', rfc822(updated));

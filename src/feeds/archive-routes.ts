@@ -1,0 +1,68 @@
+import { Readable } from 'node:stream';
+import type Router from '@koa/router';
+import type { Middleware } from 'koa';
+import { compressJson } from '../http/compress.js';
+import { HttpError, badRequest } from '../http/errors.js';
+import type { ArchiveStore } from '../store/archive.js';
+import { exportLines } from './archive-export.js';
+import { searchParams } from './archive.js';
+import type { FeedItem } from './model.js';
+import { positiveInt, single } from './params.js';
+
+/**
+ * The archive's API: `/api/search` (matches as JSON, paged by `before_id`) and `/api/archive/export`
+ * (JSON Lines, streamed). Both behind the access token.
+ */
+export function archiveRoutes(router: Router, deps: { store: ArchiveStore; token: Middleware; enabled: boolean }): void {
+  const off = () => {
+    if (!deps.enabled) throw new HttpError(404, 'NO_ARCHIVE', 'the archive is off (ARCHIVE_MAX_ITEMS=0): set it above 0 to keep items');
+  };
+  router.get('/api/search', deps.token, compressJson, async (c) => {
+    off();
+    const p = searchParams(c.query);
+    const limit = positiveInt(c.query, 'limit', 500) ?? 50;
+    const beforeRaw = single(c.query, 'before_id');
+    if (beforeRaw !== undefined && !/^\d{1,15}$/.test(beforeRaw)) throw badRequest('parameter before_id must be a whole number (the next_before_id of the previous page)');
+    const rows = await deps.store.search(p.query, { source: p.source, limit, beforeId: beforeRaw === undefined ? undefined : Number(beforeRaw) });
+    c.set('Cache-Control', 'no-store');
+    c.body = {
+      query: p.q,
+      source: p.source ?? null,
+      items: rows.map((r) => {
+        const item = JSON.parse(r.data) as FeedItem;
+        return {
+          id: r.id,
+          feed: r.feed,
+          source: r.source,
+          guid: r.guid,
+          title: item.title,
+          link: item.link ?? null,
+          published: item.published !== undefined ? new Date(item.published).toISOString() : null,
+          first_seen: new Date(r.firstSeen).toISOString(),
+          listed: r.listed,
+          deleted: r.gone,
+          summary: item.summary ?? null,
+          image: item.image ?? null,
+          enclosures: item.enclosures ?? [],
+        };
+      }),
+      next_before_id: rows.length === limit ? rows.at(-1)!.id : null,
+    };
+  });
+  router.get('/api/archive/export', deps.token, async (c) => {
+    off();
+    const format = single(c.query, 'format') ?? 'jsonl';
+    if (format !== 'jsonl') throw badRequest('parameter format must be jsonl (Markdown export is not built yet)');
+    const feedParam = single(c.query, 'feed');
+    let only;
+    if (feedParam !== undefined) {
+      const path = feedParam.replace(/^https?:\/\/[^/]+/, '').replace(/[?#].*$/, '').replace(/\.(rss|atom|json)$/, '');
+      only = (await deps.store.feed(feedParam)) ?? (await deps.store.feedByUrl(path));
+      if (!only) throw new HttpError(404, 'NO_SUCH_FEED', `the archive keeps no feed ${feedParam.slice(0, 200)}: give its path (/feeds/…) or its id as /api/archive/export lists them`);
+    }
+    c.set('Cache-Control', 'no-store');
+    c.type = 'application/x-ndjson; charset=utf-8';
+    c.attachment(`feedgate-archive${only ? `-${only.feed.replace(/[^\w.-]+/g, '_')}` : ''}.jsonl`);
+    c.body = Readable.from(exportLines(deps.store, only));
+  });
+}
