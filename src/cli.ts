@@ -55,7 +55,7 @@ function progressPrinter(): (p: CopyProgress) => void {
 
 async function migrateData(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { to: { type: 'string' }, from: { type: 'string' } }, strict: true });
-  const config = loadConfig({}, values.from ? { DATA_DIR: values.from } : {});
+  const config = loadConfig(process.env, values.from ? { DATA_DIR: values.from } : {});
   const to = values.to ?? config.DATABASE_URL;
   if (!to || !/^postgres(ql)?:\/\//.test(to)) throw new ConfigError(['--to: give the PostgreSQL URL to copy into, e.g. --to postgres://feedgate:secret@127.0.0.1:5432/feedgate']);
   const dataDir = resolve(config.DATA_DIR);
@@ -93,7 +93,7 @@ async function migrateData(args: string[]): Promise<void> {
 }
 
 async function openArchive() {
-  const config = loadConfig({}, {});
+  const config = loadConfig(process.env);
   const db = await openStore(config);
   await db.migrate(CORE_MIGRATIONS);
   return { db, store: archiveStore(db) };

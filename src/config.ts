@@ -545,17 +545,12 @@ export const MEDIA_SETTINGS = [
       ARCHIVE_MAX_ITEMS: {
         parse: int(0, 10_000_000),
         default: 10_000,
-        help: 'Items kept per feed beyond what the upstream still lists (the oldest go first; an item the upstream lists is always kept). 0 turns the archive off: feeds show only the upstream\'s answer, and search and history have nothing.',
+        help: 'Items kept per feed, at most: over it, the oldest the upstream no longer lists go first (an item it still lists is always kept). 0 turns the archive off: feeds show only the upstream\'s answer, and search and history have nothing.',
       },
       ARCHIVE_DAYS: {
         parse: int(1, 36_500),
         default: 3650,
         help: 'An item the upstream no longer lists is kept this many days after it was last seen.',
-      },
-      ARCHIVE_BACKFILL_PAGES: {
-        parse: int(0, 1000),
-        default: 0,
-        help: 'When a feed is first kept fresh in the background, read back this many of its older pages (sources with pages: Channels, MP) into the archive, within the source\'s call budget. 0: none.',
       },
     },
   }),

@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { exportLines, importLines } from '../src/feeds/archive-export.js';
@@ -6,7 +9,8 @@ import { CORE_MIGRATIONS } from '../src/store/migrations.js';
 import { PostgresSql } from '../src/store/postgres.js';
 import { parseSearch, searchTokens, normalizeSearchText } from '../src/store/search-text.js';
 import { useFakeHdhive } from './fakes/hdhive.js';
-import { useStartApp } from './helpers/app.js';
+import { tempDir, useStartApp } from './helpers/app.js';
+import { ROOT, TSX } from './helpers/process.js';
 import { startPostgres, type PostgresProc } from './helpers/postgres.js';
 import { postgresTool } from './helpers/tools.js';
 
@@ -188,6 +192,39 @@ describe('the archive, on SQLite', () => {
     expect((await fetch(`${off.url}${PATH}.json?archive_page=1`)).status).toBe(404);
     expect((await fetch(`${off.url}/api/search?q=dune`)).status).toBe(404);
   });
+});
+
+function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli.ts'), ...args], { cwd: tempDir(), env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, out })));
+}
+
+describe('npm run cli -- export / import', () => {
+  it('exports a DATA_DIR to a file with a progress line, imports it into an empty one (never into one that keeps items), the feed comes out the same', async () => {
+    list(range(1, 5));
+    const a = await startApp(hd.config({ CACHE_TTL: '1s' }));
+    await fetch(`${a.url}${PATH}.json`);
+    list(range(3, 7));
+    const before = await reload(a.url);
+    const file = join(tempDir(), 'archive.jsonl');
+    const exported = await cli(['export', file], { DATA_DIR: a.dataDir });
+    expect(exported.code, exported.out).toBe(0);
+    expect(exported.out).toMatch(/items +\[#+\] 7\/7/);
+    expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(9);
+    const target = tempDir();
+    const imported = await cli(['import', file], { DATA_DIR: target });
+    expect(imported.code, imported.out).toBe(0);
+    expect(imported.out).toContain('imported 7 items of 1 feeds');
+    const twice = await cli(['import', file], { DATA_DIR: target });
+    expect(twice.code).toBe(2);
+    expect(twice.out).toMatch(/empty archive/);
+    expect((await cli(['import', join(target, 'nope.jsonl')], { DATA_DIR: target })).code).toBe(2);
+    const b = await startApp(hd.config({ CACHE_TTL: '1s', DATA_DIR: target }));
+    expect((await json(`${b.url}${PATH}.json`)).items.map((i) => i.id)).toEqual(before.items.map((i) => i.id));
+  }, 60_000);
 });
 
 const pgOk = postgresTool().ok;

@@ -17,6 +17,8 @@ import { PostgresSql } from '../src/store/postgres.js';
 import { S3Blobs } from '../src/store/s3-blobs.js';
 import { settingStore } from '../src/store/settings.js';
 import { sourceHealthStore } from '../src/store/source-health.js';
+import { archiveStore } from '../src/store/archive.js';
+import { parseSearch } from '../src/store/search-text.js';
 import { snapshotStore } from '../src/store/snapshots.js';
 import { refreshFeedStore } from '../src/store/refresh-feeds.js';
 import type { Migration, Sql } from '../src/store/sql.js';
@@ -79,6 +81,45 @@ for (const engine of engines) {
     let db: Sql;
     beforeAll(async () => {
       db = await engine.open();
+    });
+
+    it('archive: new items numbered in order, changes rewritten, unlisted marked (gone within the window), bounds, before with ties, search in Chinese and English, two writers at once', async () => {
+      const a = archiveStore(db);
+      const item = (guid: string, title: string, sortAt?: number) => ({ guid, data: JSON.stringify({ guid, title }), sortAt, text: () => title });
+      const base = { feed: 'x:1', source: 'x', url: '/feeds/x/1', title: 'X', head: '{}', maxItems: 4, keepAfter: 0 };
+      // Newest first, as upstreams list: the oldest gets seq 1.
+      expect(await a.record({ ...base, items: [item('c', '星际穿越 Interstellar', 300), item('b', '吞噬星空', 200), item('a', 'Dune', 100)], windowFrom: 100, now: 1000 })).toEqual({ nextSeq: 4 });
+      expect((await a.bySeq('x:1', 1, 3)).map((r) => [r.guid, r.seq, r.listed])).toEqual([['a', 1, true], ['b', 2, true], ['c', 3, true]]);
+      // b deleted (c and a still listed around it), d new, c changed.
+      await a.record({ ...base, items: [item('d', 'Tenet 信条', 400), item('c', '星际穿越 (2014)', 300), item('a', 'Dune', 100)], windowFrom: 100, now: 2000 });
+      const un = await a.unlisted('x:1', 10);
+      expect(un.map((r) => [r.guid, r.gone])).toEqual([['b', true]]);
+      expect(JSON.parse((await a.bySeq('x:1', 3, 3))[0]!.data).title).toBe('星际穿越 (2014)');
+      expect((await a.search(parseSearch('星际')!, { limit: 10 })).map((r) => r.guid)).toEqual(['c']);
+      expect((await a.search(parseSearch('interstellar')!, { limit: 10 })).map((r) => r.guid)).toEqual([]);
+      expect((await a.search(parseSearch('噬星')!, { limit: 10 })).map((r) => r.guid)).toEqual(['b']);
+      expect((await a.search(parseSearch('星')!, { limit: 10 })).map((r) => r.guid)).toEqual(['c', 'b']);
+      expect((await a.search(parseSearch('tene')!, { limit: 10, source: 'x' })).map((r) => r.guid)).toEqual(['d']);
+      expect((await a.search(parseSearch('tene')!, { limit: 10, source: 'y' }))).toEqual([]);
+      // Over maxItems (4): the oldest unlisted go (a), never a listed one; what was marked gone stays so.
+      await a.record({ ...base, items: [item('e', 'E', 500)], windowFrom: undefined, now: 3000 });
+      expect(await a.count('x:1')).toBe(4);
+      expect((await a.unlisted('x:1', 10)).map((r) => [r.guid, r.gone])).toEqual([['d', false], ['c', false], ['b', true]]);
+      expect(await a.search(parseSearch('dune')!, { limit: 10 })).toEqual([]);
+      // Unlisted and last seen before keepAfter (ARCHIVE_DAYS): dropped.
+      await a.record({ ...base, items: [item('e', 'E2', 500)], now: 4000, keepAfter: 2500 });
+      expect((await a.unlisted('x:1', 10)).map((r) => r.guid)).toEqual(['b'].filter(() => false));
+      // Items of one time are paged apart by seq.
+      await a.record({ ...base, feed: 'x:2', maxItems: 100, items: [item('p', 'P', 50), item('q', 'Q', 50), item('r', 'R', 50)], now: 1000 });
+      const first = await a.before('x:2', 51, 2);
+      const rest = await a.before('x:2', first[1]!.sortAt, 2, first[1]!.seq);
+      expect([...first, ...rest].map((r) => r.guid).sort()).toEqual(['p', 'q', 'r']);
+      // Two replicas recording new items of one feed at once: distinct seqs, nothing lost.
+      await Promise.all([0, 1].map((w) => a.record({ ...base, feed: 'x:3', maxItems: 100, items: Array.from({ length: 5 }, (_, i) => item(`w${w}-${i}`, 'W')), now: 1000 + w }).catch(() => a.record({ ...base, feed: 'x:3', maxItems: 100, items: Array.from({ length: 5 }, (_, i) => item(`w${w}-${i}`, 'W')), now: 5000 + w }))));
+      const seqs = (await a.bySeq('x:3', 1, 100)).map((r) => r.seq);
+      expect(new Set(seqs).size).toBe(seqs.length);
+      expect(seqs.length).toBeGreaterThanOrEqual(5);
+      expect(await a.lastId()).toBeGreaterThan(0);
     });
 
     it('snapshots: put, get, an older copy never replaces a newer one, prune', async () => {

@@ -42,7 +42,7 @@ export class ImportError extends Error {}
  * Loads an export into an archive that keeps nothing yet (an item already kept is left as it is).
  * Returns how many items were loaded. Lines are read one at a time; items are written in batches.
  */
-export async function importLines(store: ArchiveStore, lines: AsyncIterable<string>, progress?: (p: ExportProgress) => void): Promise<{ feeds: number; items: number }> {
+export async function importLines(store: ArchiveStore, lines: AsyncIterable<string> | Iterable<string>, progress?: (p: ExportProgress) => void): Promise<{ feeds: number; items: number }> {
   if ((await store.count()) > 0) throw new ImportError('this instance already keeps items: import loads an export into an empty archive (a new DATA_DIR or database)');
   let header = false;
   let feed: ArchivedFeed | undefined;

@@ -61,7 +61,9 @@ export class SqliteSql implements Sql {
   }
 
   async tx<T>(fn: (q: SqlRunner) => Promise<T>): Promise<T> {
-    await this.free();
+    // Checked and taken with no await between: two transactions waiting on one gate would otherwise both
+    // find it open (free() returns a tick later) and the second BEGIN would fail inside the first.
+    while (this.gate) await this.gate;
     let open!: () => void;
     this.gate = new Promise((r) => (open = r));
     try {
