@@ -322,7 +322,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     if (type !== 'application/x-www-form-urlencoded') throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'a WebSub request is a form (application/x-www-form-urlencoded)');
     await websubHub.handle(c, new URLSearchParams(await readTextBody(c, 8 * 1024)));
   });
-  archiveRoutes(router, { store: archiveItems, token, enabled: config.ARCHIVE_MAX_ITEMS > 0 });
+  archiveRoutes(router, { store: archiveItems, token, enabled: config.ARCHIVE_MAX_ITEMS > 0, publicUrl: config.PUBLIC_URL, listener: () => listener, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES });
   router.get('/proxy', ...mediaGuards, proxyHandler({ ...media, cache: mediaCache, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES, ready }));
   router.get('/play', ...mediaGuards, playHandler(media));
   // Feeds read lately go into the OPML export: written at most every ten minutes per URL.
@@ -410,12 +410,13 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
   koa.use(router.allowedMethods({ throw: true }));
 
   const handle = koa.callback();
+  const listener: RequestListener = (req, res) => {
+    if (!ready.serve(req, res)) void handle(req, res);
+  };
   let closing: Promise<void> | undefined;
   return {
     koa,
-    listener: (req, res) => {
-      if (!ready.serve(req, res)) void handle(req, res);
-    },
+    listener,
     links,
     sources,
     keeper,

@@ -3,12 +3,14 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ImportError, exportLines, importLines } from './feeds/archive-export.js';
+import { markdownTar } from './feeds/archive-markdown.js';
+import { originGet } from './http/loopback.js';
 import { archiveStore } from './store/archive.js';
 import { openStore } from './store/index.js';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config.js';
-import { loadConfig } from './feeds/sources.js';
+import { SOURCES, loadConfig } from './feeds/sources.js';
 import { S3Blobs } from './store/s3-blobs.js';
 import { copyBlobs, copyTables, dataDirProxySecret, type CopyProgress } from './store/copy.js';
 import { CORE_MIGRATIONS } from './store/migrations.js';
@@ -29,8 +31,11 @@ commands:
       Run it again after an interruption: it copies what is missing, never a row twice. With
       ARCHIVE_S3_URL set, the archived media in DATA_DIR/archive are uploaded to that bucket too.
 
-  export FILE [--feed /feeds/…|feed-id]
-      Writes the archive (every kept item of every feed, or of one) to FILE as JSON Lines, lossless.
+  export FILE [--feed /feeds/…|feed-id] [--format jsonl|markdown] [--media] [--server URL]
+      Writes the archive (every kept item of every feed, or of one) to FILE:
+      JSON Lines, lossless (the default, what import reads), or a tar of Markdown files, one per item
+      with front matter; --media bundles the images, fetched through the running feedgate at --server
+      (default http://HOST:PORT); links point at PUBLIC_URL, else at --server.
       Reads DATABASE_URL or DATA_DIR as the server does. FILE - writes to standard output.
 
   import FILE
@@ -95,14 +100,26 @@ async function migrateData(args: string[]): Promise<void> {
 async function openArchive() {
   const config = loadConfig(process.env);
   const db = await openStore(config);
-  await db.migrate(CORE_MIGRATIONS);
+  // The schema the server would bring it to, sources' tables included: never one a server would call newer.
+  await db.migrate([...CORE_MIGRATIONS, ...SOURCES.flatMap((m) => m.migrations ?? [])]);
   return { db, store: archiveStore(db) };
 }
 
 async function exportArchive(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, options: { feed: { type: 'string' } }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: { feed: { type: 'string' }, format: { type: 'string', default: 'jsonl' }, media: { type: 'boolean', default: false }, server: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
   const file = positionals[0];
   if (!file) throw new ConfigError(['export: give the file to write, e.g. npm run cli -- export feedgate-archive.jsonl']);
+  if (values.format !== 'jsonl' && values.format !== 'markdown') throw new ConfigError([`--format must be jsonl (lossless, for import) or markdown (a tar of one file per item), got "${values.format}"`]);
+  if (values.media && values.format !== 'markdown') throw new ConfigError(['--media goes with --format markdown']);
+  const config = loadConfig(process.env);
+  // Images are fetched from the running feedgate, through the /proxy readers use.
+  const server = (values.server ?? `http://${/^(0\.0\.0\.0|::)$/.test(config.HOST) ? '127.0.0.1' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+$/.test(server)) throw new ConfigError([`--server must be the running feedgate's origin, e.g. http://127.0.0.1:8080, got "${server}"`]);
   const { db, store } = await openArchive();
   try {
     let only;
@@ -111,8 +128,13 @@ async function exportArchive(args: string[]): Promise<void> {
       if (!only) throw new ConfigError([`--feed: the archive keeps no feed ${values.feed}`]);
     }
     const show = progressPrinter();
+    const progress = (p: { done: number; total: number }) => show({ table: 'items', ...p });
     const out = file === '-' ? process.stdout : createWriteStream(file);
-    await pipeline(Readable.from(exportLines(store, only, (p) => show({ table: 'items', ...p }))), out);
+    const body =
+      values.format === 'jsonl'
+        ? Readable.from(exportLines(store, only, progress))
+        : markdownTar(store, { base: config.PUBLIC_URL || server, only, progress, media: values.media ? (path) => originGet(server)(path, config.PROXY_MAX_IMAGE_BYTES) : undefined });
+    await pipeline(body, out);
     if (file !== '-') console.error(`\nwrote ${file}`);
   } finally {
     await db.close();

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +9,7 @@ import { PostgresSql } from '../src/store/postgres.js';
 import { parseSearch, searchTokens, normalizeSearchText } from '../src/store/search-text.js';
 import { useFakeHdhive } from './fakes/hdhive.js';
 import { tempDir, useStartApp } from './helpers/app.js';
-import { ROOT, TSX } from './helpers/process.js';
+import { runCli } from './helpers/process.js';
 import { startPostgres, type PostgresProc } from './helpers/postgres.js';
 import { postgresTool } from './helpers/tools.js';
 
@@ -194,13 +193,7 @@ describe('the archive, on SQLite', () => {
   });
 });
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
-  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli.ts'), ...args], { cwd: tempDir(), env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, out })));
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, env, tempDir());
 
 describe('npm run cli -- export / import', () => {
   it('exports a DATA_DIR to a file with a progress line, imports it into an empty one (never into one that keeps items), the feed comes out the same', async () => {

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaCache } from '../src/cache/media-cache.js';
 import { redactUrl } from '../src/http/request-log.js';
 import { parseContentRange, parseRange, resolveRange } from '../src/http/range.js';

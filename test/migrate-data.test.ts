@@ -1,12 +1,10 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useFakeHdhive } from './fakes/hdhive.js';
 import { BIZ, pushCredentials, useFakeMp } from './fakes/mp.js';
 import { startApp, tempDir } from './helpers/app.js';
 import { startPostgres, type PostgresProc } from './helpers/postgres.js';
-import { ROOT, TSX, boot } from './helpers/process.js';
+import { boot, runCli } from './helpers/process.js';
 import { postgresTool } from './helpers/tools.js';
 
 /** Moving up (issue 23): `npm run cli -- migrate-data` copies a SQLite DATA_DIR into PostgreSQL. */
@@ -22,13 +20,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
-  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli.ts'), ...args], { cwd: tempDir(), env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, out })));
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, env, tempDir());
 
 /** "table rows copied" lines of the closing table, as numbers. */
 const counts = (out: string) => Object.fromEntries([...out.matchAll(/^(\w+)\s+(\d+)\s+(\d+)$/gm)].map((m) => [m[1]!, { rows: Number(m[2]), copied: Number(m[3]) }]));

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FEED_PARAMS } from '../src/feeds/params.js';
 import { canonicalFeed } from '../src/store/opml-feeds.js';
 import { useFakeHdhive } from './fakes/hdhive.js';
-import { startApp, tempDir, type RunningApp } from './helpers/app.js';
+import { startApp, type RunningApp } from './helpers/app.js';
 import { child, childrenNamed, parseXml } from './helpers/xml.js';
 
 /** The OPML list keeps canonical feed URLs only (issue 21, item 9); its bound is in the store contract. */

@@ -1,10 +1,14 @@
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
+import type { RequestListener } from 'node:http';
+import { publicBase } from '../http/base-url.js';
 import { compressJson } from '../http/compress.js';
 import { HttpError, badRequest } from '../http/errors.js';
+import { loopback } from '../http/loopback.js';
 import type { ArchiveStore } from '../store/archive.js';
 import { exportLines } from './archive-export.js';
+import { markdownTar } from './archive-markdown.js';
 import { searchParams } from './archive.js';
 import type { FeedItem } from './model.js';
 import { positiveInt, single } from './params.js';
@@ -13,7 +17,17 @@ import { positiveInt, single } from './params.js';
  * The archive's API: `/api/search` (matches as JSON, paged by `before_id`) and `/api/archive/export`
  * (JSON Lines, streamed). Both behind the access token.
  */
-export function archiveRoutes(router: Router, deps: { store: ArchiveStore; token: Middleware; enabled: boolean }): void {
+export interface ArchiveRouteDeps {
+  store: ArchiveStore;
+  token: Middleware;
+  enabled: boolean;
+  publicUrl: string;
+  /** The app itself: `media=1` fetches images through its /proxy. */
+  listener: () => RequestListener;
+  maxImageBytes: number;
+}
+
+export function archiveRoutes(router: Router, deps: ArchiveRouteDeps): void {
   const off = () => {
     if (!deps.enabled) throw new HttpError(404, 'NO_ARCHIVE', 'the archive is off (ARCHIVE_MAX_ITEMS=0): set it above 0 to keep items');
   };
@@ -52,7 +66,10 @@ export function archiveRoutes(router: Router, deps: { store: ArchiveStore; token
   router.get('/api/archive/export', deps.token, async (c) => {
     off();
     const format = single(c.query, 'format') ?? 'jsonl';
-    if (format !== 'jsonl') throw badRequest('parameter format must be jsonl (Markdown export is not built yet)');
+    if (format !== 'jsonl' && format !== 'markdown') throw badRequest(`parameter format must be jsonl (lossless, for import) or markdown (a tar of one file per item), got "${format.slice(0, 40)}"`);
+    const mediaParam = single(c.query, 'media') ?? '0';
+    if (mediaParam !== '0' && mediaParam !== '1') throw badRequest('parameter media must be 1 (bundle images in the tar) or 0');
+    if (mediaParam === '1' && format !== 'markdown') throw badRequest('parameter media=1 goes with format=markdown (JSON Lines keeps links, as served)');
     const feedParam = single(c.query, 'feed');
     let only;
     if (feedParam !== undefined) {
@@ -60,9 +77,20 @@ export function archiveRoutes(router: Router, deps: { store: ArchiveStore; token
       only = (await deps.store.feed(feedParam)) ?? (await deps.store.feedByUrl(path));
       if (!only) throw new HttpError(404, 'NO_SUCH_FEED', `the archive keeps no feed ${feedParam.slice(0, 200)}: give its path (/feeds/…) or its id as /api/archive/export lists them`);
     }
+    const name = `feedgate-archive${only ? `-${only.feed.replace(/[^\w.-]+/g, '_')}` : ''}`;
     c.set('Cache-Control', 'no-store');
-    c.type = 'application/x-ndjson; charset=utf-8';
-    c.attachment(`feedgate-archive${only ? `-${only.feed.replace(/[^\w.-]+/g, '_')}` : ''}.jsonl`);
-    c.body = Readable.from(exportLines(deps.store, only));
+    if (format === 'jsonl') {
+      c.type = 'application/x-ndjson; charset=utf-8';
+      c.attachment(`${name}.jsonl`);
+      c.body = Readable.from(exportLines(deps.store, only));
+      return;
+    }
+    const base = publicBase(c, deps.publicUrl);
+    const self = mediaParam === '1' ? await loopback(deps.listener()) : undefined;
+    const body = markdownTar(deps.store, { base, only, media: self && ((path) => self.get(path, deps.maxImageBytes)) });
+    if (self) body.once('close', () => void self.close());
+    c.type = 'application/x-tar';
+    c.attachment(`${name}.tar`);
+    c.body = body;
   });
 }

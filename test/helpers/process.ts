@@ -37,3 +37,12 @@ export function boot(env: Record<string, string>, cwd = ROOT, cmd: [string, stri
 }
 
 export const exitOf = (child: ChildProcess) => new Promise<number | null>((r) => (child.exitCode !== null || child.signalCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
+
+/** Runs `npm run cli -- …` as a real process, in an empty working directory, with only `env`. */
+export function runCli(args: string[], env: Record<string, string> = {}, cwd: string): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli.ts'), ...args], { cwd, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, out })));
+}
