@@ -9,7 +9,7 @@ import { RedisState } from './cache/shared.js';
 import { CallBudget } from './upstream/budget.js';
 import type { Config } from './feeds/sources.js';
 import type { SourceContext, SourceDescriptor, SourceModule } from './feeds/descriptor.js';
-import { describeSource, mountSource, type FeedRefreshers } from './feeds/mount.js';
+import { describeSource, feedPath, mountSource, type FeedRefreshers } from './feeds/mount.js';
 import { SOURCES, platformsOf } from './feeds/sources.js';
 import { SourceHealth } from './feeds/health.js';
 import { alertTargets, type AlertEndpoints } from './alerts/targets.js';
@@ -51,6 +51,7 @@ import { UrlSigner, loadProxySecret, sharedProxySecret, verifySignedMedia } from
 import { checkTarget, parseAllowHosts } from './proxy/ssrf.js';
 import { firstSeenStore } from './store/first-seen.js';
 import { archiveStore } from './store/archive.js';
+import { backfillStore } from './store/archive-backfill.js';
 import { FeedArchive } from './feeds/archive.js';
 import { archiveRoutes } from './feeds/archive-routes.js';
 import { openBlobs } from './store/index.js';
@@ -150,9 +151,14 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
   const signer = new UrlSigner(secret);
   const healthStore = sourceHealthStore(db);
   const archiveItems = archiveStore(db);
+  const backfills = backfillStore(db);
   const refreshStore = refreshFeedStore(db);
   // What /api/sources and the start page show of each source's health and refreshes; nothing when the database is away.
-  const sourceStates = () => Promise.all([healthStore.all().catch(() => []), refreshStore.all(10_000).catch(() => [])]);
+  const sourceStates = async () => {
+    const [states, refreshed] = await Promise.all([healthStore.all().catch(() => []), refreshStore.all(10_000).catch(() => [])]);
+    const filled = config.ARCHIVE_MAX_ITEMS > 0 ? await backfills.byUrls([...new Set(refreshed.map((f) => feedPath(f.url)))]).catch(() => []) : [];
+    return [states, refreshed, filled] as const;
+  };
   const titles: Record<string, string> = {};
   const sourceHealth = new SourceHealth({
     store: healthStore,
@@ -251,8 +257,8 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     c.set('Cache-Control', 'no-store');
     // In the caller's language (Accept-Language), else the feeds'.
     const tx = textsIn[negotiate(c.get('Accept-Language'), config.FEED_LANGUAGE)];
-    const [states, refreshed] = await sourceStates();
-    c.body = { sources: sources.map((s) => describeSource(s, health, tx, states, refreshed)) };
+    const [states, refreshed, filled] = await sourceStates();
+    c.body = { sources: sources.map((s) => describeSource(s, health, tx, states, refreshed, filled)) };
   });
   // The start page: the sources and a form each to build feed URLs; without the token only a prompt.
   const pageVerdict = tokenVerdict(config.ACCESS_TOKEN);
@@ -280,9 +286,9 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
       if (kept) await opml.built({ ...kept, title: '' });
       if (kept) refresher.track(kept.url, kept.source);
     }
-    const [states, refreshed] = allowed ? await sourceStates() : [[], []];
+    const [states, refreshed, filled] = allowed ? await sourceStates() : [[], [], []];
     const html = renderStartPage({
-      sources: allowed ? sources.map((s) => describeSource(s, health, tx, states, refreshed)) : null,
+      sources: allowed ? sources.map((s) => describeSource(s, health, tx, states, refreshed, filled)) : null,
       token,
       tx,
       readers: readers(tx),
@@ -290,6 +296,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
       tokenRequired: config.ACCESS_TOKEN !== '',
       tokenRejected: verdict === 'wrong',
       ownerEmailMissing: config.PODCAST_OWNER_EMAIL === '',
+      archive: config.ARCHIVE_MAX_ITEMS > 0,
       nonce,
     });
     sendHtml(c, html, { csp: startPageCsp(nonce), cacheControl: 'no-store' });
@@ -394,7 +401,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
       return r.refresh(params, u, ttlMs, since);
     },
   });
-  const feedArchive = new FeedArchive({ store: archiveItems, maxItems: config.ARCHIVE_MAX_ITEMS, days: config.ARCHIVE_DAYS, showMax: config.FEED_MAX_LIMIT, t: textsIn[config.FEED_LANGUAGE].t });
+  const feedArchive = new FeedArchive({ store: archiveItems, maxItems: config.ARCHIVE_MAX_ITEMS, days: config.ARCHIVE_DAYS, showMax: config.FEED_MAX_LIMIT, t: textsIn[config.FEED_LANGUAGE].t, backfillPages: config.ARCHIVE_BACKFILL_PAGES, backfills });
   const feed = { archive: feedArchive, schedule: (key: string) => refresher.scheduleOf(key), websub: { hub: websubHub, topicKey }, cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served, ready };
   const settingNames = new Set(Object.keys(config));
   for (const source of sources) mountSource(router, source, { refreshers, sourceHealth, settingNames, cache, feed, play: media, health, publicUrl: config.PUBLIC_URL, token, checkToken, mediaGuards });

@@ -552,6 +552,11 @@ export const MEDIA_SETTINGS = [
         default: 3650,
         help: 'An item the upstream no longer lists is kept this many days after it was last seen.',
       },
+      ARCHIVE_BACKFILL_PAGES: {
+        parse: int(0, 1000),
+        default: 5,
+        help: "A feed refreshed in the background has its archive filled back from this many of the upstream's later pages (Channels, MP), five per refresh, within the source's call budget; progress is on the start page. 0 turns it off.",
+      },
     },
   }),
   section({

@@ -79,7 +79,8 @@ describe('Markdown export', () => {
 
   it('a tar of one file per item with front matter; images as absolute /proxy links, or bundled once with media=1 (one that fails stays a link); bad parameters are 400s', async () => {
     const dataDir = tempDir();
-    const app = await startApp({ NOTES_API_URL: base, NOTES_TOKEN: 'tok', PROXY_ALLOW_HOSTS: base.slice(7), DATA_DIR: dataDir, ACCESS_TOKEN: 'secret-token' }, { sources });
+    const config = { NOTES_API_URL: base, NOTES_TOKEN: 'tok', PROXY_ALLOW_HOSTS: base.slice(7), DATA_DIR: dataDir, ACCESS_TOKEN: 'secret-token' };
+    const app = await startApp(config, { sources });
     const feed = (await (await fetch(`${app.url}/feeds/notes/inbox.json?token=secret-token`)).json()) as { items: Array<{ id: string }> };
     expect(feed.items).toHaveLength(3);
 

@@ -50,7 +50,7 @@ describe('in process (the embedded default)', () => {
     const page = await (await fetch(`${app.url}/`)).text();
     expect(page).toMatch(/<p class="muted refresh">Kept fresh in the background: 1 feed\(s\), last refreshed \d{4}-\d\d-\d\d /);
     // And per feed: its URL, last and next refresh, interval and what the last refresh found.
-    expect(page).toMatch(new RegExp(`<tr><td><code>${PATH}\\.json</code></td><td>\\d{4}-\\d\\d-\\d\\d [^<]+</td><td>\\d{4}-\\d\\d-\\d\\d [^<]+</td><td>\\d+ s</td><td>0 new item\\(s\\)</td></tr>`));
+    expect(page).toMatch(new RegExp(`<tr><td><code>${PATH}\\.json</code></td><td>\\d{4}-\\d\\d-\\d\\d [^<]+</td><td>\\d{4}-\\d\\d-\\d\\d [^<]+</td><td>\\d+ s</td><td>0 new item\\(s\\)</td><td>Export: <a href="/api/archive/export\\?feed=[^"]+" download>Markdown</a>`));
     const zh = await (await fetch(`${app.url}/?lang=zh-CN`)).text();
     expect(zh).toContain('<th>下次刷新</th>');
     const metrics = await (await fetch(`${app.url}/metrics`)).text();

@@ -18,6 +18,7 @@ import { S3Blobs } from '../src/store/s3-blobs.js';
 import { settingStore } from '../src/store/settings.js';
 import { sourceHealthStore } from '../src/store/source-health.js';
 import { archiveStore } from '../src/store/archive.js';
+import { backfillStore } from '../src/store/archive-backfill.js';
 import { parseSearch } from '../src/store/search-text.js';
 import { snapshotStore } from '../src/store/snapshots.js';
 import { refreshFeedStore } from '../src/store/refresh-feeds.js';
@@ -108,7 +109,7 @@ for (const engine of engines) {
       expect(await a.search(parseSearch('dune')!, { limit: 10 })).toEqual([]);
       // Unlisted and last seen before keepAfter (ARCHIVE_DAYS): dropped.
       await a.record({ ...base, items: [item('e', 'E2', 500)], now: 4000, keepAfter: 2500 });
-      expect((await a.unlisted('x:1', 10)).map((r) => r.guid)).toEqual(['b'].filter(() => false));
+      expect((await a.unlisted('x:1', 10)).map((r) => r.guid)).toEqual([]);
       // Items of one time are paged apart by seq.
       await a.record({ ...base, feed: 'x:2', maxItems: 100, items: [item('p', 'P', 50), item('q', 'Q', 50), item('r', 'R', 50)], now: 1000 });
       const first = await a.before('x:2', 51, 2);
@@ -120,6 +121,29 @@ for (const engine of engines) {
       expect(new Set(seqs).size).toBe(seqs.length);
       expect(seqs.length).toBeGreaterThanOrEqual(5);
       expect(await a.lastId()).toBeGreaterThan(0);
+    });
+
+    it('archive backfill: later pages keep only what is new, as not listed, below the bound; progress begun once, saved only over the count it was read at', async () => {
+      const a = archiveStore(db);
+      const f = backfillStore(db);
+      const item = (guid: string, sortAt: number) => ({ guid, data: JSON.stringify({ guid, title: guid }), sortAt, text: () => `旧 ${guid}` });
+      const base = { feed: 'bf:1', source: 'bf', url: '/feeds/bf/1', title: 'B', head: '{}', maxItems: 5, keepAfter: 0 };
+      expect(await a.older({ feed: 'bf:1', source: 'bf', items: [item('z', 1)], now: 1000, maxItems: 5 })).toBe(0);
+      await a.record({ ...base, items: [item('c', 300), item('b', 200)], now: 1000 });
+      expect(await a.older({ feed: 'bf:1', source: 'bf', items: [item('b', 200), item('a2', 150), item('a1', 100)], now: 2000, maxItems: 5 })).toBe(2);
+      expect((await a.bySeq('bf:1', 1, 10)).map((r) => [r.guid, r.seq, r.listed, r.gone])).toEqual([['b', 1, true, false], ['c', 2, true, false], ['a1', 3, false, false], ['a2', 4, false, false]]);
+      // Room for one more: the newest of the page.
+      expect(await a.older({ feed: 'bf:1', source: 'bf', items: [item('x2', 90), item('x1', 80)], now: 3000, maxItems: 5 })).toBe(1);
+      expect((await a.unlisted('bf:1', 10)).map((r) => r.guid)).toEqual(['a2', 'a1', 'x2']);
+      expect((await a.search(parseSearch('旧 x2')!, { limit: 10 })).map((r) => r.guid)).toEqual(['x2']);
+      const b = { feed: 'bf:1', url: '/feeds/bf/1', pagesDone: 0, pagesGoal: 5, nextQuery: { offset: '2' }, added: 0, error: '', updatedAt: 1 };
+      expect(await f.begin(b)).toBe(true);
+      expect(await f.begin({ ...b, pagesGoal: 9 })).toBe(false);
+      expect(await f.save({ ...b, pagesDone: 1, nextQuery: undefined, added: 2 }, 0)).toBe(true);
+      expect(await f.save({ ...b, pagesDone: 1, added: 7 }, 0)).toBe(false);
+      expect(await f.get('bf:1')).toEqual({ ...b, pagesDone: 1, nextQuery: undefined, added: 2 });
+      expect((await f.byUrls(['/feeds/bf/1', '/feeds/none'])).map((x) => x.feed)).toEqual(['bf:1']);
+      expect(await f.byUrls([])).toEqual([]);
     });
 
     it('snapshots: put, get, an older copy never replaces a newer one, prune', async () => {

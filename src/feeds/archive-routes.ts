@@ -9,6 +9,7 @@ import { loopback } from '../http/loopback.js';
 import type { ArchiveStore } from '../store/archive.js';
 import { exportLines } from './archive-export.js';
 import { markdownTar } from './archive-markdown.js';
+import { feedPath } from './mount.js';
 import { searchParams } from './archive.js';
 import type { FeedItem } from './model.js';
 import { positiveInt, single } from './params.js';
@@ -73,7 +74,7 @@ export function archiveRoutes(router: Router, deps: ArchiveRouteDeps): void {
     const feedParam = single(c.query, 'feed');
     let only;
     if (feedParam !== undefined) {
-      const path = feedParam.replace(/^https?:\/\/[^/]+/, '').replace(/[?#].*$/, '').replace(/\.(rss|atom|json)$/, '');
+      const path = feedPath(feedParam.replace(/^https?:\/\/[^/]+/, ''));
       only = (await deps.store.feed(feedParam)) ?? (await deps.store.feedByUrl(path));
       if (!only) throw new HttpError(404, 'NO_SUCH_FEED', `the archive keeps no feed ${feedParam.slice(0, 200)}: give its path (/feeds/…) or its id as /api/archive/export lists them`);
     }

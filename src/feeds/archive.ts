@@ -4,6 +4,7 @@ import { parseSearch, type SearchQuery } from '../store/search-text.js';
 import { single, type Query } from './params.js';
 import type { MessageKey } from '../i18n/index.js';
 import type { ArchiveStore, ArchivedItem } from '../store/archive.js';
+import type { Backfill, BackfillStore } from '../store/archive-backfill.js';
 import type { FeedData, FeedItem } from './model.js';
 
 /**
@@ -20,7 +21,13 @@ export interface FeedArchiveOptions {
   showMax: number;
   /** The feeds' language, for the deleted mark. */
   t: (key: MessageKey) => string;
+  /** ARCHIVE_BACKFILL_PAGES: how many of the upstream's later pages a new feed's archive is filled from; 0: none. */
+  backfillPages?: number;
+  backfills?: BackfillStore;
 }
+
+/** Later pages read per background refresh of a feed, at most: a long backfill is spread over several. */
+export const BACKFILL_PAGES_PER_RUN = 5;
 
 /** An item's text as searched: its title, summary and body without tags. */
 export function itemText(item: FeedItem): string {
@@ -55,6 +62,23 @@ export class FeedArchive {
 
   get store(): ArchiveStore {
     return this.opts.store;
+  }
+
+  get options(): Readonly<FeedArchiveOptions> {
+    return this.opts;
+  }
+
+  /** Keeps the items of a later page of the upstream (a backfill); returns how many were new. */
+  async older(source: string, data: FeedData, now = Date.now()): Promise<number> {
+    const items = data.items.filter((i) => !i.guid.startsWith('feedgate:'));
+    if (!this.enabled || items.length === 0) return 0;
+    return this.opts.store.older({
+      feed: data.id,
+      source,
+      items: items.map((i) => ({ guid: i.guid, data: JSON.stringify(i), sortAt: i.published ?? i.updated, text: () => itemText(i) })),
+      now,
+      maxItems: this.opts.maxItems,
+    });
   }
 
   /** A kept item as a feed shows it: marked when it was deleted. */
@@ -108,6 +132,46 @@ export class FeedArchive {
     while (k < kept.length) merged.push(this.shown(kept[k++]!));
     return { ...data, archivePages, items: merged };
   }
+}
+
+/**
+ * The backfill of one feed: reads its upstream's later pages, following each page's next query, and keeps
+ * what they list. Where it stopped is durable (archive_backfill), so the next refresh goes on from there,
+ * on whichever replica runs it; a page that fails is noted and tried again then.
+ */
+export async function backfill(
+  archive: FeedArchive,
+  feed: { source: string; path: string; first: FeedData },
+  page: (query: Record<string, string>) => Promise<FeedData>,
+  now: () => number = Date.now,
+): Promise<Backfill | undefined> {
+  const { backfills: store, backfillPages: goal = 0 } = archive.options;
+  if (!store || goal <= 0 || !archive.enabled) return undefined;
+  const id = feed.first.id;
+  let b = await store.get(id);
+  if (!b) {
+    if (!feed.first.nextQuery) return undefined;
+    await store.begin({ feed: id, url: feed.path, pagesDone: 0, pagesGoal: goal, nextQuery: feed.first.nextQuery, added: 0, error: '', updatedAt: now() });
+    b = await store.get(id);
+    if (!b) return undefined;
+  }
+  for (let n = 0; n < BACKFILL_PAGES_PER_RUN && b.nextQuery && b.pagesDone < goal; n++) {
+    const from = b.pagesDone;
+    let next: Backfill;
+    try {
+      const data = await page(b.nextQuery);
+      const added = await archive.older(feed.source, data, now());
+      next = { ...b, pagesDone: from + 1, pagesGoal: goal, nextQuery: data.items.length > 0 ? data.nextQuery : undefined, added: b.added + added, error: '', updatedAt: now() };
+    } catch (err) {
+      await store.save({ ...b, pagesGoal: goal, error: (err as Error)?.message ?? String(err), updatedAt: now() }, from);
+      throw err;
+    }
+    // Another replica counted this page first: it goes on, not this one.
+    if (!(await store.save(next, from))) return next;
+    b = next;
+  }
+  if (b.pagesGoal !== goal) await store.save({ ...b, pagesGoal: goal }, b.pagesDone);
+  return b;
 }
 
 /** ?q= and ?source= of a search: q has something to look for, source is a source's name. */

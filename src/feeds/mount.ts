@@ -14,6 +14,7 @@ import { feedRoute, type FeedRouteDeps } from './route.js';
 import type { MessageKey, Texts } from '../i18n/index.js';
 import type { HealthRow } from '../store/source-health.js';
 import type { RefreshFeed } from '../store/refresh-feeds.js';
+import type { Backfill } from '../store/archive-backfill.js';
 
 /** A feed route's background refresh, found by its path: the route's pattern with named parameters. */
 export type FeedRefreshers = Array<{ source: string; pattern: RegExp; refresh: (params: Record<string, string>, url: URL, ttlMs: number, since: number) => Promise<{ digest: string; newItems: number; key: string }> }>;
@@ -135,8 +136,12 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
+/** A feed URL's path without its format: what the archive names a feed by. */
+export const feedPath = (url: string) => url.replace(/[?#].*$/, '').replace(/\.(rss|atom|json)$/, '');
+
 /** What /api/sources shows of a source: its state, never a secret. */
-export function describeSource(source: SourceDescriptor, health: HealthBook, tx: Texts, states: readonly HealthRow[] = [], refreshed: readonly RefreshFeed[] = []) {
+export function describeSource(source: SourceDescriptor, health: HealthBook, tx: Texts, states: readonly HealthRow[] = [], refreshed: readonly RefreshFeed[] = [], filled: readonly Backfill[] = []) {
+  const byPath = new Map(filled.map((b) => [b.url, b]));
   const missing = missingSettings(source);
   const upstreams = source.upstreams.map((u) => {
     const h = health.get(u.name);
@@ -157,7 +162,21 @@ export function describeSource(source: SourceDescriptor, health: HealthBook, tx:
     // Its feeds kept fresh in the background: when, how often (it adapts), and what the last refresh found.
     refresh: refreshed
       .filter((f) => f.source === source.name)
-      .map((f) => ({ url: f.url, intervalSeconds: Math.round(f.intervalMs / 1000), lastRefresh: iso(f.lastAt), nextRefresh: iso(f.nextAt), lastChange: iso(f.changedAt), newItems: f.newItems, failures: f.fails, lastError: f.lastError || undefined })),
+      .map((f) => {
+        const b = byPath.get(feedPath(f.url));
+        return {
+          url: f.url,
+          intervalSeconds: Math.round(f.intervalMs / 1000),
+          lastRefresh: iso(f.lastAt),
+          nextRefresh: iso(f.nextAt),
+          lastChange: iso(f.changedAt),
+          newItems: f.newItems,
+          failures: f.fails,
+          lastError: f.lastError || undefined,
+          // How far its archive was filled from the upstream's later pages (ARCHIVE_BACKFILL_PAGES).
+          backfill: b && { pages: b.pagesDone, goal: b.pagesGoal, done: !b.nextQuery || b.pagesDone >= b.pagesGoal, added: b.added, lastError: b.error || undefined },
+        };
+      }),
     // Where it and its accounts stand, as loads and checks last found them (alerts go out on each change).
     health: states
       .filter((h) => h.source === source.name)

@@ -10,7 +10,7 @@ import { UpstreamError } from '../upstream/errors.js';
 import { absolutize } from './absolute.js';
 import { feedUpdated, type FeedData } from './model.js';
 import { applyFeedParams, parseFeedParams, positiveInt, single, type FeedParams } from './params.js';
-import { ARCHIVE_PAGE, type FeedArchive } from './archive.js';
+import { ARCHIVE_PAGE, backfill, type FeedArchive } from './archive.js';
 import { HttpError, badRequest } from '../http/errors.js';
 import { transformText } from './text.js';
 import { formats, type Format } from './render/index.js';
@@ -194,6 +194,13 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const data = result.value as FeedData;
     if (result.state === 'miss') pushed(data, result.storedAt, url);
     const known = new Set(before?.items.map((i) => i.guid));
+    // A feed the archive keeps is filled back from the upstream's later pages, a few per refresh. What
+    // fails there is noted on its progress and never fails the refresh.
+    if (archive && !source.page?.(p)) {
+      const path = url.pathname.replace(SUFFIX, '');
+      // The upstream client's own deadline and call budget bound each page.
+      await backfill(archive, { source: opts.archiveAs!, path, first: data }, (next) => source.fetch(source.parse(params, { ...query, ...next }))).catch(() => {});
+    }
     return { digest: digestOf(data), newItems: before ? data.items.filter((i) => !known.has(i.guid)).length : 0, key };
   }
 

@@ -59,6 +59,11 @@ export interface ArchiveStore {
    * oldest unlisted items are dropped. An answer the same as the last one writes nothing but a time.
    */
   record(input: RecordInput): Promise<{ nextSeq: number }>;
+  /**
+   * Items of a later page of the upstream (a backfill): those not kept yet are kept, as not on its first
+   * page, below ARCHIVE_MAX_ITEMS; the others are left as they are. Returns how many were added.
+   */
+  older(input: { feed: string; source: string; items: RecordInput['items']; now: number; maxItems: number }): Promise<number>;
   feed(feed: string): Promise<ArchivedFeed | undefined>;
   feedByUrl(url: string): Promise<ArchivedFeed | undefined>;
   feeds(): Promise<Array<ArchivedFeed & { items: number }>>;
@@ -213,6 +218,33 @@ export function archiveStore(db: Sql): ArchiveStore {
         const over = total > input.maxItems ? await q.all<{ id: number }>(`SELECT id FROM archive_items WHERE feed = ? AND listed = 0 AND last_seen >= ? ORDER BY sort_at, seq LIMIT ?`, [feed, input.keepAfter, total - input.maxItems]) : [];
         await drop(q, [...old, ...over].map((r) => Number(r.id)));
         return { nextSeq: seq };
+      }),
+    older: (input) =>
+      db.tx(async (q) => {
+        const { feed, now } = input;
+        // Only a feed whose first page is kept: its seqs and its head come from there.
+        if (!(await q.get('SELECT 1 AS one FROM archive_feeds WHERE feed = ?', [feed]))) return 0;
+        const unique = [...new Map(input.items.map((i) => [i.guid, i])).values()];
+        const kept = new Set<string>();
+        for (let i = 0; i < unique.length; i += SLICE) {
+          const part = unique.slice(i, i + SLICE);
+          for (const r of await q.all<{ guid: string }>(`SELECT guid FROM archive_items WHERE feed = ? AND guid IN (${marks(part.length)})`, [feed, ...part.map((x) => x.guid)])) kept.add(r.guid);
+        }
+        const room = input.maxItems - Number((await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM archive_items WHERE feed = ?', [feed]))!.n);
+        // Newest first on the page: when there is not room for all, the newest are kept.
+        const fresh = unique.filter((i) => !kept.has(i.guid)).slice(0, Math.max(0, room));
+        if (fresh.length === 0) return 0;
+        const next = await q.get<{ next_seq: number }>('UPDATE archive_feeds SET next_seq = next_seq + ? WHERE feed = ? RETURNING next_seq', [fresh.length, feed]);
+        let seq = Number(next!.next_seq) - fresh.length;
+        for (const item of [...fresh].reverse()) {
+          const text = searchText(item.text());
+          const r = await q.get<{ id: number }>(
+            `INSERT INTO archive_items (feed, source, guid, seq, first_seen, last_seen, listed, gone, sort_at, data, hash, search_text) VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?) RETURNING id`,
+            [feed, input.source, item.guid, seq++, now, now, item.sortAt ?? 0, item.data, hashOf(item.data), text],
+          );
+          await index(q, Number(r!.id), text, false);
+        }
+        return fresh.length;
       }),
     async feed(feed) {
       const r = await db.get<FeedRow>('SELECT feed, source, url, title, head, next_seq, updated_at FROM archive_feeds WHERE feed = ?', [feed]);

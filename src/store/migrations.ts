@@ -456,4 +456,34 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX archive_items_tokens ON archive_items USING GIN (tokens);
     `,
   },
+  {
+    id: '015_archive_backfill',
+    sqlite: `
+      -- How far back a feed's archive was filled (ARCHIVE_BACKFILL_PAGES): by its archive id.
+      CREATE TABLE archive_backfill (
+        feed        TEXT    PRIMARY KEY,
+        url         TEXT    NOT NULL,
+        pages_done  INTEGER NOT NULL,
+        pages_goal  INTEGER NOT NULL,
+        next_query  TEXT    NOT NULL,
+        added       INTEGER NOT NULL,
+        error       TEXT    NOT NULL,
+        updated_at  INTEGER NOT NULL
+      );
+      CREATE INDEX archive_backfill_url ON archive_backfill (url);
+    `,
+    postgres: `
+      CREATE TABLE archive_backfill (
+        feed        TEXT    PRIMARY KEY,
+        url         TEXT    NOT NULL,
+        pages_done  INTEGER NOT NULL,
+        pages_goal  INTEGER NOT NULL,
+        next_query  TEXT    NOT NULL,
+        added       INTEGER NOT NULL,
+        error       TEXT    NOT NULL,
+        updated_at  BIGINT  NOT NULL
+      );
+      CREATE INDEX archive_backfill_url ON archive_backfill (url);
+    `,
+  },
 ];

@@ -1,6 +1,6 @@
 import { escapeHtml as e } from '../http/html.js';
 import type { SubscriptionForm } from '../feeds/descriptor.js';
-import type { describeSource } from '../feeds/mount.js';
+import { feedPath, type describeSource } from '../feeds/mount.js';
 
 import type { MessageKey, Texts } from '../i18n/index.js';
 
@@ -34,6 +34,8 @@ export interface StartPageView {
   tx: Texts;
   /** Readers offered once a URL is built, besides the feed: link. */
   readers: readonly ReaderLink[];
+  /** The archive is on (ARCHIVE_MAX_ITEMS > 0): each feed kept fresh offers its export. */
+  archive?: boolean;
   /** A URL built on the server, for a browser without JavaScript: the form's id, and the URL or what is missing. */
   built?: { form: string; values: Record<string, string>; url?: string; error?: string };
 }
@@ -286,8 +288,24 @@ ${fields}
 /** At most this many feeds per source in the page's table; /api/sources lists them all. */
 const REFRESH_ROWS = 100;
 
+/** A feed's archive: how far it was filled back, and its export (Markdown, JSON Lines). */
+function archiveCell(f: NonNullable<SourceView['refresh']>[number], tx: Texts, token: string | undefined): string {
+  const b = f.backfill;
+  const progress = !b
+    ? ''
+    : b.lastError
+      ? `<span class="warn">${e(tx.t('page.archive.backfillFailed', { pages: b.pages + 1, error: b.lastError }))}</span><br>`
+      : `<span class="muted">${e(tx.t(b.done ? 'page.archive.filled' : 'page.archive.backfilling', { pages: b.pages, goal: b.goal, added: b.added }))}</span><br>`;
+  const link = (format: string, label: string) => {
+    const q = new URLSearchParams({ feed: feedPath(f.url), format });
+    if (token) q.set('token', token);
+    return `<a href="${e(`/api/archive/export?${q}`)}" download>${label}</a>`;
+  };
+  return `${progress}${e(tx.t('page.archive.export'))} ${link('markdown', 'Markdown')} · ${link('jsonl', 'JSON Lines')}`;
+}
+
 /** Per feed: last and next refresh, how often, what the last one found. Failing feeds first, then the soonest due. */
-function refreshTable(feeds: NonNullable<SourceView['refresh']>, tx: Texts): string {
+function refreshTable(feeds: NonNullable<SourceView['refresh']>, tx: Texts, v: StartPageView): string {
   const when = (iso?: string) => (iso ? e(tx.dateTime(Date.parse(iso))) : '—');
   const every = (s: number) => (s >= 3600 ? `${+(s / 3600).toFixed(1)} h` : s >= 60 ? `${Math.round(s / 60)} min` : `${s} s`);
   const rows = [...feeds]
@@ -295,10 +313,10 @@ function refreshTable(feeds: NonNullable<SourceView['refresh']>, tx: Texts): str
     .slice(0, REFRESH_ROWS)
     .map((f) => {
       const found = f.lastError ? `<span class="bad">${e(f.lastError)}</span>` : f.lastRefresh ? e(tx.t('page.refresh.found', { count: f.newItems })) : '—';
-      return `<tr><td><code>${e(f.url)}</code></td><td>${when(f.lastRefresh)}</td><td>${when(f.nextRefresh)}</td><td>${every(f.intervalSeconds)}</td><td>${found}</td></tr>`;
+      return `<tr><td><code>${e(f.url)}</code></td><td>${when(f.lastRefresh)}</td><td>${when(f.nextRefresh)}</td><td>${every(f.intervalSeconds)}</td><td>${found}</td>${v.archive ? `<td>${archiveCell(f, tx, v.token)}</td>` : ''}</tr>`;
     });
   const more = feeds.length > REFRESH_ROWS ? `<p class="muted">${e(tx.t('page.refresh.more', { count: feeds.length - REFRESH_ROWS }))}</p>` : '';
-  const head = (['page.refresh.feed', 'page.refresh.last', 'page.refresh.next', 'page.refresh.every', 'page.refresh.result'] as const).map((k) => `<th>${e(tx.t(k))}</th>`).join('');
+  const head = (['page.refresh.feed', 'page.refresh.last', 'page.refresh.next', 'page.refresh.every', 'page.refresh.result', ...(v.archive ? (['page.refresh.archive'] as const) : [])] as const).map((k) => `<th>${e(tx.t(k))}</th>`).join('');
   return `<details class="refresh-feeds"><summary>${e(tx.t('page.refresh.table'))}</summary><div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table></div>${more}</details>`;
 }
 
@@ -321,7 +339,7 @@ function sourceCard(s: SourceView, v: StartPageView): string {
     const last = Math.max(...refreshed.map((f) => (f.lastRefresh ? Date.parse(f.lastRefresh) : 0)));
     problems.push(`<p class="muted refresh">${e(tx.t('page.refresh', { count: refreshed.length, time: last > 0 ? tx.dateTime(last) : '—' }))}</p>`);
     for (const f of refreshed.filter((x) => x.lastError).slice(0, 5)) problems.push(`<p class="warn">${e(tx.t('page.refreshFailed', { url: f.url, error: f.lastError ?? '' }))}</p>`);
-    problems.push(refreshTable(refreshed, tx));
+    problems.push(refreshTable(refreshed, tx, v));
   }
   // What its last loads and checks found, when something is wrong (alerts go out on each change).
   for (const h of (s.health ?? []).filter((x) => x.state !== 'ok')) {
