@@ -4,8 +4,9 @@
  * with its baselines' absolute figures, so a ratio can be judged (a baseline limited by the generator
  * makes every ratio look good).
  *
- * BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_ONLY=feed,proxy,play,resize,mp,redis,store,websub,refresh,memory,
+ * BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_ONLY=feed,proxy,play,resize,mp,redis,store,websub,refresh,archive,memory,
  * BENCH_FEEDS (10000: feeds on the refresh schedule), BENCH_REFRESH (120: their interval, s),
+ * BENCH_ARCHIVE_ITEMS (1000000: kept items), BENCH_ARCHIVE_FEED (100000: of them in one feed),
  * BENCH_NODE_FLAGS (extra node flags for feedgate, e.g. --cpu-prof).
  */
 import { writeFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ import { cpuSeconds, curlRate, ensureTools, feedgate, freePort, median, minorFau
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'feed,proxy,play,resize,mp,redis,store,websub,refresh,memory').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'feed,proxy,play,resize,mp,redis,store,websub,refresh,archive,memory').split(','));
 const TOKEN = 'bench-token';
 const SECRET = 'bench-secret';
 
@@ -539,6 +540,11 @@ if (ONLY.has('refresh')) {
   console.log(`  poll p99 during steady refreshes / without: ${worse.toFixed(2)}x (goal: unchanged, within 1.5x: ${worse <= 1.5 && quiet.errors + during1.errors + during2.errors === 0 ? 'met' : 'NOT MET'})\n`);
   rfg.child.kill('SIGTERM');
   rup.child.kill('SIGTERM');
+}
+
+if (ONLY.has('archive')) {
+  const { archiveBench } = await import('./archive.js');
+  await archiveBench({ track, feedgate, token: TOKEN, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, fmt: (r) => fmt(r as WrkResult) });
 }
 
 if (ONLY.has('memory')) {
