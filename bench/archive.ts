@@ -92,7 +92,7 @@ function feedRows(): Array<{ feed: string; source: string; url: string; count: n
   return [big, small, ...others];
 }
 
-async function fillSqlite(dir: string): Promise<number> {
+async function fillSqlite(dir: string): Promise<Map<string, number>> {
   const { openSqlite } = await import('../src/store/sqlite.js');
   const { CORE_MIGRATIONS } = await import('../src/store/migrations.js');
   const sql = openSqlite(dir);
@@ -125,10 +125,10 @@ async function fillSqlite(dir: string): Promise<number> {
     for (const f of feedRows()) feed.run(f.feed, f.source, f.url, f.feed, (counts.get(f.feed) ?? 0) + 1);
   })();
   await sql.close();
-  return n;
+  return counts;
 }
 
-async function fillPostgres(url: string): Promise<number> {
+async function fillPostgres(url: string): Promise<Map<string, number>> {
   const { PostgresSql } = await import('../src/store/postgres.js');
   const { CORE_MIGRATIONS } = await import('../src/store/migrations.js');
   const sql = new PostgresSql({ url, poolMax: 2, statementTimeoutMs: 0 });
@@ -168,7 +168,7 @@ async function fillPostgres(url: string): Promise<number> {
   await client.query('CREATE INDEX archive_items_tokens ON archive_items USING GIN (tokens)');
   await client.query('VACUUM ANALYZE archive_items');
   await client.end();
-  return n;
+  return counts;
 }
 
 const pct = (xs: number[], p: number) => {
@@ -198,13 +198,14 @@ export async function archiveBench(d: ArchiveBenchDeps): Promise<void> {
   const pgUrl = await pg.database('archive');
   console.log(`The archive: ${TOTAL.toLocaleString('en')} kept items over ${OTHER_FEEDS + 2} feeds, one feed with ${BIG.toLocaleString('en')}, mixed Chinese and English:`);
   let t0 = performance.now();
-  await fillSqlite(dir);
+  const counts = await fillSqlite(dir);
   const fillS = (performance.now() - t0) / 1000;
   t0 = performance.now();
   await fillPostgres(pgUrl);
   const fillP = (performance.now() - t0) / 1000;
-  console.log(`  filled SQLite in ${fillS.toFixed(0)} s, PostgreSQL in ${fillP.toFixed(0)} s`);
-  const env = { HDHIVE_API_URL: hd.url, HDHIVE_API_KEY: hd.apiKey, ACCESS_TOKEN: d.token, CACHE_TTL: '1h', REFRESH_HDHIVE: '0' };
+  console.log(`  filled SQLite in ${fillS.toFixed(0)} s, PostgreSQL in ${fillP.toFixed(0)} s; the big feed has ${counts.get(BIG_FEED.feed)} items`);
+  // ARCHIVE_MAX_ITEMS above the big feed: the default (10 000 per feed) would trim it at its first load.
+  const env = { HDHIVE_API_URL: hd.url, HDHIVE_API_KEY: hd.apiKey, ACCESS_TOKEN: d.token, CACHE_TTL: '1h', REFRESH_HDHIVE: '0', ARCHIVE_MAX_ITEMS: String(2 * BIG) };
   const engines: Array<[string, Proc]> = [
     ['SQLite', await d.track(d.feedgate({ ...env, DATA_DIR: dir }))],
     ['PostgreSQL', await d.track(d.feedgate({ ...env, DATABASE_URL: pgUrl }))],
@@ -242,7 +243,7 @@ export async function archiveBench(d: ArchiveBenchDeps): Promise<void> {
     console.log(`    cached hit, ${SMALL} kept      ${d.fmt(agg(small))}  (${(sizes[1]! / 1024).toFixed(0)} KiB)`);
     console.log(`    hits, big / small feed    ${showRatio(ratio)} (goal: unchanged, >= 0.9x: ${ratio.median >= 0.9 ? 'met' : 'NOT MET'})`);
     // Cold archive documents: distinct pages, each built once from the database.
-    const pages = Math.floor(BIG / 50);
+    const pages = Math.floor(counts.get(BIG_FEED.feed)! / 50);
     const times: number[] = [];
     for (let i = 0; i < 200; i++) {
       const page = 1 + Math.floor(((i * 7919) % pages));
@@ -275,7 +276,13 @@ export async function archiveBench(d: ArchiveBenchDeps): Promise<void> {
       const { peak, result: bytes } = await peakRss(fg.pid, async () => {
         const r = await fetch(`${u}/api/archive/export?feed=${BIG_FEED.url}&format=${format}&${T}`);
         let n = 0;
-        for await (const c of r.body!) n += (c as Uint8Array).length;
+        let lines = 0;
+        for await (const c of r.body!) {
+          n += (c as Uint8Array).length;
+          if (format === 'jsonl') for (const b of c as Uint8Array) if (b === 10) lines++;
+        }
+        if (r.status !== 200 || (format === 'jsonl' && lines < 3)) throw new Error(`${name} export: HTTP ${r.status}, ${lines} lines`);
+        if (format === 'jsonl') console.log(`    export jsonl: ${lines - 2} items`);
         return n;
       });
       const secs = (performance.now() - s) / 1000;

@@ -7,7 +7,10 @@ import fc from 'fast-check';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { slug } from '../src/feeds/archive-markdown.js';
+import { markdownTar, slug } from '../src/feeds/archive-markdown.js';
+import { archiveStore } from '../src/store/archive.js';
+import { CORE_MIGRATIONS } from '../src/store/migrations.js';
+import { openSqlite } from '../src/store/sqlite.js';
 import { SOURCES } from '../src/feeds/sources.js';
 import { tempDir, useStartApp } from './helpers/app.js';
 import { sampleJpeg } from './helpers/media.js';
@@ -75,6 +78,25 @@ describe('Markdown export', () => {
         expect([...out].length).toBeLessThanOrEqual(Math.max(max, 4));
       }),
     );
+  });
+
+  it('videos and audio become links (a <source> inside them too), lists and emphasis stay Markdown, a deleted item says so', async () => {
+    const db = openSqlite(tempDir());
+    await db.migrate(CORE_MIGRATIONS);
+    const store = archiveStore(db);
+    const item = (guid: string, contentHtml: string) => ({ guid, sortAt: Date.UTC(2025, 4, 1), data: JSON.stringify({ guid, title: `T ${guid}`, contentHtml }), text: () => guid });
+    const base = { feed: 'x:1', source: 'x', url: '/feeds/x/1', title: 'X', head: '{}', maxItems: 100, keepAfter: 0 };
+    await store.record({ ...base, items: [item('a', '<p>hi <b>bold</b></p><video controls poster="/proxy?p=1"><source src="/play?a=1&amp;b=2" type="video/mp4"></video><audio controls src="/a.mp3"></audio><ul><li>one</li></ul>'), item('b', '<p>gone</p>')], now: 1000 });
+    await store.record({ ...base, items: [item('a', '<p>hi <b>bold</b></p><video controls poster="/proxy?p=1"><source src="/play?a=1&amp;b=2" type="video/mp4"></video><audio controls src="/a.mp3"></audio><ul><li>one</li></ul>')], windowFrom: 0, now: 2000 });
+    const files = await untar(markdownTar(store, { base: 'https://feeds.example' }));
+    const a = [...files].find(([n]) => n.endsWith('-T-a.md'))![1].toString('utf8');
+    expect(a).toContain('hi **bold**');
+    expect(a).toContain('[▶ video](https://feeds.example/play?a=1&b=2)');
+    expect(a).toContain('[▶ audio](https://feeds.example/a.mp3)');
+    expect(a).toMatch(/^- one$/m);
+    const b = [...files].find(([n]) => n.endsWith('-T-b.md'))![1].toString('utf8');
+    expect(front(b)).toMatchObject({ guid: 'b', listed: false, deleted: true });
+    await db.close();
   });
 
   it('a tar of one file per item with front matter; images as absolute /proxy links, or bundled once with media=1 (one that fails stays a link); bad parameters are 400s', async () => {

@@ -400,6 +400,35 @@ describe('MP feed', () => {
   });
 });
 
+describe('MP feeds in the archive', () => {
+  it('each variant is kept apart (the plain feed, content=1): loading one never rewrites the other', async () => {
+    const { mp } = holder;
+    app = await start(mp, { CACHE_TTL: '1s' });
+    await push(app, mp);
+    expect((await jsonFeed(feedUrl(app))).res.status).toBe(200);
+    const plainRows = () => app!.db.all<{ guid: string; data: string }>('SELECT guid, data FROM archive_items WHERE feed = ? ORDER BY guid', [`mp:${BIZ}`]);
+    const before = await plainRows();
+    expect(before.length).toBeGreaterThan(0);
+    let full = await jsonFeed(feedUrl(app, '?content=1'));
+    // Full texts may come after the first answer: read again until they are in.
+    for (let i = 0; i < 30 && full.feed.items.some((x) => !x.content_html?.includes('</')); i++) {
+      await new Promise((r) => setTimeout(r, 1100));
+      full = await jsonFeed(feedUrl(app, '?content=1'));
+    }
+    const feeds = await app.db.all<{ feed: string }>('SELECT DISTINCT feed FROM archive_items ORDER BY feed');
+    expect(feeds.map((f) => f.feed)).toEqual([`mp:${BIZ}`, `mp:${BIZ}~content`]);
+    expect(await plainRows()).toEqual(before);
+    // Each kept in its own form: the full text in one, the summary in the other.
+    const kept = new Map((await app.db.all<{ guid: string; data: string }>('SELECT guid, data FROM archive_items WHERE feed = ?', [`mp:${BIZ}~content`])).map((r) => [r.guid, JSON.parse(r.data) as { contentHtml?: string }]));
+    expect([...kept.keys()].sort()).toEqual(before.map((r) => r.guid));
+    for (const r of before) expect(kept.get(r.guid)!.contentHtml!.length, r.guid).toBeGreaterThan((JSON.parse(r.data) as { contentHtml?: string }).contentHtml?.length ?? 0);
+    // The plain feed read again is unchanged by it.
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await jsonFeed(feedUrl(app))).res.status).toBe(200);
+    expect(await plainRows()).toEqual(before);
+  }, 60_000);
+});
+
 describe('/mp/proxy', () => {
   it('serves the cleaned article as a complete page from a signed feed link; images stream through /proxy', async () => {
     const { mp } = holder;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import TurndownService from 'turndown';
+import { NodeHtmlMarkdown } from 'node-html-markdown';
 import { stringify } from 'yaml';
 import type { ArchiveStore, ArchivedFeed, ArchivedItem } from '../store/archive.js';
 import type { ExportProgress } from './archive-export.js';
@@ -39,19 +39,22 @@ export function feedFolder(feed: ArchivedFeed): string {
 
 const iso = (t: number | undefined) => (t === undefined || !Number.isFinite(t) ? undefined : new Date(t).toISOString());
 
-function converter(): TurndownService {
-  const td = new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced', bulletListMarker: '-', emDelimiter: '*' });
-  td.remove(['script', 'style', 'iframe', 'noscript']);
-  // A video or audio has no text for Markdown to keep: a link to it instead.
-  td.addRule('media', {
-    filter: ['video', 'audio'],
-    replacement: (_content, node) => {
-      const el = node as TurndownService.Node & { getAttribute(n: string): string | null; querySelector(s: string): { getAttribute(n: string): string | null } | null };
-      const src = el.getAttribute('src') ?? el.querySelector('source')?.getAttribute('src');
-      return src ? `\n\n[▶ ${el.nodeName.toLowerCase()}](${src})\n\n` : '';
+/**
+ * HTML to Markdown. node-html-markdown rather than turndown: a third of the time and of the memory per
+ * item (turndown builds a whole DOM for each), which an export of 100 000 items feels.
+ */
+function converter(): (html: string) => string {
+  const nhm = new NodeHtmlMarkdown(
+    { bulletMarker: '-', codeBlockStyle: 'fenced' },
+    {
+      // A video or audio has no text for Markdown to keep: a link to it instead.
+      'video,audio': ({ node }) => {
+        const src = node.getAttribute('src') ?? /\ssrc=(["'])([^"']+)\1/.exec(node.innerHTML)?.[2]?.replace(/&amp;/g, '&');
+        return src ? { content: `[▶ ${node.tagName.toLowerCase()}](${src})`, recurse: false, surroundingNewlines: 2 } : { ignore: true };
+      },
     },
-  });
-  return td;
+  );
+  return (html) => nhm.translate(html);
 }
 
 /**
@@ -100,15 +103,12 @@ export function markdownTar(store: ArchiveStore, opts: MarkdownOptions): Readabl
         }
         return local === null ? abs(url) : local;
       };
-      const names = new Set<string>();
       for (let after = 0; ; ) {
         const rows = await store.scan(after, BATCH, f.feed);
         if (rows.length === 0) break;
         for (const r of rows) {
-          let name = itemFileName(r);
-          if (names.has(name)) name = name.replace(/\.md$/, `-${r.id}.md`);
-          names.add(name);
-          await entry(`${folder}/${name}`, await itemMarkdown(f, r, td, image, abs), r.lastSeen);
+          // Unique in the folder by its seq: nothing to remember across a feed of any size.
+          await entry(`${folder}/${itemFileName(r)}`, await itemMarkdown(f, r, td, image, abs), r.lastSeen);
         }
         after = rows.at(-1)!.id;
         done += rows.length;
@@ -120,8 +120,12 @@ export function markdownTar(store: ArchiveStore, opts: MarkdownOptions): Readabl
     pack.finalize();
   }
   run().catch((err: Error) => pack.destroy(err));
-  // A Node stream, so koa and pipeline() take it as one.
-  return Readable.from(pack as AsyncIterable<Buffer>);
+  // A Node stream, so koa and pipeline() take it as one. Through a generator of our own: Readable.from()
+  // given the pack itself (a streamx stream) kept something of every entry, 450 bytes each (Node 20).
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for await (const c of pack as AsyncIterable<Buffer>) yield c;
+  }
+  return Readable.from(chunks());
 }
 
 /** `2025-01-06-12-title.md`: the item's date, its seq (unique per feed), its title. */
@@ -130,9 +134,10 @@ function itemFileName(r: ArchivedItem): string {
   return `${new Date(r.sortAt).toISOString().slice(0, 10)}-${r.seq}-${slug(item.title || item.guid, 50)}.md`;
 }
 
-async function itemMarkdown(f: ArchivedFeed, r: ArchivedItem, td: TurndownService, image: (url: string) => Promise<string>, abs: (url: string) => string): Promise<string> {
+async function itemMarkdown(f: ArchivedFeed, r: ArchivedItem, td: (html: string) => string, image: (url: string) => Promise<string>, abs: (url: string) => string): Promise<string> {
   const item = JSON.parse(r.data) as FeedItem;
-  let html = item.contentHtml ?? '';
+  // A <source> inside a video becomes the video's src: the converter drops the element otherwise.
+  let html = (item.contentHtml ?? '').replace(/<(video|audio)\b([^>]*)>\s*<source\b[^>]*?\ssrc=(["'])([^"']+)\3[^>]*>/gi, '<$1$2 src=$3$4$3>');
   // Every /proxy image in the body, bundled or absolute; other root-relative links (/play) absolute.
   const srcs = [...new Set([...html.matchAll(/\s(?:src|poster)=(["'])([^"']+)\1/g)].map((m) => m[2]!.replace(/&amp;/g, '&')))];
   const map = new Map<string, string>();
@@ -160,6 +165,6 @@ async function itemMarkdown(f: ArchivedFeed, r: ArchivedItem, td: TurndownServic
     enclosures: item.enclosures?.map((e) => ({ url: abs(e.url), type: e.type, length: e.length, duration: e.duration })),
   };
   for (const k of Object.keys(front)) if (front[k] === undefined) delete front[k];
-  const body = html ? td.turndown(html) : (item.summary ?? '');
+  const body = html ? td(html) : (item.summary ?? '');
   return `---\n${stringify(front, { lineWidth: 0 })}---\n\n# ${item.title.replace(/\n/g, ' ')}\n\n${body}\n`;
 }

@@ -50,6 +50,9 @@ function windowFrom(times: number[]): number | undefined {
   return sorted[Math.floor((sorted.length - 1) * 0.9)];
 }
 
+/** Where the archive keeps a feed's items: its id, and its variant when the options change the items. */
+export const archiveKey = (data: Pick<FeedData, 'id' | 'variant'>): string => (data.variant ? `${data.id}~${data.variant}` : data.id);
+
 /** Items per RFC 5005 archive document: page n holds the items kept n-th by 50s (seq (n-1)·50+1 … n·50). */
 export const ARCHIVE_PAGE = 50;
 
@@ -73,7 +76,7 @@ export class FeedArchive {
     const items = data.items.filter((i) => !i.guid.startsWith('feedgate:'));
     if (!this.enabled || items.length === 0) return 0;
     return this.opts.store.older({
-      feed: data.id,
+      feed: archiveKey(data),
       source,
       items: items.map((i) => ({ guid: i.guid, data: JSON.stringify(i), sortAt: i.published ?? i.updated, text: () => itemText(i) })),
       now,
@@ -107,7 +110,7 @@ export class FeedArchive {
     if (items.length === 0) return data;
     const dated = items.flatMap((i) => (i.published ?? i.updated) !== undefined ? [(i.published ?? i.updated)!] : []);
     const { nextSeq } = await this.opts.store.record({
-      feed: data.id,
+      feed: archiveKey(data),
       source,
       url,
       title: data.title,
@@ -119,7 +122,7 @@ export class FeedArchive {
       keepAfter: now - this.opts.days * 86_400_000,
     });
     const archivePages = Math.floor((nextSeq - 1) / ARCHIVE_PAGE);
-    const kept = await this.opts.store.unlisted(data.id, this.opts.showMax);
+    const kept = await this.opts.store.unlisted(archiveKey(data), this.opts.showMax);
     if (kept.length === 0) return { ...data, archivePages };
     // Merged by time; the upstream's own order stands among its items.
     const merged: FeedItem[] = all.filter((i) => i.guid.startsWith('feedgate:'));
@@ -147,7 +150,7 @@ export async function backfill(
 ): Promise<Backfill | undefined> {
   const { backfills: store, backfillPages: goal = 0 } = archive.options;
   if (!store || goal <= 0 || !archive.enabled) return undefined;
-  const id = feed.first.id;
+  const id = archiveKey(feed.first);
   let b = await store.get(id);
   if (!b) {
     if (!feed.first.nextQuery) return undefined;

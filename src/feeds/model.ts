@@ -77,6 +77,12 @@ export interface FeedData {
   updated?: number;
   /** How many full RFC 5005 archive pages the archive holds of this feed (set when it keeps the feed). */
   archivePages?: number;
+  /**
+   * What of the items these parameters change besides `id` (MP full text, a Channels quality): the
+   * archive keeps each variant apart, so one reader's options never rewrite another's items. Absent
+   * for the default options.
+   */
+  variant?: string;
   /** Query parameters that fetch the next (older) page, when there is one: the route makes the link. */
   nextQuery?: Record<string, string>;
   items: FeedItem[];

@@ -10,7 +10,7 @@ import { UpstreamError } from '../upstream/errors.js';
 import { absolutize } from './absolute.js';
 import { feedUpdated, type FeedData } from './model.js';
 import { applyFeedParams, parseFeedParams, positiveInt, single, type FeedParams } from './params.js';
-import { ARCHIVE_PAGE, backfill, type FeedArchive } from './archive.js';
+import { ARCHIVE_PAGE, archiveKey, backfill, type FeedArchive } from './archive.js';
 import { HttpError, badRequest } from '../http/errors.js';
 import { transformText } from './text.js';
 import { formats, type Format } from './render/index.js';
@@ -214,7 +214,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     if (page !== undefined) {
       const full = archivePages ?? 0;
       if (page > full) throw new HttpError(404, 'NO_SUCH_ARCHIVE_PAGE', full ? `this feed has ${full} full archive pages (archive_page=1 … ${full}); archive_page=${page} is not full yet` : 'this feed has no full archive page yet (one comes with every 50 items kept)');
-      const rows = await store.bySeq(data.id, (page - 1) * ARCHIVE_PAGE + 1, page * ARCHIVE_PAGE);
+      const rows = await store.bySeq(archiveKey(data), (page - 1) * ARCHIVE_PAGE + 1, page * ARCHIVE_PAGE);
       const current = withParam(self, 'archive_page', undefined);
       return {
         data: { ...head, title: data.title, items: rows.reverse().map((r) => archive!.shown(r)) } as FeedData,
@@ -227,7 +227,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const limit = params.limit ?? 50;
     const seqRaw = single(query, 'before_seq');
     if (seqRaw !== undefined && !/^\d{1,15}$/.test(seqRaw)) throw badRequest('parameter before_seq must be a whole number (as the next link gives it)');
-    const rows = await store.before(data.id, before!, limit, seqRaw === undefined ? undefined : Number(seqRaw));
+    const rows = await store.before(archiveKey(data), before!, limit, seqRaw === undefined ? undefined : Number(seqRaw));
     const last = rows.at(-1);
     return {
       data: { ...head, title: data.title, items: rows.map((r) => archive!.shown(r)) } as FeedData,

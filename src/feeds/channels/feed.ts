@@ -131,6 +131,8 @@ export function channelsFeed(opts: ChannelsFeedOptions, route: 'feeds' | 'compat
       const nickname = account?.nickname ?? p.username;
       const feed: FeedData = {
         id: `channels:${p.username}`,
+        // Another quality's play links: kept apart in the archive.
+        variant: p.quality === 'original' ? undefined : `q=${p.quality}`,
         title: opts.texts.t('channels.feed.title', { name: nickname }),
         link: 'https://channels.weixin.qq.com/',
         description: account?.signature ?? opts.texts.t('channels.feed.description', { name: nickname }),

@@ -201,6 +201,8 @@ export function momentsFeed(opts: MomentsFeedOptions): FeedSource<MomentsParams>
       const who = p.usernames.length === 1 ? (posts.find((x) => x.username === p.usernames[0])?.nickname ?? p.usernames[0]!) : undefined;
       const feed: FeedData = {
         id: `moments:${p.usernames.join(',') || 'all'}${p.keyword ? `:${p.keyword}` : ''}`,
+        // Likes and comments in the body: kept apart in the archive.
+        variant: p.comments ? 'comments' : undefined,
         title: who ? t('moments.feed.one', { name: who }) : p.usernames.length ? t('moments.feed.some', { count: p.usernames.length }) : t('moments.feed.all'),
         link: 'https://weixin.qq.com/',
         description: p.keyword

@@ -284,6 +284,9 @@ export function mpFeed(opts: MpFeedOptions, route: 'feeds' | 'compat' = 'feeds')
         items,
       };
       if (listed?.next !== undefined) feed.nextQuery = { offset: String(listed.next) };
+      // Full text, proxied images: the items differ, so the archive keeps them apart.
+      const variant = [p.content && 'content', p.proxy && 'proxy', !p.proxyCover && 'cover'].filter(Boolean).join('+');
+      if (variant) feed.variant = variant;
       return feed;
     },
   };
