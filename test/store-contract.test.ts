@@ -123,6 +123,23 @@ for (const engine of engines) {
       expect(await a.lastId()).toBeGreaterThan(0);
     });
 
+    it('archive search pages through the newest items and the older ones alike (a window of 3 on PostgreSQL)', async () => {
+      const a = archiveStore(db, { searchWindow: 3 });
+      const item = (n: number) => ({ guid: `s${n}`, data: JSON.stringify({ guid: `s${n}`, title: `t${n}` }), sortAt: n, text: () => (n % 2 ? `星空 odd ${n}` : `even ${n}`) });
+      await a.record({ feed: 'sw:1', source: 'sw', url: '/feeds/sw/1', title: 'S', head: '{}', maxItems: 100, keepAfter: 0, items: Array.from({ length: 12 }, (_, i) => item(12 - i)), now: 1000 });
+      const all: string[] = [];
+      let before: number | undefined;
+      for (let i = 0; i < 10; i++) {
+        const page = await a.search(parseSearch('星空')!, { limit: 2, beforeId: before, source: 'sw' });
+        all.push(...page.map((r) => r.guid));
+        if (page.length < 2) break;
+        before = page.at(-1)!.id;
+      }
+      expect(all).toEqual(['s11', 's9', 's7', 's5', 's3', 's1']);
+      expect((await a.search(parseSearch('odd 1')!, { limit: 10, source: 'sw' })).map((r) => r.guid)).toEqual(['s11', 's1']);
+      expect(await a.search(parseSearch('even 13')!, { limit: 10 })).toEqual([]);
+    });
+
     it('archive backfill: later pages keep only what is new, as not listed, below the bound; progress begun once, saved only over the count it was read at', async () => {
       const a = archiveStore(db);
       const f = backfillStore(db);
