@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ImportError, exportLines, importLines } from './feeds/archive-export.js';
 import { markdownTar } from './feeds/archive-markdown.js';
-import { originGet } from './http/loopback.js';
+import { originGet } from './upstream/loopback.js';
 import { archiveStore } from './store/archive.js';
 import { openStore } from './store/index.js';
 import { join, resolve } from 'node:path';

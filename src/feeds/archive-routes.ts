@@ -5,7 +5,7 @@ import type { RequestListener } from 'node:http';
 import { publicBase } from '../http/base-url.js';
 import { compressJson } from '../http/compress.js';
 import { HttpError, badRequest } from '../http/errors.js';
-import { loopback } from '../http/loopback.js';
+import { loopback } from '../upstream/loopback.js';
 import type { ArchiveStore } from '../store/archive.js';
 import { exportLines } from './archive-export.js';
 import { markdownTar } from './archive-markdown.js';

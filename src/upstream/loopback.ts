@@ -1,7 +1,7 @@
 import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
-import { readCapped } from '../upstream/read-body.js';
+import { readCapped } from './read-body.js';
 
 export interface LoopbackGet {
   /** GETs a root-relative path; undefined unless the answer is a 200 of at most `max` bytes. */
