@@ -114,6 +114,25 @@ describe('Douyin feed', () => {
     expect(d.raw.length).toBe(calls);
   });
 
+  it('the first page links the next (max_cursor), which lists the older post; a background refresh fills the archive back from it', async () => {
+    const { d } = holder;
+    app = await start(d, { CACHE_TTL: '1s', REFRESH_DOUYIN: '1s' });
+    const { body: first } = await getJson(feedUrl(app));
+    expect(first.items.map((i: any) => i.id)).not.toContain(IDS.older);
+    expect(new URL(first.next_url).searchParams.get('max_cursor')).toBe('1731663000000');
+    const { body: next } = await getJson(first.next_url);
+    expect(next.items.map((i: any) => i.id)).toEqual([IDS.older]);
+    expect(next.next_url).toBeUndefined();
+    expect((await fetch(feedUrl(app, SEC_UID, '?max_cursor=abc'))).status).toBe(400);
+    // The backfill reads that page in the background; the first page then shows the older post too, kept.
+    let row: { pages_done: number; added: number } | undefined;
+    for (let i = 0; i < 100 && !(row = await app.db.get<{ pages_done: number; added: number }>('SELECT * FROM archive_backfill'))?.pages_done; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(row).toMatchObject({ pages_done: 1 });
+    await new Promise((r) => setTimeout(r, 1100));
+    const { body: again } = await getJson(feedUrl(app));
+    expect(again.items.map((i: any) => i.id)).toContain(IDS.older);
+  }, 30_000);
+
   it('subscribe by share link: the redirect is followed and checked, then 302 to the canonical feed', async () => {
     const { d } = holder;
     app = await start(d, { ACCESS_TOKEN: 'tok' });

@@ -3,7 +3,7 @@ import type { MediaLinks } from '../../proxy/links.js';
 import { escapeHtml, textToHtml } from '../../http/html.js';
 import { titleLine, withCover, type Enclosure, type FeedData, type FeedItem } from '../model.js';
 import type { Texts } from '../../i18n/index.js';
-import { positiveInt, type Query } from '../params.js';
+import { positiveInt, single, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
 import { SEC_UID, badShape, type DouyinClient } from './client.js';
 import { arr, obj, str, unixTime } from '../../upstream/shape.js';
@@ -25,6 +25,8 @@ export interface DouyinFeedOptions {
 export interface DouyinParams {
   secUid: string;
   pages: number;
+  /** Where the list starts: '0' for the newest, else a max_cursor Douyin gave (the next page's link). */
+  cursor: string;
 }
 
 /** The H.264 stream of a video, best first: browsers and readers do not all play H.265/ByteVC1. */
@@ -49,7 +51,9 @@ export function playUrl(list: string[]): string | undefined {
 
 export function parseDouyinParams(secUid: string | undefined, query: Query, maxPages: number): DouyinParams {
   if (!secUid || !SEC_UID.test(secUid)) throw badRequest(`secUserId must be a Douyin sec_user_id (MS4wLjABAAAA…), got "${(secUid ?? '').slice(0, 80)}"; subscribe by share link with /feeds/douyin?url=…`);
-  return { secUid, pages: positiveInt(query, 'pages', maxPages, 'DOUYIN_MAX_PAGES') ?? 1 };
+  const cursor = single(query, 'max_cursor') ?? '0';
+  if (!/^\d{1,20}$/.test(cursor)) throw badRequest('max_cursor must be the number a next link carries (milliseconds since 1970)');
+  return { secUid, pages: positiveInt(query, 'pages', maxPages, 'DOUYIN_MAX_PAGES') ?? 1, cursor };
 }
 
 const count = (n: unknown) => {
@@ -124,20 +128,23 @@ function toItem(a: Record<string, unknown>, opts: DouyinFeedOptions): FeedItem |
 /** GET /feeds/douyin/:secUserId */
 export function douyinFeed(opts: DouyinFeedOptions): FeedSource<DouyinParams> {
   return {
-    query: ['pages'],
+    query: ['pages', 'max_cursor'],
     parse: (params, query) => parseDouyinParams(params.secUserId, query, opts.maxPages),
-    key: (p) => `douyin:${p.secUid}:${p.pages}`,
+    key: (p) => `douyin:${p.secUid}:${p.pages}:${p.cursor}`,
+    page: (p) => p.cursor !== '0',
     async fetch(p, signal) {
       const list: Record<string, unknown>[] = [];
-      let cursor = '0';
+      let cursor = p.cursor;
+      let more: string | undefined;
       for (let page = 0; page < p.pages; page++) {
         const res = await opts.client.posts(p.secUid, cursor, signal);
         // null is how Douyin writes an empty list; anything else that is not a list is not an answer.
         if (res.aweme_list !== null && !Array.isArray(res.aweme_list)) throw badShape('its post list has no aweme_list');
         list.push(...arr(res.aweme_list).map(obj));
         const next = str(res.max_cursor);
-        if (!Number(res.has_more) || !next || next === cursor) break;
-        cursor = next;
+        more = undefined;
+        if (!Number(res.has_more) || !next || !/^\d{1,20}$/.test(next) || next === cursor) break;
+        cursor = more = next;
       }
       let profile: Record<string, unknown> = obj(list[0]?.author);
       if (list.length === 0) {
@@ -170,6 +177,8 @@ export function douyinFeed(opts: DouyinFeedOptions): FeedSource<DouyinParams> {
         authors: [{ name: nickname }],
         items,
       };
+      // Older posts: a next link for readers, and the pages a backfill follows.
+      if (more) feed.nextQuery = { max_cursor: more };
       return feed;
     },
   };
