@@ -120,6 +120,11 @@ async function exportArchive(args: string[]): Promise<void> {
   // Images are fetched from the running feedgate, through the /proxy readers use.
   const server = (values.server ?? `http://${/^(0\.0\.0\.0|::)$/.test(config.HOST) ? '127.0.0.1' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`).replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]+$/.test(server)) throw new ConfigError([`--server must be the running feedgate's origin, e.g. http://127.0.0.1:8080, got "${server}"`]);
+  if (values.media) {
+    // Every image would fail one by one: say at once that the server is not there.
+    const up = await fetch(`${server}/healthz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status < 500, () => false);
+    if (!up) throw new ConfigError([`--media fetches images through the running feedgate, and none answers at ${server}: start it, or give its address with --server`]);
+  }
   const { db, store } = await openArchive();
   try {
     let only;

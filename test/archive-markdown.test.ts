@@ -169,5 +169,8 @@ describe('Markdown export', () => {
     const bad = await runCli(['export', file, '--media'], { DATA_DIR: copy }, tempDir());
     expect(bad.code).toBe(2);
     expect(bad.out).toMatch(/--media goes with --format markdown/);
+    const away = await runCli(['export', file, '--format', 'markdown', '--media', '--server', 'http://127.0.0.1:9'], { DATA_DIR: copy }, tempDir());
+    expect(away.code).toBe(2);
+    expect(away.out).toMatch(/none answers at http:\/\/127\.0\.0\.1:9: start it, or give its address with --server/);
   }, 60_000);
 });
