@@ -47,7 +47,7 @@ import { MediaLinks } from './proxy/links.js';
 import { perClientLimit } from './proxy/media-request.js';
 import { playHandler } from './proxy/play.js';
 import { proxyHandler } from './proxy/proxy.js';
-import { UrlSigner, loadProxySecret, sharedProxySecret, verifySignedMedia } from './proxy/sign.js';
+import { UrlSigner, proxySecretOf, verifySignedMedia } from './proxy/sign.js';
 import { checkTarget, parseAllowHosts } from './proxy/ssrf.js';
 import { firstSeenStore } from './store/first-seen.js';
 import { archiveStore } from './store/archive.js';
@@ -143,11 +143,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
   // One set of texts per language, made once: each holds Intl formatters, too costly to build per request.
   const textsIn = Object.fromEntries(LANGS.map((l) => [l, texts(l, config.TZ, Object.assign({}, ...modules.map((m) => m.messages?.[l] ?? {})))])) as Record<Lang, Texts>;
   // A configured PROXY_SECRET wins; else one made once, in the database every replica shares, or in DATA_DIR.
-  const secret = config.PROXY_SECRET
-    ? Buffer.from(config.PROXY_SECRET, 'utf8')
-    : db.engine === 'postgres'
-      ? await sharedProxySecret(settingStore(db))
-      : loadProxySecret('', config.DATA_DIR);
+  const secret = await proxySecretOf(config, db, () => settingStore(db));
   const signer = new UrlSigner(secret);
   const healthStore = sourceHealthStore(db);
   const archiveItems = archiveStore(db);
@@ -170,6 +166,18 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     titles,
   });
   const links = new MediaLinks(signer);
+  // Bodies kept by their sources (MP articles) are not copied into the archive: the sources give them back.
+  const bodies = Object.fromEntries(modules.flatMap((m) => (m.bodies ? [[m.name, m.bodies({ db, links, texts: textsIn[config.FEED_LANGUAGE] })]] : [])));
+  const feedArchive = new FeedArchive({
+    store: archiveItems,
+    maxItems: config.ARCHIVE_MAX_ITEMS,
+    days: config.ARCHIVE_DAYS,
+    showMax: config.FEED_MAX_LIMIT,
+    t: textsIn[config.FEED_LANGUAGE].t,
+    backfillPages: config.ARCHIVE_BACKFILL_PAGES,
+    backfills,
+    bodies,
+  });
   const ctx: SourceContext = {
     config,
     texts: textsIn[config.FEED_LANGUAGE],
@@ -181,6 +189,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     health: healthStore,
     db,
     archive: archiveItems,
+    keptItems: (rows) => feedArchive.items(rows),
     keepMedia: (requests) => {
       if (config.MOMENTS_ARCHIVE) keeper.keep(requests);
     },
@@ -329,7 +338,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     if (type !== 'application/x-www-form-urlencoded') throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'a WebSub request is a form (application/x-www-form-urlencoded)');
     await websubHub.handle(c, new URLSearchParams(await readTextBody(c, 8 * 1024)));
   });
-  archiveRoutes(router, { store: archiveItems, token, enabled: config.ARCHIVE_MAX_ITEMS > 0, publicUrl: config.PUBLIC_URL, listener: () => listener, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES });
+  archiveRoutes(router, { store: archiveItems, token, enabled: config.ARCHIVE_MAX_ITEMS > 0, publicUrl: config.PUBLIC_URL, listener: () => listener, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES, kept: (rows) => feedArchive.items(rows, { marked: false }) });
   router.get('/proxy', ...mediaGuards, proxyHandler({ ...media, cache: mediaCache, maxImageBytes: config.PROXY_MAX_IMAGE_BYTES, ready }));
   router.get('/play', ...mediaGuards, playHandler(media));
   // Feeds read lately go into the OPML export: written at most every ten minutes per URL.
@@ -401,7 +410,6 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
       return r.refresh(params, u, ttlMs, since);
     },
   });
-  const feedArchive = new FeedArchive({ store: archiveItems, maxItems: config.ARCHIVE_MAX_ITEMS, days: config.ARCHIVE_DAYS, showMax: config.FEED_MAX_LIMIT, t: textsIn[config.FEED_LANGUAGE].t, backfillPages: config.ARCHIVE_BACKFILL_PAGES, backfills });
   const feed = { archive: feedArchive, schedule: (key: string) => refresher.scheduleOf(key), websub: { hub: websubHub, topicKey }, cache, ttlMs: config.CACHE_TTL, maxLimit: config.FEED_MAX_LIMIT, publicUrl: config.PUBLIC_URL, staleAfterMs: config.FEED_DEADLINE, ownerEmail: config.PODCAST_OWNER_EMAIL, served, ready };
   const settingNames = new Set(Object.keys(config));
   for (const source of sources) mountSource(router, source, { refreshers, sourceHealth, settingNames, cache, feed, play: media, health, publicUrl: config.PUBLIC_URL, token, checkToken, mediaGuards });

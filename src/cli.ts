@@ -5,7 +5,11 @@ import { pipeline } from 'node:stream/promises';
 import { ImportError, exportLines, importLines } from './feeds/archive-export.js';
 import { markdownTar } from './feeds/archive-markdown.js';
 import { originGet } from './upstream/loopback.js';
-import { archiveStore } from './store/archive.js';
+import { archiveStore, type ArchivedItem } from './store/archive.js';
+import { FeedArchive } from './feeds/archive.js';
+import { MediaLinks } from './proxy/links.js';
+import { UrlSigner, proxySecretOf } from './proxy/sign.js';
+import { texts } from './i18n/index.js';
 import { openStore } from './store/index.js';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -102,7 +106,13 @@ async function openArchive() {
   const db = await openStore(config);
   // The schema the server would bring it to, sources' tables included: never one a server would call newer.
   await db.migrate([...CORE_MIGRATIONS, ...SOURCES.flatMap((m) => m.migrations ?? [])]);
-  return { db, store: archiveStore(db) };
+  const store = archiveStore(db);
+  // Bodies their sources keep (MP articles) are given back as the server gives them, signed links and all.
+  const links = new MediaLinks(new UrlSigner(await proxySecretOf(config, db, () => settingStore(db))));
+  const tx = texts(config.FEED_LANGUAGE, config.TZ);
+  const bodies = Object.fromEntries(SOURCES.flatMap((m) => (m.bodies ? [[m.name, m.bodies({ db, links, texts: tx })]] : [])));
+  const archive = new FeedArchive({ store, maxItems: config.ARCHIVE_MAX_ITEMS, days: config.ARCHIVE_DAYS, showMax: 0, t: tx.t, bodies });
+  return { db, store, kept: (rows: readonly ArchivedItem[]) => archive.items(rows, { marked: false }) };
 }
 
 async function exportArchive(args: string[]): Promise<void> {
@@ -125,7 +135,7 @@ async function exportArchive(args: string[]): Promise<void> {
     const up = await fetch(`${server}/healthz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status < 500, () => false);
     if (!up) throw new ConfigError([`--media fetches images through the running feedgate, and none answers at ${server}: start it, or give its address with --server`]);
   }
-  const { db, store } = await openArchive();
+  const { db, store, kept } = await openArchive();
   try {
     let only;
     if (values.feed) {
@@ -137,8 +147,8 @@ async function exportArchive(args: string[]): Promise<void> {
     const out = file === '-' ? process.stdout : createWriteStream(file);
     const body =
       values.format === 'jsonl'
-        ? Readable.from(exportLines(store, only, progress))
-        : markdownTar(store, { base: config.PUBLIC_URL || server, only, progress, media: values.media ? (path) => originGet(server)(path, config.PROXY_MAX_IMAGE_BYTES) : undefined });
+        ? Readable.from(exportLines(store, only, progress, kept))
+        : markdownTar(store, { base: config.PUBLIC_URL || server, only, progress, kept, media: values.media ? (path) => originGet(server)(path, config.PROXY_MAX_IMAGE_BYTES) : undefined });
     await pipeline(body, out);
     if (file !== '-') console.error(`\nwrote ${file}`);
   } finally {

@@ -14,7 +14,11 @@ export interface ExportProgress {
   total: number;
 }
 
-export async function* exportLines(store: ArchiveStore, only?: ArchivedFeed, progress?: (p: ExportProgress) => void): AsyncGenerator<string> {
+/** Kept items as they were served, bodies kept by their sources given back (FeedArchive.items, unmarked). */
+export type KeptItems = (rows: readonly ArchivedItem[]) => Promise<FeedItem[]>;
+const parsed: KeptItems = async (rows) => rows.map((r) => JSON.parse(r.data) as FeedItem);
+
+export async function* exportLines(store: ArchiveStore, only?: ArchivedFeed, progress?: (p: ExportProgress) => void, kept: KeptItems = parsed): AsyncGenerator<string> {
   const feeds = only ? [only] : await store.feeds();
   const total = only ? await store.count(only.feed) : await store.count();
   let done = 0;
@@ -25,9 +29,10 @@ export async function* exportLines(store: ArchiveStore, only?: ArchivedFeed, pro
       const rows = await store.scan(after, BATCH, f.feed);
       if (rows.length === 0) break;
       let chunk = '';
-      for (const r of rows) {
-        chunk += `${JSON.stringify({ type: 'item', feed: r.feed, source: r.source, guid: r.guid, seq: r.seq, first_seen: r.firstSeen, last_seen: r.lastSeen, listed: r.listed, gone: r.gone, sort_at: r.sortAt, item: JSON.parse(r.data) })}\n`;
-      }
+      const items = await kept(rows);
+      rows.forEach((r, n) => {
+        chunk += `${JSON.stringify({ type: 'item', feed: r.feed, source: r.source, guid: r.guid, seq: r.seq, first_seen: r.firstSeen, last_seen: r.lastSeen, listed: r.listed, gone: r.gone, sort_at: r.sortAt, item: items[n] })}\n`;
+      });
       after = rows.at(-1)!.id;
       done += rows.length;
       progress?.({ done, total });

@@ -4,7 +4,7 @@ import tar from 'tar-stream';
 import { NodeHtmlMarkdown } from 'node-html-markdown';
 import { stringify } from 'yaml';
 import type { ArchiveStore, ArchivedFeed, ArchivedItem } from '../store/archive.js';
-import type { ExportProgress } from './archive-export.js';
+import type { ExportProgress, KeptItems } from './archive-export.js';
 import type { FeedItem } from './model.js';
 
 /** An image behind one of our root-relative /proxy links, or undefined when it cannot be had. */
@@ -17,6 +17,8 @@ export interface MarkdownOptions {
   media?: MediaGetter;
   only?: ArchivedFeed;
   progress?: (p: ExportProgress) => void;
+  /** Items as served, bodies kept by their sources given back; by default as the archive holds them. */
+  kept?: KeptItems;
 }
 
 const BATCH = 200;
@@ -106,9 +108,10 @@ export function markdownTar(store: ArchiveStore, opts: MarkdownOptions): Readabl
       for (let after = 0; ; ) {
         const rows = await store.scan(after, BATCH, f.feed);
         if (rows.length === 0) break;
-        for (const r of rows) {
+        const items = opts.kept ? await opts.kept(rows) : rows.map((r) => JSON.parse(r.data) as FeedItem);
+        for (const [n, r] of rows.entries()) {
           // Unique in the folder by its seq: nothing to remember across a feed of any size.
-          await entry(`${folder}/${itemFileName(r)}`, await itemMarkdown(f, r, td, image, abs), r.lastSeen);
+          await entry(`${folder}/${itemFileName(r, items[n]!)}`, await itemMarkdown(f, r, items[n]!, td, image, abs), r.lastSeen);
         }
         after = rows.at(-1)!.id;
         done += rows.length;
@@ -129,13 +132,11 @@ export function markdownTar(store: ArchiveStore, opts: MarkdownOptions): Readabl
 }
 
 /** `2025-01-06-12-title.md`: the item's date, its seq (unique per feed), its title. */
-function itemFileName(r: ArchivedItem): string {
-  const item = JSON.parse(r.data) as FeedItem;
+function itemFileName(r: ArchivedItem, item: FeedItem): string {
   return `${new Date(r.sortAt).toISOString().slice(0, 10)}-${r.seq}-${slug(item.title || item.guid, 50)}.md`;
 }
 
-async function itemMarkdown(f: ArchivedFeed, r: ArchivedItem, td: (html: string) => string, image: (url: string) => Promise<string>, abs: (url: string) => string): Promise<string> {
-  const item = JSON.parse(r.data) as FeedItem;
+async function itemMarkdown(f: ArchivedFeed, r: ArchivedItem, item: FeedItem, td: (html: string) => string, image: (url: string) => Promise<string>, abs: (url: string) => string): Promise<string> {
   // A <source> inside a video becomes the video's src: the converter drops the element otherwise.
   let html = (item.contentHtml ?? '').replace(/<(video|audio)\b([^>]*)>\s*<source\b[^>]*?\ssrc=(["'])([^"']+)\3[^>]*>/gi, '<$1$2 src=$3$4$3>');
   // Every /proxy image in the body, bundled or absolute; other root-relative links (/play) absolute.

@@ -7,7 +7,7 @@ import { compressJson } from '../http/compress.js';
 import { HttpError, badRequest } from '../http/errors.js';
 import { loopback } from '../upstream/loopback.js';
 import type { ArchiveStore } from '../store/archive.js';
-import { exportLines } from './archive-export.js';
+import { exportLines, type KeptItems } from './archive-export.js';
 import { markdownTar } from './archive-markdown.js';
 import { feedPath } from './mount.js';
 import { searchParams } from './archive.js';
@@ -26,6 +26,8 @@ export interface ArchiveRouteDeps {
   /** The app itself: `media=1` fetches images through its /proxy. */
   listener: () => RequestListener;
   maxImageBytes: number;
+  /** Items as served, bodies kept by their sources given back (FeedArchive.items, unmarked). */
+  kept: KeptItems;
 }
 
 export function archiveRoutes(router: Router, deps: ArchiveRouteDeps): void {
@@ -83,12 +85,12 @@ export function archiveRoutes(router: Router, deps: ArchiveRouteDeps): void {
     if (format === 'jsonl') {
       c.type = 'application/x-ndjson; charset=utf-8';
       c.attachment(`${name}.jsonl`);
-      c.body = Readable.from(exportLines(deps.store, only));
+      c.body = Readable.from(exportLines(deps.store, only, undefined, deps.kept));
       return;
     }
     const base = publicBase(c, deps.publicUrl);
     const self = mediaParam === '1' ? await loopback(deps.listener()) : undefined;
-    const body = markdownTar(deps.store, { base, only, media: self && ((path) => self.get(path, deps.maxImageBytes)) });
+    const body = markdownTar(deps.store, { base, only, kept: deps.kept, media: self && ((path) => self.get(path, deps.maxImageBytes)) });
     if (self) body.once('close', () => void self.close());
     c.type = 'application/x-tar';
     c.attachment(`${name}.tar`);

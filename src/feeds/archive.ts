@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { badRequest } from '../http/errors.js';
 import { escapeHtml } from '../http/html.js';
 import { parseSearch, type SearchQuery } from '../store/search-text.js';
@@ -6,6 +7,7 @@ import type { MessageKey } from '../i18n/index.js';
 import type { ArchiveStore, ArchivedItem } from '../store/archive.js';
 import type { Backfill, BackfillStore } from '../store/archive-backfill.js';
 import type { FeedData, FeedItem } from './model.js';
+import type { KeptBodies } from './descriptor.js';
 
 /**
  * Every item a feed has shown, kept (store/archive.ts), and given back: a feed shows the upstream's
@@ -24,7 +26,25 @@ export interface FeedArchiveOptions {
   /** ARCHIVE_BACKFILL_PAGES: how many of the upstream's later pages a new feed's archive is filled from; 0: none. */
   backfillPages?: number;
   backfills?: BackfillStore;
+  /** By source: what gives kept items their bodies back (SourceModule.bodies). */
+  bodies?: Readonly<Record<string, KeptBodies>>;
 }
+
+/**
+ * An item as the archive writes it: without a body its source keeps for good (`bodyOf`), only the body's
+ * hash, so a body that changes still rewrites (and re-indexes) the item.
+ */
+export function storedItem(i: FeedItem): string {
+  if (!i.bodyOf || i.contentHtml === undefined) return JSON.stringify(i);
+  const { contentHtml, ...rest } = i;
+  return JSON.stringify({ ...rest, bodyHash: createHash('sha1').update(contentHtml).digest('base64url').slice(0, 12) });
+}
+
+/** The variant of an archive key (`id~variant`). */
+const variantOf = (key: string) => {
+  const at = key.indexOf('~');
+  return at < 0 ? undefined : key.slice(at + 1);
+};
 
 /** Later pages read per background refresh of a feed, at most: a long backfill is spread over several. */
 export const BACKFILL_PAGES_PER_RUN = 5;
@@ -78,15 +98,37 @@ export class FeedArchive {
     return this.opts.store.older({
       feed: archiveKey(data),
       source,
-      items: items.map((i) => ({ guid: i.guid, data: JSON.stringify(i), sortAt: i.published ?? i.updated, text: () => itemText(i) })),
+      items: items.map((i) => ({ guid: i.guid, data: storedItem(i), sortAt: i.published ?? i.updated, text: () => itemText(i) })),
       now,
       maxItems: this.opts.maxItems,
     });
   }
 
+  /**
+   * Kept items as read back: bodies their sources keep given back (one call per source and variant), in
+   * the order given, the deleted marked. A source that fails to give them leaves the items as kept
+   * (summary and links).
+   */
+  async items(rows: readonly ArchivedItem[], opts: { marked?: boolean } = {}): Promise<FeedItem[]> {
+    const items = rows.map((r) => JSON.parse(r.data) as FeedItem & { bodyHash?: string });
+    const bodies = this.opts.bodies ?? {};
+    const groups = new Map<string, number[]>();
+    rows.forEach((r, n) => {
+      if (!items[n]!.bodyOf || !bodies[r.source]) return;
+      const k = `${r.source}\0${variantOf(r.feed) ?? ''}`;
+      groups.set(k, [...(groups.get(k) ?? []), n]);
+    });
+    for (const [k, at] of groups) {
+      const [source, variant] = k.split('\0') as [string, string];
+      const got = await bodies[source]!(at.map((n) => items[n]!), variant || undefined).catch(() => undefined);
+      if (got?.length === at.length) at.forEach((n, j) => (items[n] = got[j]!));
+    }
+    // Unmarked for an export: it says listed and deleted apart, and an import must not keep the mark.
+    return items.map(({ bodyHash: _h, ...item }: FeedItem & { bodyHash?: string }, n) => (opts.marked === false ? item : this.mark(rows[n]!, item)));
+  }
+
   /** A kept item as a feed shows it: marked when it was deleted. */
-  shown(a: ArchivedItem): FeedItem {
-    const item = JSON.parse(a.data) as FeedItem;
+  private mark(a: ArchivedItem, item: FeedItem): FeedItem {
     if (!a.gone) return { ...item, archived: 'kept' };
     const mark = this.opts.t('archive.deleted');
     return {
@@ -115,7 +157,7 @@ export class FeedArchive {
       url,
       title: data.title,
       head: JSON.stringify(head),
-      items: items.map((i) => ({ guid: i.guid, data: JSON.stringify(i), sortAt: i.published ?? i.updated, text: () => itemText(i) })),
+      items: items.map((i) => ({ guid: i.guid, data: storedItem(i), sortAt: i.published ?? i.updated, text: () => itemText(i) })),
       windowFrom: windowFrom(dated),
       now,
       maxItems: this.opts.maxItems,
@@ -124,15 +166,16 @@ export class FeedArchive {
     const archivePages = Math.floor((nextSeq - 1) / ARCHIVE_PAGE);
     const kept = await this.opts.store.unlisted(archiveKey(data), this.opts.showMax);
     if (kept.length === 0) return { ...data, archivePages };
+    const shown = await this.items(kept);
     // Merged by time; the upstream's own order stands among its items.
     const merged: FeedItem[] = all.filter((i) => i.guid.startsWith('feedgate:'));
     let k = 0;
     for (const item of items) {
       const t = item.published ?? item.updated;
-      while (k < kept.length && t !== undefined && kept[k]!.sortAt > t) merged.push(this.shown(kept[k++]!));
+      while (k < kept.length && t !== undefined && kept[k]!.sortAt > t) merged.push(shown[k++]!);
       merged.push(item);
     }
-    while (k < kept.length) merged.push(this.shown(kept[k++]!));
+    while (k < kept.length) merged.push(shown[k++]!);
     return { ...data, archivePages, items: merged };
   }
 }

@@ -20,7 +20,7 @@ import type { ResolvedMedia } from '../proxy/play.js';
 import type { Platform, PlatformRule } from '../proxy/platforms.js';
 import type { MediaLinks } from '../proxy/links.js';
 import type { Migration, Sql } from '../store/sql.js';
-import type { ArchiveStore } from '../store/archive.js';
+import type { ArchiveStore, ArchivedItem } from '../store/archive.js';
 import type { FirstSeen } from '../store/first-seen.js';
 import type { SourceHealthStore } from '../store/source-health.js';
 import type { CallBudget } from '../upstream/budget.js';
@@ -28,6 +28,7 @@ import type { UpstreamClient } from '../upstream/client.js';
 import type { HealthWatch } from './health.js';
 import type { Format } from './render/index.js';
 import type { FeedSource } from './source.js';
+import type { FeedItem } from './model.js';
 
 /**
  * A source, as the list of sources (sources.ts) holds it: everything it brings, declared in its folder.
@@ -48,6 +49,12 @@ export interface SourceModule {
   messages?: Partial<Record<Lang, Readonly<Record<string, string>>>>;
   /** Its own tables, for its own stores: ids start with the source's name. */
   migrations?: readonly Migration[];
+  /**
+   * Bodies it keeps for good (MP articles), given back to the archive, which keeps its items without
+   * them. Made from the database and the link signer alone, so the command line's export has them too.
+   * An item whose body is not there any more stays as it is.
+   */
+  bodies?(deps: { db: Sql; links: MediaLinks; texts: Texts }): KeptBodies;
   create(ctx: SourceContext): SourceDescriptor;
 }
 
@@ -79,6 +86,9 @@ export interface SourceDescriptor {
   /** false: its feeds are not kept in the archive (feedgate's own: they are made from what is kept). */
   archive?: boolean;
 }
+
+/** Gives kept items (those with `bodyOf`) their bodies back, as the feed variant they were kept for shows them. */
+export type KeptBodies = (items: FeedItem[], variant: string | undefined) => Promise<FeedItem[]>;
 
 export interface SettingState {
   name: keyof Config & string;
@@ -195,6 +205,8 @@ export interface SourceContext {
   budget(name: string, perMinute: number, setting: keyof Config & string): CallBudget;
   /** Every item kept, for what is made of it (search). */
   archive: Pick<ArchiveStore, 'search' | 'lastId'>;
+  /** Kept items as feeds show them: bodies kept by their sources given back, the deleted marked. */
+  keptItems(rows: ArchivedItem[]): Promise<FeedItem[]>;
 }
 
 /** A setting's state from the config: set when it is not empty. */

@@ -46,6 +46,11 @@ export interface FeedItem {
   image?: string;
   enclosures?: Enclosure[];
   thumbnails?: Thumbnail[];
+  /**
+   * The key under which its source keeps this item's body for good (MP: the article's URL). The archive
+   * then keeps the item without its body and asks the source for it when the item is read back.
+   */
+  bodyOf?: string;
   /** From the archive, no longer in the upstream's answer: `gone` when the author deleted it. */
   archived?: 'kept' | 'gone';
 }

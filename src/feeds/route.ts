@@ -217,7 +217,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
       const rows = await store.bySeq(archiveKey(data), (page - 1) * ARCHIVE_PAGE + 1, page * ARCHIVE_PAGE);
       const current = withParam(self, 'archive_page', undefined);
       return {
-        data: { ...head, title: data.title, items: rows.reverse().map((r) => archive!.shown(r)) } as FeedData,
+        data: { ...head, title: data.title, items: await archive!.items(rows.reverse()) } as FeedData,
         // Whole and unfiltered by `limit`: an archive document is complete.
         params: { ...params, limit: undefined },
         links: { current, prev: page > 1 ? withParam(self, 'archive_page', String(page - 1)) : undefined, next: page < full ? withParam(self, 'archive_page', String(page + 1)) : undefined },
@@ -230,7 +230,7 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const rows = await store.before(archiveKey(data), before!, limit, seqRaw === undefined ? undefined : Number(seqRaw));
     const last = rows.at(-1);
     return {
-      data: { ...head, title: data.title, items: rows.map((r) => archive!.shown(r)) } as FeedData,
+      data: { ...head, title: data.title, items: await archive!.items(rows) } as FeedData,
       params: { ...params, sorted: false },
       // Items of one time (the articles of one push) are told apart by seq, so none is skipped.
       nextUrl: rows.length === limit && last ? withParam(withParam(self, 'before', String(last.sortAt)), 'before_seq', String(last.seq)) : undefined,

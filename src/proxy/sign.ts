@@ -65,6 +65,12 @@ export function loadProxySecret(configured: string, dataDir: string): Buffer {
   return secret;
 }
 
+/** The media link secret, as the server uses it: PROXY_SECRET, else the database's (PostgreSQL), else DATA_DIR's. */
+export async function proxySecretOf(config: { PROXY_SECRET: string; DATA_DIR: string }, db: { engine: string }, settings: () => SettingStore): Promise<Buffer> {
+  if (config.PROXY_SECRET) return Buffer.from(config.PROXY_SECRET, 'utf8');
+  return db.engine === 'postgres' ? sharedProxySecret(settings()) : loadProxySecret('', config.DATA_DIR);
+}
+
 /**
  * The secret every replica on one database shares: made by whichever starts first and kept in the
  * database (settings.proxy_secret), so signed links made by one verify on all without configuration.

@@ -66,13 +66,14 @@ function feedgateSource(ctx: SourceContext): SourceDescriptor {
           key: async (p) => `feedgate:search:${await ctx.archive.lastId()}:${p.source ?? ''}:${p.q}`,
           async fetch(p): Promise<FeedData> {
             const rows = await ctx.archive.search(p.query, { source: p.source, limit: SEARCH_ITEMS });
+            const kept = await ctx.keptItems(rows);
             return {
               id: `feedgate:search:${p.source ?? ''}:${p.q}`,
               title: p.source ? t('search.feed.titleIn', { q: p.q, source: t(`source.${p.source}.title` as MessageKey) }) : t('search.feed.title', { q: p.q }),
               link: '/',
               description: t('search.feed.description', { q: p.q }),
-              items: rows.map((r) => {
-                const item = JSON.parse(r.data) as FeedItem;
+              items: rows.map((r, n) => {
+                const item = kept[n]!;
                 // One item can be kept by two feeds: the feed makes it distinct.
                 return { ...item, guid: `${r.feed}#${r.guid}`, categories: [...(item.categories ?? []), r.source] };
               }),

@@ -10,6 +10,7 @@ import { escapeHtml } from '../../http/html.js';
 import { withCover, type FeedData, type FeedItem } from '../model.js';
 import { bool, positiveInt, single, type Query } from '../params.js';
 import type { FeedSource } from '../source.js';
+import type { KeptBodies } from '../descriptor.js';
 import { MP_HOST, type MpClient, type MpListedArticle } from './client.js';
 
 export const BIZ = /^[A-Za-z0-9+/=_-]{4,64}$/;
@@ -117,7 +118,8 @@ function noticeItem(account: MpAccount, n: Notice, feedLink: string, tx: Texts):
   };
 }
 
-function itemOf(row: MpArticleRow, account: MpAccount, p: MpParams, opts: MpFeedOptions, text: FullText | undefined, body: string | undefined): FeedItem {
+/** An article's item body: its cover, its full text (or its digest and why there is none), the original's link. */
+function contentOf(row: MpArticleRow, p: Pick<MpParams, 'content' | 'proxyCover'>, opts: Pick<MpFeedOptions, 'links' | 'texts'>, text: FullText | undefined, body: string | undefined): { html: string; cover?: string } {
   const m = row.meta;
   const cover = m.cover ? (p.proxyCover ? opts.links.image(m.cover, 'wechat') : m.cover) : undefined;
   const parts: string[] = [];
@@ -129,16 +131,45 @@ function itemOf(row: MpArticleRow, account: MpAccount, p: MpParams, opts: MpFeed
     if (p.content && text?.pending) parts.push(`<p><em>${escapeHtml(opts.texts.t('mp.item.pending'))}</em></p>`);
   }
   if (m.sourceUrl && /^https?:\/\//.test(m.sourceUrl)) parts.push(`<p><a href="${escapeHtml(m.sourceUrl)}">${escapeHtml(opts.texts.t('mp.item.original'))}</a></p>`);
+  return { html: parts.join(''), cover };
+}
+
+function itemOf(row: MpArticleRow, account: MpAccount, p: MpParams, opts: MpFeedOptions, text: FullText | undefined, body: string | undefined): FeedItem {
+  const m = row.meta;
+  const { html, cover } = contentOf(row, p, opts, text, body);
   const item: FeedItem = {
     guid: row.url,
     title: m.title || m.digest.slice(0, 60) || opts.texts.t('mp.item.untitled'),
     link: p.proxy ? opts.links.route('/mp/proxy', { url: row.url }) : row.url,
-    contentHtml: parts.join(''),
+    contentHtml: html,
     summary: m.digest || undefined,
     authors: [{ name: m.author || account.nickname || account.biz }],
     published: row.pushedAt,
   };
+  // The full text is kept for good in mp_articles: the archive keeps the item without it.
+  if (body) item.bodyOf = row.url;
   return withCover(item, cover);
+}
+
+/**
+ * The archive's kept items of a full-text feed (variant `content…`) given their bodies back from
+ * mp_articles, built as the feed builds them. Other variants carry no full text.
+ */
+export function keptBodies(deps: { articles: Pick<MpArticleStore, 'getMany'>; links: MediaLinks; texts: Texts }): KeptBodies {
+  return async (items, variant) => {
+    const flags = new Set((variant ?? '').split('+'));
+    if (!flags.has('content')) return items;
+    const p = { content: true, proxyCover: !flags.has('cover') };
+    const rows = await deps.articles.getMany(items.flatMap((i) => (i.bodyOf ? [i.bodyOf] : [])));
+    return Promise.all(
+      items.map(async (i) => {
+        const row = i.bodyOf ? rows.get(i.bodyOf) : undefined;
+        if (!row?.body) return i;
+        const body = await proxyImages(row.body, (u) => deps.links.image(u, 'wechat'));
+        return { ...i, contentHtml: contentOf(row, p, deps, { body: row.body, kind: row.bodyKind }, body).html };
+      }),
+    );
+  };
 }
 
 /** GET /feeds/mp/:biz and the downloader-compatible /rss/mp?biz=. */

@@ -11,7 +11,7 @@ import { mpAccountStore, mpState, type MpAccount, type MpCredentialPush } from '
 import { mpArticleStore } from '../../store/mp-articles.js';
 import { setting, type SourceContext, type SourceDescriptor, type SourceModule } from '../descriptor.js';
 import { MP_HOST, MpClient, canonicalArticleUrl } from './client.js';
-import { BIZ, fullText, mpFeed } from './feed.js';
+import { BIZ, fullText, keptBodies, mpFeed } from './feed.js';
 
 const param = (c: Context, name: string) => (typeof c.query[name] === 'string' ? (c.query[name] as string) : undefined);
 const ok = (data: unknown) => ({ code: 0, msg: 'ok', data });
@@ -276,4 +276,10 @@ const MEDIA: Readonly<Record<string, PlatformRule>> = {
   },
 };
 
-export const mpModule: SourceModule = { name: 'mp', settings: [MP_SETTINGS], media: MEDIA, create: mpSource };
+export const mpModule: SourceModule = {
+  name: 'mp',
+  settings: [MP_SETTINGS],
+  media: MEDIA,
+  bodies: ({ db, links, texts }) => keptBodies({ articles: mpArticleStore(db), links, texts }),
+  create: mpSource,
+};
