@@ -437,6 +437,10 @@ describe('MP feeds in the archive', () => {
     expect(items).toHaveLength(live.size);
     // As served, with absolute links made root-relative again (the feed makes them absolute).
     for (const i of items) expect(live.get(i.guid)!.replaceAll(app.url, ''), i.guid).toBe(i.contentHtml);
+    // Search results point at our own media with absolute links.
+    const found = (await (await fetch(`${app.url}/api/search?q=${encodeURIComponent(full.feed.items[0].title.slice(0, 2))}`)).json()) as { items: Array<{ image: string | null }> };
+    expect(found.items.length).toBeGreaterThan(0);
+    expect(found.items.some((i) => i.image?.startsWith(`${app!.url}/proxy?`))).toBe(true);
     // The plain feed read again is unchanged by it.
     await new Promise((r) => setTimeout(r, 1100));
     expect((await jsonFeed(feedUrl(app))).res.status).toBe(200);

@@ -42,6 +42,9 @@ export function archiveRoutes(router: Router, deps: ArchiveRouteDeps): void {
     if (beforeRaw !== undefined && !/^\d{1,15}$/.test(beforeRaw)) throw badRequest('parameter before_id must be a whole number (the next_before_id of the previous page)');
     const rows = await deps.store.search(p.query, { source: p.source, limit, beforeId: beforeRaw === undefined ? undefined : Number(beforeRaw) });
     c.set('Cache-Control', 'no-store');
+    // Our own links (/proxy, /play) absolute, as a feed gives them: a script has no other base.
+    const base = publicBase(c, deps.publicUrl);
+    const abs = (u: string) => (u.startsWith('/') && !u.startsWith('//') ? base + u : u);
     c.body = {
       query: p.q,
       source: p.source ?? null,
@@ -53,14 +56,14 @@ export function archiveRoutes(router: Router, deps: ArchiveRouteDeps): void {
           source: r.source,
           guid: r.guid,
           title: item.title,
-          link: item.link ?? null,
+          link: item.link ? abs(item.link) : null,
           published: item.published !== undefined ? new Date(item.published).toISOString() : null,
           first_seen: new Date(r.firstSeen).toISOString(),
           listed: r.listed,
           deleted: r.gone,
           summary: item.summary ?? null,
-          image: item.image ?? null,
-          enclosures: item.enclosures ?? [],
+          image: item.image ? abs(item.image) : null,
+          enclosures: (item.enclosures ?? []).map((e) => ({ ...e, url: abs(e.url) })),
         };
       }),
       next_before_id: rows.length === limit ? rows.at(-1)!.id : null,
