@@ -305,3 +305,29 @@ describe('share sizes', () => {
     expect(formatShareSize('  ')).toBeUndefined();
   });
 });
+
+describe('HDHive my shares, page by page', () => {
+  it('100 a page, each page linking the next; a background refresh fills the archive back from the next page', async () => {
+    const saved = hd.fake.shares;
+    hd.fake.shares = Array.from({ length: 150 }, (_, i) => ({ ...saved[0]!, slug: i.toString(16).padStart(32, '0'), title: `分享 ${i}` }));
+    const a = await startApp(hd.config({ CACHE_TTL: '1s', REFRESH_HDHIVE: '1s' }));
+    try {
+      const first = (await (await fetch(`${a.url}/feeds/hdhive/shares.json`)).json()) as { items: unknown[]; next_url?: string };
+      expect(first.items).toHaveLength(100);
+      expect(new URL(first.next_url!).searchParams.get('page')).toBe('2');
+      const next = (await (await fetch(first.next_url!)).json()) as { items: unknown[]; next_url?: string };
+      expect(next.items).toHaveLength(50);
+      expect(next.next_url).toBeUndefined();
+      for (const bad of ['0', 'abc', '10000']) expect((await fetch(`${a.url}/feeds/hdhive/shares.json?page=${bad}`)).status, bad).toBe(400);
+      let row: { pages_done: number; added: number } | undefined;
+      for (let i = 0; i < 100 && !(row = await a.db.get<{ pages_done: number; added: number }>('SELECT * FROM archive_backfill'))?.pages_done; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(row).toMatchObject({ pages_done: 1, added: 50 });
+      await new Promise((r) => setTimeout(r, 1100));
+      const all = (await (await fetch(`${a.url}/feeds/hdhive/shares.json?limit=500`)).json()) as { items: unknown[] };
+      expect(all.items).toHaveLength(150);
+    } finally {
+      hd.fake.shares = saved;
+      await a.close();
+    }
+  }, 30_000);
+});

@@ -209,7 +209,8 @@ export async function startFakeHdhive(opts: { apiKey?: string; userToken?: strin
       if (user !== 'ok') return send(res, 403, fail('OPENAPI_USER_REQUIRED', '缺少用户身份'));
       const pageSize = Number(url.searchParams.get('page_size') ?? 20);
       if (pageSize > 100) return send(res, 400, fail('400', 'page_size 不能超过 100'));
-      return send(res, 200, { success: true, code: '200', message: 'success', data: fake.shares, meta: { total: fake.shares.length, page: 1 } }, quota);
+      const page = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1);
+      return send(res, 200, { success: true, code: '200', message: 'success', data: fake.shares.slice((page - 1) * pageSize, page * pageSize), meta: { total: fake.shares.length, page } }, quota);
     }
     if (url.pathname === '/api/open/ping') {
       return send(res, 200, { success: true, code: '200', message: 'success', data: { message: 'pong', api_key_id: 1, name: 'feedgate tests' } }, quota);

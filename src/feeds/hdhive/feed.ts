@@ -1,4 +1,5 @@
 import { badRequest } from '../../http/errors.js';
+import { single } from '../params.js';
 import type { FirstSeen } from '../../store/first-seen.js';
 import { escapeHtml, textToHtml } from '../../http/html.js';
 import type { FeedData, FeedItem } from '../model.js';
@@ -134,21 +135,33 @@ export function hdhiveResources(opts: HdhiveFeedOptions): FeedSource<{ type: Med
   };
 }
 
-/** GET /feeds/hdhive/shares: the user's own shares. */
-export function hdhiveShares(opts: HdhiveFeedOptions): FeedSource<Record<string, never>> {
+/** HDHive's largest page of shares. */
+const SHARES_PAGE = 100;
+
+/** GET /feeds/hdhive/shares: the user's own shares, 100 a page (`?page=`), each page linking the next. */
+export function hdhiveShares(opts: HdhiveFeedOptions): FeedSource<{ page: number }> {
   return {
-    parse: () => ({}),
-    key: () => 'hdhive:shares',
-    async fetch(_p, signal) {
-      const list = await opts.client.shares(1, 100, signal);
-      return {
+    query: ['page'],
+    parse: (_params, query) => {
+      const raw = single(query, 'page') ?? '1';
+      if (!/^[1-9]\d{0,3}$/.test(raw)) throw badRequest('page must be a whole number from 1 to 9999');
+      return { page: Number(raw) };
+    },
+    key: (p) => `hdhive:shares:${p.page}`,
+    page: (p) => p.page > 1,
+    async fetch(p, signal) {
+      const list = await opts.client.shares(p.page, SHARES_PAGE, signal);
+      const feed: FeedData = {
         id: 'hdhive:shares',
         title: opts.texts.t('hdhive.shares.title'),
         link: `${opts.siteUrl}/`,
         description: opts.texts.t('hdhive.shares.description'),
         language: 'zh-CN',
         items: await toItems(list.items, 'hdhive:shares', opts),
-      } satisfies FeedData;
+      };
+      // Older shares: a next link for readers, and the pages the archive's backfill follows.
+      if (list.total !== undefined && list.total > p.page * SHARES_PAGE && list.items.length > 0) feed.nextQuery = { page: String(p.page + 1) };
+      return feed;
     },
   };
 }
