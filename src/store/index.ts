@@ -14,7 +14,7 @@ export async function openStore(config: Pick<Config, 'DATABASE_URL' | 'DATABASE_
     const { PostgresSql } = await import('./postgres.js');
     return new PostgresSql({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT, logger });
   }
-  return openSqlite(config.DATA_DIR);
+  return openSqlite(config.DATA_DIR, { checkpointThread: true, onError: (message) => logger?.warn({ dataDir: config.DATA_DIR }, message) });
 }
 
 /** Where archived media bytes go: ARCHIVE_S3_URL's bucket, else DATA_DIR/archive. */

@@ -5,6 +5,7 @@ import { ConfigError } from '../config.js';
 import { pendingMigrations } from './migrate.js';
 import { CORE_MIGRATIONS } from './migrations.js';
 import type { Migration, Sql, SqlRunner } from './sql.js';
+import { Checkpointer } from './sqlite-checkpoint.js';
 
 /**
  * The embedded engine: DATA_DIR/feedgate.db in WAL mode. better-sqlite3 is synchronous; each statement
@@ -16,6 +17,8 @@ export class SqliteSql implements Sql {
   private readonly statements = new Map<string, Database.Statement>();
   private gate: Promise<void> | undefined;
   private readonly direct: SqlRunner;
+  /** Set by openSqlite({ checkpointThread }): WAL checkpoints on a worker thread. */
+  checkpointer?: Checkpointer;
 
   constructor(readonly db: Database.Database) {
     this.direct = {
@@ -105,6 +108,7 @@ export class SqliteSql implements Sql {
 
   async close(): Promise<void> {
     await this.free();
+    await this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
 }
@@ -113,7 +117,7 @@ export class SqliteSql implements Sql {
  * Opens (creating when missing) DATA_DIR/feedgate.db. A data directory that cannot be created, written
  * or opened is a ConfigError naming DATA_DIR and the path. The schema is brought up to date by migrate().
  */
-export function openSqlite(dataDir: string): SqliteSql {
+export function openSqlite(dataDir: string, opts: { checkpointThread?: boolean; onError?: (message: string) => void } = {}): SqliteSql {
   const unusable = (why: string) =>
     new ConfigError([`DATA_DIR: ${resolve(dataDir)} ${why}; set DATA_DIR to a directory feedgate's user can write (the image uses /data, the systemd unit /var/lib/feedgate)`]);
   try {
@@ -131,5 +135,7 @@ export function openSqlite(dataDir: string): SqliteSql {
   } catch (err) {
     throw unusable(`holds a feedgate.db that cannot be opened for writing (${(err as Error).message})`);
   }
-  return new SqliteSql(db);
+  const sql = new SqliteSql(db);
+  if (opts.checkpointThread) sql.checkpointer = new Checkpointer(db, join(dataDir, 'feedgate.db'), opts.onError);
+  return sql;
 }
