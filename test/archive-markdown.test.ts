@@ -1,6 +1,5 @@
 import { createReadStream, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
@@ -13,6 +12,7 @@ import { CORE_MIGRATIONS } from '../src/store/migrations.js';
 import { openSqlite } from '../src/store/sqlite.js';
 import { SOURCES } from '../src/feeds/sources.js';
 import { tempDir, useStartApp } from './helpers/app.js';
+import { listenLoopback } from './helpers/listen.js';
 import { sampleJpeg } from './helpers/media.js';
 import { runCli } from './helpers/process.js';
 import { notesModule } from './sources/notes/index.js';
@@ -25,9 +25,9 @@ import { notesModule } from './sources/notes/index.js';
 const sources = [...SOURCES, notesModule];
 const startApp = useStartApp();
 let upstream: Server;
+let listening: Awaited<ReturnType<typeof listenLoopback>>;
 let base = '';
 let jpeg: Buffer;
-let imageCalls = 0;
 beforeAll(async () => {
   jpeg = await sampleJpeg(32, 24);
   upstream = createServer((req, res) => {
@@ -37,7 +37,6 @@ beforeAll(async () => {
       const notes = [1, 2, 3].map((i) => ({ id: `n${i}`, title: i === 1 ? '第一条 note: one/two' : `Note ${i}`, image: `${base}/img/${i === 2 ? 1 : i}.jpg` }));
       res.end(JSON.stringify({ notes }));
     } else if (req.url === '/img/1.jpg') {
-      imageCalls++;
       res.setHeader('content-type', 'image/jpeg');
       res.end(jpeg);
     } else {
@@ -45,11 +44,11 @@ beforeAll(async () => {
       res.end();
     }
   });
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  listening = await listenLoopback(upstream);
+  base = listening.url;
 });
 afterAll(async () => {
-  await new Promise((r) => upstream.close(r));
+  await listening.close();
 });
 
 /** The entries of a tar: name -> bytes. */

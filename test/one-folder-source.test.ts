@@ -1,10 +1,10 @@
 import { execSync } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, envExample } from '../src/config.js';
 import { SOURCES, loadConfig, settingsOf } from '../src/feeds/sources.js';
 import { ROOT } from './helpers/process.js';
+import { listenLoopback } from './helpers/listen.js';
 import { sampleJpeg } from './helpers/media.js';
 import { startApp, tempDir } from './helpers/app.js';
 import { notesModule } from './sources/notes/index.js';
@@ -16,6 +16,7 @@ import { notesModule } from './sources/notes/index.js';
 
 const sources = [...SOURCES, notesModule];
 let upstream: Server;
+let listening: Awaited<ReturnType<typeof listenLoopback>>;
 let base = '';
 const seen: IncomingHttpHeaders[] = [];
 let jpeg: Buffer;
@@ -34,11 +35,11 @@ beforeAll(async () => {
       res.end();
     }
   });
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  listening = await listenLoopback(upstream);
+  base = listening.url;
 });
 afterAll(async () => {
-  await new Promise((r) => upstream.close(r));
+  await listening.close();
 });
 
 describe('a source in one folder', () => {
