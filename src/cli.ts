@@ -6,7 +6,7 @@ import { ImportError, exportLines, importLines } from './feeds/archive-export.js
 import { markdownTar } from './feeds/archive-markdown.js';
 import { originGet } from './upstream/loopback.js';
 import { archiveStore, type ArchivedItem } from './store/archive.js';
-import { FeedArchive } from './feeds/archive.js';
+import { FeedArchive, keptFeed } from './feeds/archive.js';
 import { MediaLinks } from './proxy/links.js';
 import { UrlSigner, proxySecretOf } from './proxy/sign.js';
 import { texts } from './i18n/index.js';
@@ -139,7 +139,7 @@ async function exportArchive(args: string[]): Promise<void> {
   try {
     let only;
     if (values.feed) {
-      only = (await store.feed(values.feed)) ?? (await store.feedByUrl(values.feed.replace(/\.(rss|atom|json)$/, '')));
+      only = await keptFeed(store, values.feed);
       if (!only) throw new ConfigError([`--feed: the archive keeps no feed ${values.feed}`]);
     }
     const show = progressPrinter();

@@ -18,24 +18,37 @@ export interface ExportProgress {
 export type KeptItems = (rows: readonly ArchivedItem[]) => Promise<FeedItem[]>;
 const parsed: KeptItems = async (rows) => rows.map((r) => JSON.parse(r.data) as FeedItem);
 
-export async function* exportLines(store: ArchiveStore, only?: ArchivedFeed, progress?: (p: ExportProgress) => void, kept: KeptItems = parsed): AsyncGenerator<string> {
+/**
+ * What an export walks: the feeds (all, or one), how many items they keep, and each feed's items a batch
+ * at a time by id (as served, by `kept`), counting them into `progress`.
+ */
+export async function keptWalk(store: ArchiveStore, only: ArchivedFeed | undefined, kept: KeptItems = parsed, progress?: (p: ExportProgress) => void) {
   const feeds = only ? [only] : await store.feeds();
   const total = only ? await store.count(only.feed) : await store.count();
   let done = 0;
-  yield `${JSON.stringify({ type: 'feedgate-archive', version: EXPORT_VERSION, exported_at: new Date().toISOString(), feeds: feeds.length, items: total })}\n`;
-  for (const f of feeds) {
-    yield `${JSON.stringify({ type: 'feed', feed: f.feed, source: f.source, url: f.url, title: f.title, next_seq: f.nextSeq, updated_at: f.updatedAt, head: JSON.parse(f.head) })}\n`;
+  async function* batches(f: ArchivedFeed): AsyncGenerator<{ rows: ArchivedItem[]; items: FeedItem[] }> {
     for (let after = 0; ; ) {
       const rows = await store.scan(after, BATCH, f.feed);
-      if (rows.length === 0) break;
-      let chunk = '';
-      const items = await kept(rows);
-      rows.forEach((r, n) => {
-        chunk += `${JSON.stringify({ type: 'item', feed: r.feed, source: r.source, guid: r.guid, seq: r.seq, first_seen: r.firstSeen, last_seen: r.lastSeen, listed: r.listed, gone: r.gone, sort_at: r.sortAt, item: items[n] })}\n`;
-      });
+      if (rows.length === 0) return;
+      yield { rows, items: await kept(rows) };
       after = rows.at(-1)!.id;
       done += rows.length;
       progress?.({ done, total });
+    }
+  }
+  return { feeds, total, batches, done: () => done };
+}
+
+export async function* exportLines(store: ArchiveStore, only?: ArchivedFeed, progress?: (p: ExportProgress) => void, kept: KeptItems = parsed): AsyncGenerator<string> {
+  const walk = await keptWalk(store, only, kept, progress);
+  yield `${JSON.stringify({ type: 'feedgate-archive', version: EXPORT_VERSION, exported_at: new Date().toISOString(), feeds: walk.feeds.length, items: walk.total })}\n`;
+  for (const f of walk.feeds) {
+    yield `${JSON.stringify({ type: 'feed', feed: f.feed, source: f.source, url: f.url, title: f.title, next_seq: f.nextSeq, updated_at: f.updatedAt, head: JSON.parse(f.head) })}\n`;
+    for await (const { rows, items } of walk.batches(f)) {
+      let chunk = '';
+      rows.forEach((r, n) => {
+        chunk += `${JSON.stringify({ type: 'item', feed: r.feed, source: r.source, guid: r.guid, seq: r.seq, first_seen: r.firstSeen, last_seen: r.lastSeen, listed: r.listed, gone: r.gone, sort_at: r.sortAt, item: items[n] })}\n`;
+      });
       yield chunk;
     }
   }

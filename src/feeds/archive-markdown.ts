@@ -4,7 +4,7 @@ import tar from 'tar-stream';
 import { NodeHtmlMarkdown } from 'node-html-markdown';
 import { stringify } from 'yaml';
 import type { ArchiveStore, ArchivedFeed, ArchivedItem } from '../store/archive.js';
-import type { ExportProgress, KeptItems } from './archive-export.js';
+import { keptWalk, type ExportProgress, type KeptItems } from './archive-export.js';
 import type { FeedItem } from './model.js';
 
 /** An image behind one of our root-relative /proxy links, or undefined when it cannot be had. */
@@ -21,7 +21,6 @@ export interface MarkdownOptions {
   kept?: KeptItems;
 }
 
-const BATCH = 200;
 const EXT: Record<string, string> = { 'image/jpeg': 'jpg', 'image/png': 'png', 'image/webp': 'webp', 'image/gif': 'gif', 'image/avif': 'avif' };
 const PROXY_LINK = /^\/proxy\?/;
 
@@ -75,12 +74,10 @@ export function markdownTar(store: ArchiveStore, opts: MarkdownOptions): Readabl
   const abs = (url: string) => (url.startsWith('/') && !url.startsWith('//') ? opts.base + url : url);
 
   async function run(): Promise<void> {
-    const feeds = opts.only ? [opts.only] : await store.feeds();
-    const total = opts.only ? await store.count(opts.only.feed) : await store.count();
+    const walk = await keptWalk(store, opts.only, opts.kept, opts.progress);
     const media = { bundled: 0, failed: [] as string[] };
-    let done = 0;
     const folders = new Set<string>();
-    for (const f of feeds) {
+    for (const f of walk.feeds) {
       let folder = feedFolder(f);
       // Two feeds whose paths slug alike get their own folders.
       if (folders.has(folder)) folder = `${folder}-${createHash('sha1').update(f.feed).digest('hex').slice(0, 8)}`;
@@ -105,20 +102,14 @@ export function markdownTar(store: ArchiveStore, opts: MarkdownOptions): Readabl
         }
         return local === null ? abs(url) : local;
       };
-      for (let after = 0; ; ) {
-        const rows = await store.scan(after, BATCH, f.feed);
-        if (rows.length === 0) break;
-        const items = opts.kept ? await opts.kept(rows) : rows.map((r) => JSON.parse(r.data) as FeedItem);
+      for await (const { rows, items } of walk.batches(f)) {
         for (const [n, r] of rows.entries()) {
           // Unique in the folder by its seq: nothing to remember across a feed of any size.
           await entry(`${folder}/${itemFileName(r, items[n]!)}`, await itemMarkdown(f, r, items[n]!, td, image, abs), r.lastSeen);
         }
-        after = rows.at(-1)!.id;
-        done += rows.length;
-        opts.progress?.({ done, total });
       }
     }
-    const summary = { type: 'feedgate-archive-markdown', exported_at: new Date().toISOString(), feeds: feeds.length, items: done, images_bundled: media.bundled, images_failed: media.failed };
+    const summary = { type: 'feedgate-archive-markdown', exported_at: new Date().toISOString(), feeds: walk.feeds.length, items: walk.done(), images_bundled: media.bundled, images_failed: media.failed };
     await entry('feedgate-export.json', `${JSON.stringify(summary, null, 2)}\n`);
     pack.finalize();
   }

@@ -9,8 +9,7 @@ import { loopback } from '../upstream/loopback.js';
 import type { ArchiveStore } from '../store/archive.js';
 import { exportLines, type KeptItems } from './archive-export.js';
 import { markdownTar } from './archive-markdown.js';
-import { feedPath } from './mount.js';
-import { searchParams } from './archive.js';
+import { keptFeed, searchParams } from './archive.js';
 import type { FeedItem } from './model.js';
 import { positiveInt, single } from './params.js';
 
@@ -79,8 +78,7 @@ export function archiveRoutes(router: Router, deps: ArchiveRouteDeps): void {
     const feedParam = single(c.query, 'feed');
     let only;
     if (feedParam !== undefined) {
-      const path = feedPath(feedParam.replace(/^https?:\/\/[^/]+/, ''));
-      only = (await deps.store.feed(feedParam)) ?? (await deps.store.feedByUrl(path));
+      only = await keptFeed(deps.store, feedParam);
       if (!only) throw new HttpError(404, 'NO_SUCH_FEED', `the archive keeps no feed ${feedParam.slice(0, 200)}: give its path (/feeds/…) or its id as /api/archive/export lists them`);
     }
     const name = `feedgate-archive${only ? `-${only.feed.replace(/[^\w.-]+/g, '_')}` : ''}`;

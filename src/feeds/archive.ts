@@ -4,7 +4,7 @@ import { escapeHtml } from '../http/html.js';
 import { parseSearch, type SearchQuery } from '../store/search-text.js';
 import { single, type Query } from './params.js';
 import type { MessageKey } from '../i18n/index.js';
-import type { ArchiveStore, ArchivedItem } from '../store/archive.js';
+import type { ArchiveStore, ArchivedFeed, ArchivedItem } from '../store/archive.js';
 import type { Backfill, BackfillStore } from '../store/archive-backfill.js';
 import type { FeedData, FeedItem } from './model.js';
 import type { KeptBodies } from './descriptor.js';
@@ -39,6 +39,21 @@ export function storedItem(i: FeedItem): string {
   const { contentHtml, ...rest } = i;
   return JSON.stringify({ ...rest, bodyHash: createHash('sha1').update(contentHtml).digest('base64url').slice(0, 12) });
 }
+
+/** A feed URL's path without its origin, query or format: what the archive names a feed by. */
+export const feedPath = (url: string) =>
+  url
+    .replace(/^https?:\/\/[^/]+/, '')
+    .replace(/[?#].*$/, '')
+    .replace(/\.(rss|atom|json)$/, '');
+
+/** The kept feed a reference names: its archive id, else its URL or path. */
+export async function keptFeed(store: Pick<ArchiveStore, 'feed' | 'feedByUrl'>, ref: string): Promise<ArchivedFeed | undefined> {
+  return (await store.feed(ref)) ?? (await store.feedByUrl(feedPath(ref)));
+}
+
+/** An item as the archive store takes it. */
+const recorded = (i: FeedItem) => ({ guid: i.guid, data: storedItem(i), sortAt: i.published ?? i.updated, text: () => itemText(i) });
 
 /** The variant of an archive key (`id~variant`). */
 const variantOf = (key: string) => {
@@ -98,7 +113,7 @@ export class FeedArchive {
     return this.opts.store.older({
       feed: archiveKey(data),
       source,
-      items: items.map((i) => ({ guid: i.guid, data: storedItem(i), sortAt: i.published ?? i.updated, text: () => itemText(i) })),
+      items: items.map(recorded),
       now,
       maxItems: this.opts.maxItems,
     });
@@ -157,7 +172,7 @@ export class FeedArchive {
       url,
       title: data.title,
       head: JSON.stringify(head),
-      items: items.map((i) => ({ guid: i.guid, data: storedItem(i), sortAt: i.published ?? i.updated, text: () => itemText(i) })),
+      items: items.map(recorded),
       windowFrom: windowFrom(dated),
       now,
       maxItems: this.opts.maxItems,

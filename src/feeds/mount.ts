@@ -15,6 +15,7 @@ import type { MessageKey, Texts } from '../i18n/index.js';
 import type { HealthRow } from '../store/source-health.js';
 import type { RefreshFeed } from '../store/refresh-feeds.js';
 import type { Backfill } from '../store/archive-backfill.js';
+import { feedPath } from './archive.js';
 
 /** A feed route's background refresh, found by its path: the route's pattern with named parameters. */
 export type FeedRefreshers = Array<{ source: string; pattern: RegExp; refresh: (params: Record<string, string>, url: URL, ttlMs: number, since: number) => Promise<{ digest: string; newItems: number; key: string }> }>;
@@ -135,9 +136,6 @@ export function mountSource(router: Router, source: SourceDescriptor, deps: Moun
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
-
-/** A feed URL's path without its format: what the archive names a feed by. */
-export const feedPath = (url: string) => url.replace(/[?#].*$/, '').replace(/\.(rss|atom|json)$/, '');
 
 /** What /api/sources shows of a source: its state, never a secret. */
 export function describeSource(source: SourceDescriptor, health: HealthBook, tx: Texts, states: readonly HealthRow[] = [], refreshed: readonly RefreshFeed[] = [], filled: readonly Backfill[] = []) {

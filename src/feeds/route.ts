@@ -189,7 +189,8 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const key = typeof k === 'string' ? k : await k;
     // What readers were last given (memory, else the durable copy), to count the items that are new.
     const before = (await deps.cache.lastGood(key, deps.ttlMs)) as FeedData | undefined;
-    const result = await deps.cache.get(key, ttlMs, loader(p, key, url.pathname.replace(SUFFIX, '')), { refreshedSince: since, background: true });
+    const path = url.pathname.replace(SUFFIX, '');
+    const result = await deps.cache.get(key, ttlMs, loader(p, key, path), { refreshedSince: since, background: true });
     if (result.state === 'stale') throw result.error;
     const data = result.value as FeedData;
     if (result.state === 'miss') pushed(data, result.storedAt, url);
@@ -197,7 +198,6 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     // A feed the archive keeps is filled back from the upstream's later pages, a few per refresh. What
     // fails there is noted on its progress and never fails the refresh.
     if (archive && !source.page?.(p)) {
-      const path = url.pathname.replace(SUFFIX, '');
       // The upstream client's own deadline and call budget bound each page.
       await backfill(archive, { source: opts.archiveAs!, path, first: data }, (next) => source.fetch(source.parse(params, { ...query, ...next }))).catch(() => {});
     }

@@ -153,6 +153,35 @@ export function archiveStore(db: Sql, opts: { searchWindow?: number } = {}): Arc
       await q.run(`DELETE FROM archive_items WHERE id IN (${marks(part.length)})`, part);
     }
   }
+  /** The items of `feed` already kept among `items`, by guid. */
+  async function keptOf(q: SqlRunner, feed: string, items: ReadonlyArray<{ guid: string }>): Promise<Map<string, { id: number; hash: string }>> {
+    const rows = new Map<string, { id: number; hash: string }>();
+    for (let i = 0; i < items.length; i += SLICE) {
+      const part = items.slice(i, i + SLICE);
+      for (const r of await q.all<{ id: number; guid: string; hash: string }>(`SELECT id, guid, hash FROM archive_items WHERE feed = ? AND guid IN (${marks(part.length)})`, [feed, ...part.map((x) => x.guid)])) {
+        rows.set(r.guid, { id: Number(r.id), hash: r.hash });
+      }
+    }
+    return rows;
+  }
+  /**
+   * Keeps new items (in the upstream's order, newest first) under the feed's next seqs, the oldest
+   * getting the lowest; `undated` is the time of an item without one. Returns the seq after them.
+   */
+  async function insertNew(q: SqlRunner, feed: string, source: string, fresh: RecordInput['items'], at: { now: number; listed: boolean; undated: number }): Promise<number> {
+    // Taken in the transaction: two replicas recording at once get distinct ranges.
+    const next = Number((await q.get<{ next_seq: number }>('UPDATE archive_feeds SET next_seq = next_seq + ? WHERE feed = ? RETURNING next_seq', [fresh.length, feed]))!.next_seq);
+    let seq = next - fresh.length;
+    for (const item of [...fresh].reverse()) {
+      const text = searchText(item.text());
+      const r = await q.get<{ id: number }>(
+        `INSERT INTO archive_items (feed, source, guid, seq, first_seen, last_seen, listed, gone, sort_at, data, hash, search_text) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?) RETURNING id`,
+        [feed, source, item.guid, seq++, at.now, at.now, at.listed ? 1 : 0, item.sortAt ?? at.undated, item.data, hashOf(item.data), text],
+      );
+      await index(q, Number(r!.id), text, false);
+    }
+    return next;
+  }
   const lastId = async () => Number((await db.get<{ n: number | null }>('SELECT MAX(id) AS n FROM archive_items'))?.n ?? 0);
   const searchText = (text: string) => normalizeSearchText(text.slice(0, MAX_SEARCH_TEXT));
 
@@ -168,29 +197,9 @@ export function archiveStore(db: Sql, opts: { searchWindow?: number } = {}): Arc
           'INSERT INTO archive_feeds (feed, source, url, title, head, next_seq, digest, seen_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (feed) DO UPDATE SET source = excluded.source, url = excluded.url, title = excluded.title, head = excluded.head, digest = excluded.digest, seen_at = excluded.seen_at, updated_at = excluded.updated_at',
           [feed, input.source, input.url, input.title, input.head, digest, now, now],
         );
-        const rows = new Map<string, { id: number; hash: string }>();
-        for (let i = 0; i < unique.length; i += SLICE) {
-          const part = unique.slice(i, i + SLICE);
-          for (const r of await q.all<{ id: number; guid: string; hash: string }>(`SELECT id, guid, hash FROM archive_items WHERE feed = ? AND guid IN (${marks(part.length)})`, [feed, ...part.map((x) => x.guid)])) {
-            rows.set(r.guid, { id: Number(r.id), hash: r.hash });
-          }
-        }
+        const rows = await keptOf(q, feed, unique);
         const fresh = unique.filter((i) => !rows.has(i.guid));
-        let seq = known ? Number(known.next_seq) : 1;
-        if (fresh.length > 0) {
-          // Taken in the transaction: two replicas recording at once get distinct ranges.
-          const next = await q.get<{ next_seq: number }>('UPDATE archive_feeds SET next_seq = next_seq + ? WHERE feed = ? RETURNING next_seq', [fresh.length, feed]);
-          seq = Number(next!.next_seq) - fresh.length;
-        }
-        // The upstream lists newest first: the oldest new item gets the lowest seq.
-        for (const item of [...fresh].reverse()) {
-          const text = searchText(item.text());
-          const r = await q.get<{ id: number }>(
-            `INSERT INTO archive_items (feed, source, guid, seq, first_seen, last_seen, listed, gone, sort_at, data, hash, search_text) VALUES (?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?) RETURNING id`,
-            [feed, input.source, item.guid, seq++, now, now, item.sortAt ?? now, item.data, hashOf(item.data), text],
-          );
-          await index(q, Number(r!.id), text, false);
-        }
+        const seq = fresh.length > 0 ? await insertNew(q, feed, input.source, fresh, { now, listed: true, undated: now }) : known ? Number(known.next_seq) : 1;
         const seen: string[] = [];
         for (const item of unique) {
           const row = rows.get(item.guid);
@@ -229,25 +238,12 @@ export function archiveStore(db: Sql, opts: { searchWindow?: number } = {}): Arc
         // Only a feed whose first page is kept: its seqs and its head come from there.
         if (!(await q.get('SELECT 1 AS one FROM archive_feeds WHERE feed = ?', [feed]))) return 0;
         const unique = [...new Map(input.items.map((i) => [i.guid, i])).values()];
-        const kept = new Set<string>();
-        for (let i = 0; i < unique.length; i += SLICE) {
-          const part = unique.slice(i, i + SLICE);
-          for (const r of await q.all<{ guid: string }>(`SELECT guid FROM archive_items WHERE feed = ? AND guid IN (${marks(part.length)})`, [feed, ...part.map((x) => x.guid)])) kept.add(r.guid);
-        }
+        const kept = await keptOf(q, feed, unique);
         const room = input.maxItems - Number((await q.get<{ n: number }>('SELECT COUNT(*) AS n FROM archive_items WHERE feed = ?', [feed]))!.n);
         // Newest first on the page: when there is not room for all, the newest are kept.
         const fresh = unique.filter((i) => !kept.has(i.guid)).slice(0, Math.max(0, room));
         if (fresh.length === 0) return 0;
-        const next = await q.get<{ next_seq: number }>('UPDATE archive_feeds SET next_seq = next_seq + ? WHERE feed = ? RETURNING next_seq', [fresh.length, feed]);
-        let seq = Number(next!.next_seq) - fresh.length;
-        for (const item of [...fresh].reverse()) {
-          const text = searchText(item.text());
-          const r = await q.get<{ id: number }>(
-            `INSERT INTO archive_items (feed, source, guid, seq, first_seen, last_seen, listed, gone, sort_at, data, hash, search_text) VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?) RETURNING id`,
-            [feed, input.source, item.guid, seq++, now, now, item.sortAt ?? 0, item.data, hashOf(item.data), text],
-          );
-          await index(q, Number(r!.id), text, false);
-        }
+        await insertNew(q, feed, input.source, fresh, { now, listed: false, undated: 0 });
         return fresh.length;
       }),
     async feed(feed) {

@@ -1,6 +1,7 @@
 import { escapeHtml as e } from '../http/html.js';
 import type { SubscriptionForm } from '../feeds/descriptor.js';
-import { feedPath, type describeSource } from '../feeds/mount.js';
+import type { describeSource } from '../feeds/mount.js';
+import { feedPath } from '../feeds/archive.js';
 
 import type { MessageKey, Texts } from '../i18n/index.js';
 

@@ -1,5 +1,5 @@
 import type { SourceContext, SourceDescriptor, SourceModule } from '../descriptor.js';
-import type { FeedData, FeedItem } from '../model.js';
+import type { FeedData } from '../model.js';
 import { searchParams } from '../archive.js';
 import { escapeHtml } from '../../http/html.js';
 import type { MessageKey } from '../../i18n/index.js';
