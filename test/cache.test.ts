@@ -62,3 +62,29 @@ describe('FeedCache', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('FeedCache memory', () => {
+  it('a timer a load leaves waiting (an upstream deadline) does not keep the loaded data alive', async () => {
+    // In a child with --expose-gc: the timer keeps the async context it was started in (the load's
+    // progress) until it fires, which must not reach the flight, its value or the copy read for it.
+    const { execFileSync } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const script = `
+      const { FeedCache } = await import(${JSON.stringify(fileURLToPath(new URL('../src/cache/feed-cache.ts', import.meta.url)))});
+      const cache = new FeedCache({ maxBytes: 1 << 20, staleMs: 0 });
+      let ref;
+      await cache.get('k', 60_000, async () => {
+        setTimeout(() => {}, 600_000).unref();
+        const value = { items: new Array(1000).fill('x') };
+        ref = new WeakRef(value);
+        return value;
+      }, { background: true });
+      cache.invalidate('k');
+      await new Promise((r) => setTimeout(r, 10));
+      gc(); gc();
+      console.log(ref.deref() === undefined ? 'collected' : 'retained');
+    `;
+    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(out.trim()).toBe('collected');
+  });
+});

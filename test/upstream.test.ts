@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
+import { isInteger, isSafeNumber, parse as losslessParse } from 'lossless-json';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UpstreamClient } from '../src/upstream/client.js';
 import { parseRetryAfter } from '../src/upstream/errors.js';
@@ -25,6 +27,30 @@ describe('lossless JSON', () => {
   it('keeps integers beyond 2^53 exact as strings and leaves the rest as numbers', () => {
     const v = parseJson('{"id": 14819096805414996657, "small": 42, "neg": -9007199254740993, "f": 1.5, "safe": 9007199254740991, "s": "x"}') as Record<string, unknown>;
     expect(v).toEqual({ id: '14819096805414996657', small: 42, neg: '-9007199254740993', f: 1.5, safe: 9007199254740991, s: 'x' });
+  });
+
+  it('reads any document as the lossless parser does, whether or not it takes the JSON.parse path', () => {
+    const lossless = (text: string) => losslessParse(text, null, (value: string) => (isInteger(value) && !isSafeNumber(value) ? value : Number(value)));
+    // Numbers as upstreams write them: small, near and beyond 2^53, negative, with fractions and exponents.
+    const number = fc.oneof(
+      fc.integer().map(String),
+      fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }).map(String),
+      fc.tuple(fc.boolean(), fc.bigInt({ min: 2n ** 53n - 3n, max: 2n ** 53n + 3n })).map(([neg, n]) => (neg ? '-' : '') + n),
+      fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => JSON.stringify(d)),
+      fc.tuple(fc.integer({ min: 1, max: 99 }), fc.integer({ min: -30, max: 30 })).map(([m, e]) => `${m}e${e}`),
+    );
+    const token = '\u0000NUM';
+    const doc = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, number.map((n) => token + n), fc.string(), fc.constantFrom(true, false, null), fc.array(tie('value'), { maxLength: 5 }), fc.dictionary(fc.string(), tie('value'), { maxKeys: 5 })),
+    })).value;
+    fc.assert(
+      fc.property(doc, (v) => {
+        // Raw number tokens put back in place of their markers: JSON.stringify would round them first.
+        const text = JSON.stringify(v).replace(/"\\u0000NUM([^"]*)"/g, '$1');
+        expect(parseJson(text)).toStrictEqual(lossless(text));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 

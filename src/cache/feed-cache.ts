@@ -126,6 +126,34 @@ export class RefreshPending extends HttpError {
 }
 
 /**
+ * The progress a load reports through, holding its flight only until `detach()`. Every timer the load
+ * starts keeps the store it was started in for as long as it waits (an upstream deadline's, for
+ * UPSTREAM_DEADLINE): a store that held the flight would keep its data, and the previous copy read for
+ * it, alive that long, so each background refresh's data outlived a young-generation collection and
+ * was promoted: 1 MB of old space every 270 ms at 80 refreshes a second.
+ */
+function progressOf(flight: Flight, answerBy: number | undefined): { store: LoadProgress; detach(): void } {
+  let f: Flight | undefined = flight;
+  return {
+    store: {
+      answerBy,
+      queued(at, setting) {
+        if (!f) return;
+        f.queuedUntil = at;
+        f.queuedBy = setting;
+        if (answerBy !== undefined && at > answerBy) for (const hurry of [...f.hurry]) hurry();
+      },
+      incomplete() {
+        if (f) f.incomplete = true;
+      },
+    },
+    detach: () => {
+      f = undefined;
+    },
+  };
+}
+
+/**
  * Feed data cache: memory bounded in bytes (JSON size), per-entry TTL, one upstream call per key at a
  * time (single-flight), and the last good copy served when a refresh fails or is slow.
  * It caches data, not rendered bytes, so filters and formats stay cheap and independent.
@@ -197,23 +225,15 @@ export class FeedCache {
     } else {
       const controller = new AbortController();
       const f: Flight = { promise: Promise.resolve(undefined as never), controller, waiters: 0, keep: false, incomplete: false, hurry: new Set() };
-      const answerBy = opts.staleAfterMs !== undefined ? now + opts.staleAfterMs : undefined;
-      const progress: LoadProgress = {
-        answerBy,
-        queued: (at, setting) => {
-          f.queuedUntil = at;
-          f.queuedBy = setting;
-          if (answerBy !== undefined && at > answerBy) for (const hurry of [...f.hurry]) hurry();
-        },
-        incomplete: () => {
-          f.incomplete = true;
-        },
-      };
-      f.promise = this.load(key, ttlMs, () => runWithProgress(progress, () => load(controller.signal)), { signal: controller.signal, incomplete: () => f.incomplete, since, background: opts.background, durable: () => (f.durable = true), snapshot });
+      const progress = progressOf(f, opts.staleAfterMs !== undefined ? now + opts.staleAfterMs : undefined);
+      f.promise = this.load(key, ttlMs, () => runWithProgress(progress.store, () => load(controller.signal)), { signal: controller.signal, incomplete: () => f.incomplete, since, background: opts.background, durable: () => (f.durable = true), snapshot });
       flight = f;
       this.inflight.set(key, f);
       // Release the slot whatever happens, so the next request after a failure tries again.
-      const release = () => this.inflight.get(key) === f && this.inflight.delete(key);
+      const release = () => {
+        progress.detach();
+        if (this.inflight.get(key) === f) this.inflight.delete(key);
+      };
       f.promise.then(release, release);
       this.count('miss', key);
     }
