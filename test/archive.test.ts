@@ -71,6 +71,35 @@ describe('search words', () => {
   });
 });
 
+describe('search words, as first written', () => {
+  // The words existing indexes hold: any change to how they are made must give the same ones.
+  const RUNS = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]+|(?:(?![\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}])[\p{L}\p{N}])+/gu;
+  const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
+  const reference = (text: string) => {
+    const out = new Set<string>();
+    for (const [run] of text.matchAll(RUNS)) {
+      if (CJK.test(run[0]!)) {
+        const chars = [...run];
+        for (let i = 0; i < chars.length; i++) {
+          out.add(chars[i]!);
+          if (i + 1 < chars.length) out.add(chars[i]! + chars[i + 1]!);
+        }
+      } else out.add(run.slice(0, 40));
+    }
+    return [...out];
+  };
+  it('are the same words in the same order for any text (property)', () => {
+    const piece = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 8 }), fc.constantFrom('吞噬星空', '𠀀𠀁𪚥', 'ひらがなカタカナ', '한국어', 'x'.repeat(50), '\ud840', 'Ｄune', ' ', '。'));
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (parts) => {
+        const text = normalizeSearchText(parts.join(''));
+        expect(searchTokens(text)).toEqual(reference(text));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
 describe('the archive, on SQLite', () => {
   it('items that scroll off stay, deleted ones are marked (archive=0 hides both); survives a restart', async () => {
     list(range(1, 5));
