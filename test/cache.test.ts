@@ -88,3 +88,28 @@ describe('FeedCache memory', () => {
     expect(out.trim()).toBe('collected');
   });
 });
+
+describe('FeedCache durable copies', () => {
+  it('a stored copy that does not parse is no copy: neither served fresh nor as the last good one', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { openSqlite } = await import('../src/store/sqlite.js');
+    const { CORE_MIGRATIONS } = await import('../src/store/migrations.js');
+    const { snapshotStore } = await import('../src/store/snapshots.js');
+    const db = openSqlite(mkdtempSync(join(tmpdir(), 'feedgate-test-')));
+    await db.migrate(CORE_MIGRATIONS);
+    const snapshots = snapshotStore(db);
+    const now = Date.now();
+    await snapshots.put('bad', '{"items": [', now - 1000, now + 60_000);
+    await snapshots.put('good', '{"items": [1]}', now - 1000, now + 60_000);
+    const cache = new FeedCache({ maxBytes: 1 << 20, staleMs: 3_600_000, snapshots });
+    expect(await cache.get('good', 60_000, async () => ({ items: [2] }))).toMatchObject({ state: 'hit', value: { items: [1] } });
+    expect(await cache.get('bad', 60_000, async () => ({ items: [2] }))).toMatchObject({ state: 'miss', value: { items: [2] } });
+    await snapshots.put('bad2', '{"items": [', now - 1000);
+    const down = new UpstreamError('t', 'status', 502, 'UPSTREAM_ERROR', 'down');
+    await expect(cache.get('bad2', 60_000, async () => { throw down; })).rejects.toBe(down);
+    expect(await cache.lastGood('bad2', 60_000)).toBeUndefined();
+    await db.close();
+  });
+});

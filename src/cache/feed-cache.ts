@@ -27,12 +27,25 @@ interface Entry {
   freshUntil: number;
 }
 
-/** The durable copy of a key, parsed once however many look at it. */
+/**
+ * The durable copy of a key, parsed once however many look at it, and only when its value is wanted: a
+ * background refresh looks at the times of the copy it is about to replace and needs no more of it.
+ */
 interface Snapshot {
-  value: unknown;
+  /** Throws when the stored JSON does not parse; `parsedValue` makes that "no copy". */
+  value(): unknown;
   storedAt: number;
   /** Absent: only a last good copy, never fresh. */
   freshUntil?: number;
+}
+
+/** A snapshot's value, or undefined when it does not parse: such a copy counts as none. */
+function parsedValue(snap: Snapshot): { value: unknown } | undefined {
+  try {
+    return { value: snap.value() };
+  } catch {
+    return undefined;
+  }
 }
 
 /** A load in flight and who waits for it. */
@@ -340,14 +353,17 @@ export class FeedCache {
     if (!snap || snap.freshUntil === undefined || snap.freshUntil <= this.now()) return undefined;
     if (since !== undefined && snap.storedAt < since) return undefined;
     if (snap.storedAt <= (this.invalidated.get(key) ?? -Infinity)) return undefined;
-    return { value: snap.value, storedAt: snap.storedAt, freshUntil: snap.freshUntil };
+    const parsed = parsedValue(snap);
+    return parsed && { value: parsed.value, storedAt: snap.storedAt, freshUntil: snap.freshUntil };
   }
 
   /** The durable copy, parsed; none when there is none, the database is away or it does not parse. */
   private async readSnapshot(key: string): Promise<Snapshot | undefined> {
     try {
       const snap = await this.opts.snapshots?.get(key);
-      return snap && { value: JSON.parse(snap.data), storedAt: snap.storedAt, freshUntil: snap.freshUntil };
+      if (!snap) return undefined;
+      let parsed: { value: unknown } | undefined;
+      return { value: () => (parsed ??= { value: JSON.parse(snap.data) }).value, storedAt: snap.storedAt, freshUntil: snap.freshUntil };
     } catch {
       return undefined;
     }
@@ -484,7 +500,8 @@ export class FeedCache {
       if (peer) return peer;
     }
     const snap = await snapshot();
-    return snap && { value: snap.value, storedAt: snap.storedAt, freshUntil: snap.storedAt + ttlMs };
+    const parsed = snap && parsedValue(snap);
+    return parsed && { value: parsed.value, storedAt: snap!.storedAt, freshUntil: snap!.storedAt + ttlMs };
   }
 
   private readonly counters = keptChildren<{ inc(): void }>();
