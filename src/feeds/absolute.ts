@@ -1,6 +1,7 @@
 import type { FeedData, FeedItem } from './model.js';
 
-const abs = (base: string, url: string) => (url.startsWith('/') && !url.startsWith('//') ? base + url : url);
+/** `url` on `base` when it is one of our root-relative links (not protocol-relative); as it is otherwise. */
+export const absoluteUrl = (base: string, url: string) => (url.startsWith('/') && !url.startsWith('//') ? base + url : url);
 const ATTR = /(\s(?:src|href|poster)=)(["'])\/(?!\/)/g;
 
 /**
@@ -11,16 +12,16 @@ export function absolutize(feed: FeedData, items: FeedItem[], base: string): Fee
   const html = (s: string | undefined) => s?.replace(ATTR, (_m, attr: string, q: string) => `${attr}${q}${base.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}/`);
   return {
     ...feed,
-    link: abs(base, feed.link),
-    image: feed.image && abs(base, feed.image),
-    podcastImage: feed.podcastImage && abs(base, feed.podcastImage),
+    link: absoluteUrl(base, feed.link),
+    image: feed.image && absoluteUrl(base, feed.image),
+    podcastImage: feed.podcastImage && absoluteUrl(base, feed.podcastImage),
     items: items.map((item) => ({
       ...item,
-      link: item.link && abs(base, item.link),
-      image: item.image && abs(base, item.image),
+      link: item.link && absoluteUrl(base, item.link),
+      image: item.image && absoluteUrl(base, item.image),
       contentHtml: html(item.contentHtml),
-      enclosures: item.enclosures?.map((e) => ({ ...e, url: abs(base, e.url) })),
-      thumbnails: item.thumbnails?.map((t) => ({ ...t, url: abs(base, t.url) })),
+      enclosures: item.enclosures?.map((e) => ({ ...e, url: absoluteUrl(base, e.url) })),
+      thumbnails: item.thumbnails?.map((t) => ({ ...t, url: absoluteUrl(base, t.url) })),
     })),
   };
 }

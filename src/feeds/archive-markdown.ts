@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import type { ArchiveStore, ArchivedFeed, ArchivedItem } from '../store/archive.js';
 import { keptWalk, type ExportProgress, type KeptItems } from './archive-export.js';
 import type { FeedItem } from './model.js';
+import { absoluteUrl } from './absolute.js';
 
 /** An image behind one of our root-relative /proxy links, or undefined when it cannot be had. */
 export type MediaGetter = (path: string) => Promise<{ body: Buffer; type: string } | undefined>;
@@ -71,7 +72,7 @@ export function markdownTar(store: ArchiveStore, opts: MarkdownOptions): Readabl
   const td = converter();
   const entry = (name: string, body: Buffer | string, mtime?: number) =>
     new Promise<void>((resolve, reject) => pack.entry({ name, mtime: mtime ? new Date(mtime) : new Date() }, body, (err) => (err ? reject(err) : resolve())));
-  const abs = (url: string) => (url.startsWith('/') && !url.startsWith('//') ? opts.base + url : url);
+  const abs = (url: string) => absoluteUrl(opts.base, url);
 
   async function run(): Promise<void> {
     const walk = await keptWalk(store, opts.only, opts.kept, opts.progress);

@@ -11,6 +11,7 @@ import { exportLines, type KeptItems } from './archive-export.js';
 import { markdownTar } from './archive-markdown.js';
 import { keptFeed, searchParams } from './archive.js';
 import type { FeedItem } from './model.js';
+import { absoluteUrl } from './absolute.js';
 import { positiveInt, single } from './params.js';
 
 /**
@@ -43,7 +44,7 @@ export function archiveRoutes(router: Router, deps: ArchiveRouteDeps): void {
     c.set('Cache-Control', 'no-store');
     // Our own links (/proxy, /play) absolute, as a feed gives them: a script has no other base.
     const base = publicBase(c, deps.publicUrl);
-    const abs = (u: string) => (u.startsWith('/') && !u.startsWith('//') ? base + u : u);
+    const abs = (u: string) => absoluteUrl(base, u);
     c.body = {
       query: p.q,
       source: p.source ?? null,
