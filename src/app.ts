@@ -52,7 +52,7 @@ import { checkTarget, parseAllowHosts } from './proxy/ssrf.js';
 import { firstSeenStore } from './store/first-seen.js';
 import { archiveStore } from './store/archive.js';
 import { backfillStore } from './store/archive-backfill.js';
-import { FeedArchive, feedPath } from './feeds/archive.js';
+import { FeedArchive, feedPath, sourceBodies } from './feeds/archive.js';
 import { archiveRoutes } from './feeds/archive-routes.js';
 import { openBlobs } from './store/index.js';
 import { CORE_MIGRATIONS } from './store/migrations.js';
@@ -167,7 +167,6 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
   });
   const links = new MediaLinks(signer);
   // Bodies kept by their sources (MP articles) are not copied into the archive: the sources give them back.
-  const bodies = Object.fromEntries(modules.flatMap((m) => (m.bodies ? [[m.name, m.bodies({ db, links, texts: textsIn[config.FEED_LANGUAGE] })]] : [])));
   const feedArchive = new FeedArchive({
     store: archiveItems,
     maxItems: config.ARCHIVE_MAX_ITEMS,
@@ -176,7 +175,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     t: textsIn[config.FEED_LANGUAGE].t,
     backfillPages: config.ARCHIVE_BACKFILL_PAGES,
     backfills,
-    bodies,
+    bodies: sourceBodies(modules, { db, links, texts: textsIn[config.FEED_LANGUAGE] }),
   });
   const ctx: SourceContext = {
     config,

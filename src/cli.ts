@@ -6,7 +6,7 @@ import { ImportError, exportLines, importLines } from './feeds/archive-export.js
 import { markdownTar } from './feeds/archive-markdown.js';
 import { originGet } from './upstream/loopback.js';
 import { archiveStore, type ArchivedItem } from './store/archive.js';
-import { FeedArchive, keptFeed } from './feeds/archive.js';
+import { FeedArchive, keptFeed, sourceBodies } from './feeds/archive.js';
 import { MediaLinks } from './proxy/links.js';
 import { UrlSigner, proxySecretOf } from './proxy/sign.js';
 import { texts } from './i18n/index.js';
@@ -110,8 +110,7 @@ async function openArchive() {
   // Bodies their sources keep (MP articles) are given back as the server gives them, signed links and all.
   const links = new MediaLinks(new UrlSigner(await proxySecretOf(config, db, () => settingStore(db))));
   const tx = texts(config.FEED_LANGUAGE, config.TZ);
-  const bodies = Object.fromEntries(SOURCES.flatMap((m) => (m.bodies ? [[m.name, m.bodies({ db, links, texts: tx })]] : [])));
-  const archive = new FeedArchive({ store, maxItems: config.ARCHIVE_MAX_ITEMS, days: config.ARCHIVE_DAYS, showMax: 0, t: tx.t, bodies });
+  const archive = new FeedArchive({ store, maxItems: config.ARCHIVE_MAX_ITEMS, days: config.ARCHIVE_DAYS, showMax: 0, t: tx.t, bodies: sourceBodies(SOURCES, { db, links, texts: tx }) });
   return { db, store, kept: (rows: readonly ArchivedItem[]) => archive.items(rows, { marked: false }) };
 }
 

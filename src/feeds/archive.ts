@@ -7,7 +7,7 @@ import type { MessageKey } from '../i18n/index.js';
 import type { ArchiveStore, ArchivedFeed, ArchivedItem } from '../store/archive.js';
 import type { Backfill, BackfillStore } from '../store/archive-backfill.js';
 import type { FeedData, FeedItem } from './model.js';
-import type { KeptBodies } from './descriptor.js';
+import type { KeptBodies, SourceModule } from './descriptor.js';
 
 /**
  * Every item a feed has shown, kept (store/archive.ts), and given back: a feed shows the upstream's
@@ -50,6 +50,11 @@ export const feedPath = (url: string) =>
 /** The kept feed a reference names: its archive id, else its URL or path. */
 export async function keptFeed(store: Pick<ArchiveStore, 'feed' | 'feedByUrl'>, ref: string): Promise<ArchivedFeed | undefined> {
   return (await store.feed(ref)) ?? (await store.feedByUrl(feedPath(ref)));
+}
+
+/** What gives kept items their bodies back, by source: the sources that keep bodies (SourceModule.bodies). */
+export function sourceBodies(modules: readonly SourceModule[], deps: Parameters<NonNullable<SourceModule['bodies']>>[0]): Record<string, KeptBodies> {
+  return Object.fromEntries(modules.flatMap((m) => (m.bodies ? [[m.name, m.bodies(deps)]] : [])));
 }
 
 /** An item as the archive store takes it. */
