@@ -141,9 +141,8 @@ export class RefreshPending extends HttpError {
 /**
  * The progress a load reports through, holding its flight only until `detach()`. Every timer the load
  * starts keeps the store it was started in for as long as it waits (an upstream deadline's, for
- * UPSTREAM_DEADLINE): a store that held the flight would keep its data, and the previous copy read for
- * it, alive that long, so each background refresh's data outlived a young-generation collection and
- * was promoted: 1 MB of old space every 270 ms at 80 refreshes a second.
+ * UPSTREAM_DEADLINE): a store that held the flight kept its data, and the previous copy read for it,
+ * alive that long (mid-refresh at 100 refreshes a second, about 1 200 flights' data).
  */
 function progressOf(flight: Flight, answerBy: number | undefined): { store: LoadProgress; detach(): void } {
   let f: Flight | undefined = flight;
@@ -500,8 +499,9 @@ export class FeedCache {
       if (peer) return peer;
     }
     const snap = await snapshot();
-    const parsed = snap && parsedValue(snap);
-    return parsed && { value: parsed.value, storedAt: snap!.storedAt, freshUntil: snap!.storedAt + ttlMs };
+    if (!snap) return undefined;
+    const parsed = parsedValue(snap);
+    return parsed && { value: parsed.value, storedAt: snap.storedAt, freshUntil: snap.storedAt + ttlMs };
   }
 
   private readonly counters = keptChildren<{ inc(): void }>();

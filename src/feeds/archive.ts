@@ -136,7 +136,9 @@ export class FeedArchive {
     rows.forEach((r, n) => {
       if (!items[n]!.bodyOf || !bodies[r.source]) return;
       const k = `${r.source}\0${variantOf(r.feed) ?? ''}`;
-      groups.set(k, [...(groups.get(k) ?? []), n]);
+      const group = groups.get(k);
+      if (group) group.push(n);
+      else groups.set(k, [n]);
     });
     for (const [k, at] of groups) {
       const [source, variant] = k.split('\0') as [string, string];

@@ -51,20 +51,23 @@ export class Checkpointer {
       if (m.error) this.onError(m.error);
     });
     const fallBack = (why: string) => {
-      if (this.stopped) return;
-      this.stopped = true;
-      if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
-      this.onError(why);
+      if (this.release()) this.onError(why);
     };
     this.worker.on('error', (err) => fallBack(`the WAL checkpoint thread failed (${err.message}); checkpoints run in commits again`));
     this.worker.on('exit', (code) => fallBack(`the WAL checkpoint thread exited (${code}); checkpoints run in commits again`));
   }
 
-  /** Checkpoints once more and ends the thread; the main connection checkpoints by itself again. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /** Once: the main connection checkpoints in its commits again. False when that was done already. */
+  private release(): boolean {
+    if (this.stopped) return false;
     this.stopped = true;
     if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
+    return true;
+  }
+
+  /** Checkpoints once more and ends the thread; the main connection checkpoints by itself again. */
+  async stop(): Promise<void> {
+    if (!this.release()) return;
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.postMessage('stop');
     // A thread stuck on a lock must not hold a shutdown.

@@ -49,10 +49,13 @@ export function playUrl(list: string[]): string | undefined {
   return list.find((u) => /\/aweme\/v1\/play\//.test(u)) ?? list[0];
 }
 
+/** A max_cursor as Douyin gives it: milliseconds since 1970. */
+const CURSOR = /^\d{1,20}$/;
+
 export function parseDouyinParams(secUid: string | undefined, query: Query, maxPages: number): DouyinParams {
   if (!secUid || !SEC_UID.test(secUid)) throw badRequest(`secUserId must be a Douyin sec_user_id (MS4wLjABAAAA…), got "${(secUid ?? '').slice(0, 80)}"; subscribe by share link with /feeds/douyin?url=…`);
   const cursor = single(query, 'max_cursor') ?? '0';
-  if (!/^\d{1,20}$/.test(cursor)) throw badRequest('max_cursor must be the number a next link carries (milliseconds since 1970)');
+  if (!CURSOR.test(cursor)) throw badRequest('max_cursor must be the number a next link carries (milliseconds since 1970)');
   return { secUid, pages: positiveInt(query, 'pages', maxPages, 'DOUYIN_MAX_PAGES') ?? 1, cursor };
 }
 
@@ -143,7 +146,7 @@ export function douyinFeed(opts: DouyinFeedOptions): FeedSource<DouyinParams> {
         list.push(...arr(res.aweme_list).map(obj));
         const next = str(res.max_cursor);
         more = undefined;
-        if (!Number(res.has_more) || !next || !/^\d{1,20}$/.test(next) || next === cursor) break;
+        if (!Number(res.has_more) || !next || !CURSOR.test(next) || next === cursor) break;
         cursor = more = next;
       }
       let profile: Record<string, unknown> = obj(list[0]?.author);
