@@ -1,4 +1,7 @@
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { readResource } from '../src/feeds/hdhive/client.js';
 import { formatShareSize } from '../src/feeds/hdhive/feed.js';
 import { useFakeHdhive } from './fakes/hdhive.js';
 import { startApp, tempDir, type RunningApp } from './helpers/app.js';
@@ -7,6 +10,88 @@ import { itFeedparser } from './helpers/tools.js';
 
 const hd = useFakeHdhive();
 let app: RunningApp;
+
+describe('HDHive resource reader', () => {
+  // The zod schema the client used before its hand-written reader, kept as the reference: what it
+  // accepted must read the same, and what it threw away whole for one odd field now keeps its slug.
+  const text = z.union([z.string(), z.number()]).transform(String).nullish();
+  const strings = z.array(z.union([z.string(), z.number()]).transform(String)).nullish().transform((v) => v ?? []);
+  const reference = z.object({
+    slug: z.union([z.string().min(1), z.number()]).transform(String),
+    title: text, pan_type: text, media_url: text, media_slug: text, share_size: text,
+    video_resolution: strings, source: strings, subtitle_language: strings, subtitle_type: strings,
+    remark: text, unlock_points: z.number().nullish(), unlocked_users_count: z.number().nullish(),
+    validate_status: text, validate_message: text, last_validated_at: text,
+    is_official: z.boolean().nullish(), is_unlocked: z.boolean().nullish(),
+    user: z.object({ id: z.union([z.string(), z.number()]).nullish(), nickname: text, avatar_url: text }).passthrough().nullish(),
+    created_at: z.union([z.string(), z.number()]).nullish(), updated_at: z.union([z.string(), z.number()]).nullish(),
+  });
+  /** Nulls read as absent, as the feed treats them; the user's extra fields are not read. */
+  const plain = (v: unknown): unknown => {
+    if (v === null) return undefined;
+    if (Array.isArray(v)) return v.map(plain);
+    if (typeof v === 'object') return Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, plain(x)]));
+    return v;
+  };
+  // Every field as HDHive sends it and as a changed or broken answer might: wrong types, nulls, absurd numbers.
+  const odd = fc.oneof(fc.constant(null), fc.boolean(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string(), fc.array(fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.object()), { maxLength: 3 }), fc.object({ maxDepth: 1 }));
+  // Fields as HDHive sends them (`odd` false), or with any of them odd.
+  const fields = (oddToo: boolean) => {
+    const or = <T,>(good: fc.Arbitrary<T>) => (oddToo ? fc.oneof(good, odd) : good);
+    const textish = or(fc.oneof(fc.string(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant(null)));
+    const list = or(fc.oneof(fc.array(fc.oneof(fc.string(), fc.integer()), { maxLength: 4 }), fc.constant(null)));
+    const count = or(fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant(1e300), fc.constant(null)));
+    const flag = or(fc.oneof(fc.boolean(), fc.constant(null)));
+    return fc.record(
+      {
+        slug: or(fc.oneof(fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 32, maxLength: 32 }), fc.integer())),
+        title: textish, pan_type: textish, media_url: textish, media_slug: textish, share_size: textish,
+        video_resolution: list, source: list, subtitle_language: list, subtitle_type: list,
+        remark: textish, unlock_points: oddToo ? fc.oneof(count, fc.constantFrom('5', '')) : count, unlocked_users_count: count,
+        validate_status: textish, validate_message: textish, last_validated_at: textish,
+        is_official: flag, is_unlocked: flag,
+        user: or(fc.oneof(fc.record({ id: textish, nickname: textish, avatar_url: textish, extra: odd }, { requiredKeys: [] }), fc.constant(null))),
+        created_at: textish, updated_at: textish,
+      },
+      { requiredKeys: oddToo ? [] : ['slug'] },
+    );
+  };
+  const entry = fc.oneof(fields(false), fields(true), fc.constant({ slug: '' }));
+
+  it('reads what the zod schema read the same, keeps a resource with an odd field, and never throws', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(fc.oneof(entry, odd), (e) => {
+        const r = readResource(e);
+        const ref = reference.safeParse(e);
+        if (ref.success) {
+          accepted++;
+          const { user, ...rest } = plain(ref.data) as Record<string, unknown> & { user?: Record<string, unknown> };
+          expect(r).toEqual({ ...rest, ...(user ? { user: { id: user.id === undefined ? undefined : String(user.id), nickname: user.nickname, avatar_url: user.avatar_url } } : {}) });
+          return;
+        }
+        const slug = e && typeof e === 'object' && !Array.isArray(e) ? (e as { slug?: unknown }).slug : undefined;
+        expect(r === undefined).toBe(!((typeof slug === 'string' && slug !== '') || typeof slug === 'number'));
+        if (!r) return;
+        // What it reads has the types the feed relies on, whatever came in.
+        for (const k of ['title', 'pan_type', 'media_url', 'share_size', 'remark', 'validate_status'] as const) expect(['string', 'undefined']).toContain(typeof r[k]);
+        for (const k of ['video_resolution', 'source', 'subtitle_language', 'subtitle_type'] as const) expect(r[k].every((x) => typeof x === 'string')).toBe(true);
+        for (const k of ['unlock_points', 'unlocked_users_count'] as const) expect(r[k] === undefined || Number.isFinite(r[k])).toBe(true);
+        expect(r.user === undefined || typeof r.user.nickname !== 'object').toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+    // The comparison ran on a good share of what HDHive really sends, not only on rejects.
+    expect(accepted).toBeGreaterThan(250);
+  });
+
+  it('a resource with one field of the wrong type is kept, that field read as absent', () => {
+    const r = readResource({ slug: 'abc', title: '片名', unlock_points: 'many', video_resolution: ['4K', { x: 1 }, 1080], is_official: 'yes', user: [] });
+    expect(r).toMatchObject({ slug: 'abc', title: '片名', unlock_points: undefined, video_resolution: ['4K', '1080'], is_official: undefined, user: undefined });
+    expect(readResource({ title: 'no slug' })).toBeUndefined();
+    expect(readResource([{ slug: 'x' }])).toBeUndefined();
+  });
+});
 
 
 describe('HDHive resources feed', () => {
