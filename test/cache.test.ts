@@ -112,4 +112,40 @@ describe('FeedCache durable copies', () => {
     expect(await cache.lastGood('bad2', 60_000)).toBeUndefined();
     await db.close();
   });
+
+  it('a background refresh gets the copy it replaced (memory, else the one snapshot read), as lastGood gave it before', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { openSqlite } = await import('../src/store/sqlite.js');
+    const { CORE_MIGRATIONS } = await import('../src/store/migrations.js');
+    const { snapshotStore } = await import('../src/store/snapshots.js');
+    const db = openSqlite(mkdtempSync(join(tmpdir(), 'feedgate-test-')));
+    await db.migrate(CORE_MIGRATIONS);
+    const store = snapshotStore(db);
+    let reads = 0;
+    const snapshots = { ...store, get: (key: string) => (reads++, store.get(key)) };
+    const now = Date.now();
+    await store.put('k', '{"items": [1]}', now - 5000, now + 60_000);
+    await store.put('bad', '{"items": [', now - 5000, now + 60_000);
+    const cache = new FeedCache({ maxBytes: 1 << 20, staleMs: 3_600_000, snapshots });
+    // Each asks for a copy newer than any there is, as a background refresh at its time does.
+    const refresh = (key: string, items: number[]) => cache.get(key, 60_000, async () => ({ items }), { refreshedSince: Date.now() + 1, background: true, previous: true });
+    expect(await cache.lastGood('k', 60_000)).toEqual({ items: [1] });
+    reads = 0;
+    // Only on disk: the load looks at the durable copy once, and that read is the previous copy too.
+    expect(await refresh('k', [2])).toMatchObject({ state: 'miss', value: { items: [2] }, previous: { items: [1] } });
+    expect(reads).toBe(1);
+    // In memory (a reader polled it, finding the refreshed copy on disk): that copy; the one read is the load's own look.
+    expect(await cache.get('k', 60_000, async () => ({ items: [0] }))).toMatchObject({ state: 'hit', value: { items: [2] } });
+    reads = 0;
+    expect(await refresh('k', [3])).toMatchObject({ value: { items: [3] }, previous: { items: [2] } });
+    expect(reads).toBe(1);
+    // None, or one that does not parse: no previous copy.
+    expect((await refresh('none', [1])).previous).toBeUndefined();
+    expect((await refresh('bad', [1])).previous).toBeUndefined();
+    // Not asked for: not there.
+    expect('previous' in (await cache.get('other', 60_000, async () => ({ items: [] }), { background: true }))).toBe(false);
+    await db.close();
+  });
 });

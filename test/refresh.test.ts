@@ -57,6 +57,37 @@ describe('in process (the embedded default)', () => {
     expect(metrics).toMatch(/^feedgate_refresh_total\{source="hdhive",outcome="unchanged"\} [1-9]/m);
   });
 
+  it('a refresh counts the items new since what readers were last given: from memory, and after a restart from the durable copy', async () => {
+    const dataDir = tempDir();
+    const config = hd.config({ DATA_DIR: dataDir, CACHE_TTL: '1s', REFRESH_HDHIVE: '1s' });
+    const list = hd.fake.resources.get('tv/101172')!;
+    const kept = list.length;
+    // The next refresh that starts after `t`, as the schedule records it.
+    const refreshedAfter = async (app: RunningApp, t: number) => {
+      for (let i = 0; i < 100; i++) {
+        const r = await app.db.get<{ new_items: number; last_at: number | null }>('SELECT new_items, last_at FROM refresh_feeds');
+        if (r && (r.last_at ?? 0) > t) return r;
+        await sleep(100);
+      }
+      throw new Error('no refresh came');
+    };
+    const first = await startApp(config);
+    await fetch(`${first.url}${PATH}.json`);
+    try {
+      list.push({ ...list[0], slug: 'aaaa0000aaaa0000aaaa0000aaaa0000' });
+      expect((await refreshedAfter(first, Date.now())).new_items).toBe(1);
+      // Nothing new since: none counted.
+      expect((await refreshedAfter(first, Date.now())).new_items).toBe(0);
+      await first.close(false);
+      // Memory is gone with the process: the copy counted against is the durable one.
+      list.push({ ...list[0], slug: 'bbbb0000bbbb0000bbbb0000bbbb0000' }, { ...list[0], slug: 'cccc0000cccc0000cccc0000cccc0000' });
+      const second = await startApp(config);
+      expect((await refreshedAfter(second, Date.now())).new_items).toBe(2);
+    } finally {
+      list.splice(kept);
+    }
+  });
+
   it('readers are told the schedule: <ttl> is the source interval, max-age counts down to the next refresh (also on the ready path), a conditional poll gets 304; one call per feed whatever its formats; a restart serves the refreshed copy without calling', async () => {
     const a = await startApp(hd.config({ CACHE_TTL: '1s', REFRESH_HDHIVE: '10m' }));
     expect((await fetch(`${a.url}${PATH}.rss`)).headers.get('x-cache')).toBe('MISS');

@@ -19,6 +19,8 @@ export interface CacheResult<T> {
   freshUntil: number;
   /** Set when state is "stale": why the refresh failed (or that it is still running). */
   error?: unknown;
+  /** With `previous` asked for: the copy a failed load would have been answered with before this one. */
+  previous?: unknown;
 }
 
 interface Entry {
@@ -92,6 +94,12 @@ export interface GetOptions {
    * poll finds it. Ten thousand refreshed feeds do not fill memory with copies nobody is reading.
    */
   background?: boolean;
+  /**
+   * Also hand back, as `previous`, the copy this get replaces (what `lastGood` gave before it): a
+   * background refresh counts its new items against it. Read with what the load reads anyway (memory,
+   * or the one snapshot read), not a second time.
+   */
+  previous?: boolean;
 }
 
 export interface FeedCacheOptions {
@@ -224,13 +232,15 @@ export class FeedCache {
     const since = opts.refreshedSince;
     if (cached && now < cached.freshUntil && (since === undefined || cached.storedAt >= since)) {
       this.count('hit', key);
-      return { value: cached.value as T, state: 'hit', storedAt: cached.storedAt, freshUntil: cached.freshUntil };
+      return { value: cached.value as T, state: 'hit', storedAt: cached.storedAt, freshUntil: cached.freshUntil, ...(opts.previous ? { previous: cached.value } : {}) };
     }
     const failed = since === undefined ? this.failures.get(key) : undefined;
     if (failed) return this.staleOr(key, ttlMs, cached, failed.error);
     // Read at most once per request: the load looks for a fresh copy in it, the answer for a last good one.
     let snap: Promise<Snapshot | undefined> | undefined;
     const snapshot = () => (snap ??= this.readSnapshot(key));
+    // Asked before the load starts: a peer's copy (Redis) is read ahead of the one this load shares.
+    const previous = opts.previous ? this.lastGoodOf(cached ?? this.lastCopy(key, ttlMs, snapshot)) : undefined;
     let flight = this.inflight.get(key);
     if (flight) {
       this.count('coalesced', key);
@@ -258,7 +268,7 @@ export class FeedCache {
         const retryAfter = queued ? Math.ceil((flight.queuedUntil! - this.now()) / 1000) + 2 : PENDING_RETRY_S;
         return this.staleOr(key, ttlMs, last, new RefreshPending(opts.staleAfterMs!, retryAfter, queued ? flight.queuedBy : undefined));
       }
-      return { value: entry.value as T, state: flight.durable ? 'hit' : 'miss', storedAt: entry.storedAt, freshUntil: entry.freshUntil };
+      return { value: entry.value as T, state: flight.durable ? 'hit' : 'miss', storedAt: entry.storedAt, freshUntil: entry.freshUntil, ...(previous ? { previous: await previous } : {}) };
     } catch (err) {
       return this.staleOr(key, ttlMs, last, err);
     }
@@ -326,7 +336,11 @@ export class FeedCache {
 
   /** The copy a failed refresh of `key` would be answered with now, if any (memory, else the snapshot). */
   async lastGood(key: string, ttlMs: number): Promise<unknown> {
-    return this.servable(this.lru.peek(key) ?? (await this.lastCopy(key, ttlMs)))?.value;
+    return this.lastGoodOf(this.lru.peek(key) ?? this.lastCopy(key, ttlMs));
+  }
+
+  private async lastGoodOf(entry: Entry | Promise<Entry | undefined>): Promise<unknown> {
+    return this.servable(await entry)?.value;
   }
 
   /** The entry when it is young enough to stand in for a failed refresh (STALE_TTL past its freshness). */

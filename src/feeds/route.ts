@@ -187,12 +187,12 @@ export function feedRoute<P>(source: FeedSource<P>, deps: FeedRouteDeps, opts: {
     const p = source.parse(params, query);
     const k = source.key(p);
     const key = typeof k === 'string' ? k : await k;
-    // What readers were last given (memory, else the durable copy), to count the items that are new.
-    const before = (await deps.cache.lastGood(key, deps.ttlMs)) as FeedData | undefined;
     const path = url.pathname.replace(SUFFIX, '');
-    const result = await deps.cache.get(key, ttlMs, loader(p, key, path), { refreshedSince: since, background: true });
+    const result = await deps.cache.get(key, ttlMs, loader(p, key, path), { refreshedSince: since, background: true, previous: true });
     if (result.state === 'stale') throw result.error;
     const data = result.value as FeedData;
+    // What readers were last given (memory, else the durable copy), to count the items that are new.
+    const before = result.previous as FeedData | undefined;
     if (result.state === 'miss') pushed(data, result.storedAt, url);
     const known = new Set(before?.items.map((i) => i.guid));
     // A feed the archive keeps is filled back from the upstream's later pages, a few per refresh. What
