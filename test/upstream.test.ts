@@ -58,6 +58,30 @@ describe('lossless JSON', () => {
 });
 
 describe('UpstreamClient', () => {
+  it("a call ends its ties: no listener left on the caller's signal, retries or not, and a later abort there changes nothing", async () => {
+    const { getEventListeners } = await import('node:events');
+    let n = 0;
+    const url = await serve((_req, res) => {
+      n++;
+      res.writeHead(n === 1 ? 503 : 200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+    const c = client(url);
+    const caller = new AbortController();
+    const r = await c.json({ path: '/x', signal: caller.signal });
+    expect(r.data).toEqual({ ok: true });
+    expect(n).toBe(2);
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+    // Many calls on one long-lived signal (the app's shutdown signal is one) leave it as they found it.
+    await Promise.all(Array.from({ length: 20 }, () => c.json({ path: '/x', signal: caller.signal })));
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+    caller.abort();
+    // And a caller that has gone before the call starts: it is abandoned, not sent.
+    const seen = n;
+    await expect(c.json({ path: '/x', signal: caller.signal })).rejects.toMatchObject({ kind: 'aborted' });
+    expect(n).toBe(seen);
+    await c.close();
+  });
+
   it('retries 5xx for GET with backoff, then succeeds', async () => {
     let n = 0;
     const url = await serve((_req, res) => {

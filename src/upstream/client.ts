@@ -55,6 +55,45 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
 const RETRY_STATUS = new Set([500, 502, 503, 504]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
+interface CallSignal {
+  signal: AbortSignal;
+  /** Whether the deadline is what aborted it. */
+  timedOut(): boolean;
+  /** The call is over: its timer and its links to the longer-lived signals go. */
+  done(): void;
+}
+
+/**
+ * One call's signal, aborted by its deadline (UPSTREAM_DEADLINE), by shutdown or by its caller, and let
+ * go of when the call ends. AbortSignal.timeout and AbortSignal.any say the same, but their timer lives
+ * for the whole deadline and the links from the long-lived shutdown signal until a full collection
+ * (nodejs/node#55351): at a hundred background refreshes a second, that kept a few KB a call alive for
+ * 30 s, all of it moved to old space.
+ */
+function callSignal(deadlineMs: number, ...parents: Array<AbortSignal | undefined>): CallSignal {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException('The upstream call outlived its deadline', 'TimeoutError'));
+  }, deadlineMs);
+  timer.unref();
+  const linked = parents.filter((p): p is AbortSignal => p !== undefined);
+  const follow = (event: Event) => controller.abort((event.target as AbortSignal).reason);
+  for (const p of linked) {
+    if (p.aborted) controller.abort(p.reason);
+    else p.addEventListener('abort', follow, { once: true });
+  }
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    done() {
+      clearTimeout(timer);
+      for (const p of linked) p.removeEventListener('abort', follow);
+    },
+  };
+}
+
 /**
  * One upstream API: a pooled undici connection set with timeouts, bounded bodies, a concurrency
  * cap and retries (network errors and 5xx, idempotent methods only, exponential backoff).
@@ -100,9 +139,17 @@ export class UpstreamClient {
 
   async request(req: UpstreamRequest): Promise<UpstreamResponse> {
     const method = req.method ?? 'GET';
+    const call = callSignal(this.opts.deadlineMs, this.closing.signal, req.signal);
+    try {
+      return await this.attempts(method, req, call);
+    } finally {
+      call.done();
+    }
+  }
+
+  private async attempts(method: string, req: UpstreamRequest, call: CallSignal): Promise<UpstreamResponse> {
+    const { signal } = call;
     const retries = IDEMPOTENT.has(method) ? this.opts.retries : 0;
-    const deadline = AbortSignal.timeout(this.opts.deadlineMs);
-    const signal = AbortSignal.any([deadline, this.closing.signal, ...(req.signal ? [req.signal] : [])]);
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
       try {
@@ -118,7 +165,7 @@ export class UpstreamClient {
         else this.opts.health?.fail(this.opts.name, `HTTP ${res.status}`);
         return res;
       } catch (err) {
-        const e = this.classify(err, deadline, req.signal);
+        const e = this.classify(err, call.timedOut(), req.signal);
         this.trace(method, req.path, attempt, started, `${e.kind}: ${e.message}`);
         this.count(e.kind);
         if (e.kind === 'unreachable' && attempt < retries && !signal.aborted) {
@@ -192,10 +239,10 @@ export class UpstreamClient {
     return new UpstreamError(this.opts.name, 'too_large', 502, 'UPSTREAM_TOO_LARGE', `${this.opts.name} sent a response larger than UPSTREAM_MAX_BYTES (${this.opts.maxBytes} bytes)`);
   }
 
-  private classify(err: unknown, deadline: AbortSignal, callerSignal?: AbortSignal): UpstreamError {
+  private classify(err: unknown, timedOut: boolean, callerSignal?: AbortSignal): UpstreamError {
     if (err instanceof UpstreamError) return err;
     const name = this.opts.name;
-    if (deadline.aborted) {
+    if (timedOut) {
       return new UpstreamError(name, 'timeout', 504, 'UPSTREAM_TIMEOUT', `${name} did not finish answering within UPSTREAM_DEADLINE (${this.opts.deadlineMs} ms)`);
     }
     if (this.closing.signal.aborted || callerSignal?.aborted) {
