@@ -59,7 +59,8 @@ describe('lossless JSON', () => {
 
 describe('UpstreamClient', () => {
   it("a call ends its ties: no listener left on the caller's signal, retries or not, and a later abort there changes nothing", async () => {
-    const { getEventListeners } = await import('node:events');
+    const { EventEmitter } = await import('node:events');
+    const { getEventListeners } = EventEmitter;
     let n = 0;
     const url = await serve((_req, res) => {
       n++;
