@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FeedCache } from '../src/cache/feed-cache.js';
 import { UpstreamError, isStaleable } from '../src/upstream/errors.js';
 import { HttpError } from '../src/http/errors.js';
+import { tempDir } from './helpers/app.js';
 
 const upstreamDown = () => new UpstreamError('x', 'unreachable', 502, 'UPSTREAM_UNREACHABLE', 'down');
 
@@ -90,16 +91,18 @@ describe('FeedCache memory', () => {
 });
 
 describe('FeedCache durable copies', () => {
-  it('a stored copy that does not parse is no copy: neither served fresh nor as the last good one', async () => {
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
+  /** The snapshot store on a real SQLite database in a directory of its own. */
+  async function sqliteSnapshots() {
     const { openSqlite } = await import('../src/store/sqlite.js');
     const { CORE_MIGRATIONS } = await import('../src/store/migrations.js');
     const { snapshotStore } = await import('../src/store/snapshots.js');
-    const db = openSqlite(mkdtempSync(join(tmpdir(), 'feedgate-test-')));
+    const db = openSqlite(tempDir());
     await db.migrate(CORE_MIGRATIONS);
-    const snapshots = snapshotStore(db);
+    return { db, store: snapshotStore(db) };
+  }
+
+  it('a stored copy that does not parse is no copy: neither served fresh nor as the last good one', async () => {
+    const { db, store: snapshots } = await sqliteSnapshots();
     const now = Date.now();
     await snapshots.put('bad', '{"items": [', now - 1000, now + 60_000);
     await snapshots.put('good', '{"items": [1]}', now - 1000, now + 60_000);
@@ -114,15 +117,7 @@ describe('FeedCache durable copies', () => {
   });
 
   it('a background refresh gets the copy it replaced (memory, else the one snapshot read), as lastGood gave it before', async () => {
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { openSqlite } = await import('../src/store/sqlite.js');
-    const { CORE_MIGRATIONS } = await import('../src/store/migrations.js');
-    const { snapshotStore } = await import('../src/store/snapshots.js');
-    const db = openSqlite(mkdtempSync(join(tmpdir(), 'feedgate-test-')));
-    await db.migrate(CORE_MIGRATIONS);
-    const store = snapshotStore(db);
+    const { db, store } = await sqliteSnapshots();
     let reads = 0;
     const snapshots = { ...store, get: (key: string) => (reads++, store.get(key)) };
     const now = Date.now();
