@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config.js';
 import { CONFIG_KEYS, loadConfig } from '../src/feeds/sources.js';
+import { openStore } from '../src/store/index.js';
+import type { SqliteSql } from '../src/store/sqlite.js';
 import { tempDir } from './helpers/app.js';
 
 describe('config', () => {
@@ -84,5 +86,27 @@ describe('config messages', () => {
 
   it('PORT=abc says what a port is', () => {
     expect(() => loadConfig({ PORT: 'abc' })).toThrow('PORT: expected a whole number from 0 to 65535, got "abc"');
+  });
+});
+
+describe('SQLITE_CACHE_SIZE', () => {
+  const cacheOf = async (env: Record<string, string>) => {
+    const db = (await openStore(loadConfig({ DATA_DIR: tempDir(), ...env }))) as SqliteSql;
+    try {
+      return db.db.pragma('cache_size', { simple: true });
+    } finally {
+      await db.close();
+    }
+  };
+
+  it("bounds SQLite's page cache (negative cache_size: KiB), 8MB unless set, not better-sqlite3's 16MB", async () => {
+    expect(await cacheOf({})).toBe(-8192);
+    expect(await cacheOf({ SQLITE_CACHE_SIZE: '4MB' })).toBe(-4096);
+    expect(await cacheOf({ SQLITE_CACHE_SIZE: '300KB' })).toBe(-300);
+  });
+
+  it('a size below 256KB, or not a size, is a config error naming the setting', () => {
+    expect(() => loadConfig({ SQLITE_CACHE_SIZE: '100KB' })).toThrow(/SQLITE_CACHE_SIZE: must be at least 256KB/);
+    expect(() => loadConfig({ SQLITE_CACHE_SIZE: 'lots' })).toThrow(/SQLITE_CACHE_SIZE/);
   });
 });

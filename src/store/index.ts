@@ -9,12 +9,12 @@ import { openSqlite } from './sqlite.js';
 // every process that never uses them.
 
 /** The database DATABASE_URL names (PostgreSQL), else SQLite in DATA_DIR. Not migrated yet: see Sql.migrate. */
-export async function openStore(config: Pick<Config, 'DATABASE_URL' | 'DATABASE_POOL_MAX' | 'DATABASE_STATEMENT_TIMEOUT' | 'DATA_DIR'>, logger?: Logger): Promise<Sql> {
+export async function openStore(config: Pick<Config, 'DATABASE_URL' | 'DATABASE_POOL_MAX' | 'DATABASE_STATEMENT_TIMEOUT' | 'DATA_DIR' | 'SQLITE_CACHE_SIZE'>, logger?: Logger): Promise<Sql> {
   if (config.DATABASE_URL) {
     const { PostgresSql } = await import('./postgres.js');
     return new PostgresSql({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT, logger });
   }
-  return openSqlite(config.DATA_DIR, { checkpointThread: true, onError: (message) => logger?.warn({ dataDir: config.DATA_DIR }, message) });
+  return openSqlite(config.DATA_DIR, { checkpointThread: true, cacheBytes: config.SQLITE_CACHE_SIZE, onError: (message) => logger?.warn({ dataDir: config.DATA_DIR }, message) });
 }
 
 /** Where archived media bytes go: ARCHIVE_S3_URL's bucket, else DATA_DIR/archive. */

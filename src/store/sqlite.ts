@@ -117,7 +117,11 @@ export class SqliteSql implements Sql {
  * Opens (creating when missing) DATA_DIR/feedgate.db. A data directory that cannot be created, written
  * or opened is a ConfigError naming DATA_DIR and the path. The schema is brought up to date by migrate().
  */
-export function openSqlite(dataDir: string, opts: { checkpointThread?: boolean; onError?: (message: string) => void } = {}): SqliteSql {
+/**
+ * `cacheBytes`: SQLite's page cache (SQLITE_CACHE_SIZE); absent, better-sqlite3's 16 MB. A smaller one
+ * re-reads pages from the system's file cache instead of keeping them in this process.
+ */
+export function openSqlite(dataDir: string, opts: { checkpointThread?: boolean; cacheBytes?: number; onError?: (message: string) => void } = {}): SqliteSql {
   const unusable = (why: string) =>
     new ConfigError([`DATA_DIR: ${resolve(dataDir)} ${why}; set DATA_DIR to a directory feedgate's user can write (the image uses /data, the systemd unit /var/lib/feedgate)`]);
   try {
@@ -132,6 +136,8 @@ export function openSqlite(dataDir: string, opts: { checkpointThread?: boolean; 
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
+    // Negative: a size in KiB rather than a number of pages.
+    if (opts.cacheBytes !== undefined) db.pragma(`cache_size = -${Math.max(1, Math.round(opts.cacheBytes / 1024))}`);
   } catch (err) {
     throw unusable(`holds a feedgate.db that cannot be opened for writing (${(err as Error).message})`);
   }
