@@ -452,7 +452,7 @@ if (ONLY.has('refresh')) {
   const db = openSqlite(dataDir);
   await db.migrate(CORE_MIGRATIONS);
   const startAt = Date.now();
-  const T0 = startAt + 75_000;
+  const T0 = startAt + 95_000;
   const url = (t: number) => `/feeds/hdhive/tv/${200_000 + t}.rss`;
   for (let t = 0; t < FEEDS; t += 500) {
     await db.tx(async (q) => {
@@ -497,7 +497,11 @@ if (ONLY.has('refresh')) {
   const idle = rssMb(pid);
   // The polled feeds read once (a reader's first poll), then polled with nothing refreshing.
   for (let i = 0; i < 200; i++) await (await fetch(rfg.info.url + url(i * Math.floor(FEEDS / 200)))).arrayBuffer();
-  const quiet = await polls();
+  // Two windows each side, compared by the same statistic (the worse of two): one window's p99 moved
+  // between 0.8 and 4.5 ms from one 10 s window to the next with nothing refreshing, so the worse of two
+  // refresh windows against a single quiet one mostly measured that spread.
+  const quiet1 = await polls();
+  const quiet2 = await polls();
   // Idle again, with readers having polled: the baseline the refreshes' memory is measured against.
   await until(T0 - 1000);
   const idleAfterPolls = rssMb(pid);
@@ -543,9 +547,10 @@ if (ONLY.has('refresh')) {
   console.log(`  CPU with nothing due: ${cpuIdle.toFixed(2)}% of a core before the first round, ${Number.isNaN(cpuBetween) ? 'n/a' : cpuBetween.toFixed(2)}% between rounds (goal < 1%: ${cpuWorst < 1 ? 'met' : 'NOT MET'})`);
   console.log(`  RSS: idle ${idle.toFixed(0)} MB with the schedule loaded, ${idleAfterPolls.toFixed(0)} MB after the first polls; peak in round 1 (no polls) ${round1.peak.toFixed(0)} MB: growth ${(round1.peak - idleAfterPolls).toFixed(0)} MB (goal < 50 MB: ${round1.peak - idleAfterPolls < 50 ? 'met' : 'NOT MET'}); with polls in round 2, peak ${peak.toFixed(0)} MB, at the end ${settled.toFixed(0)} MB; V8 heap used ${heapUsed.toFixed(0)} MB, feed cache ${inMemory.toFixed(1)} MB (JSON)`);
   console.log(`  readers' polls (200 feeds, 16 connections, 5 ms apart each):`);
-  for (const [name, r] of [['no refresh going on', quiet], ['round 2 (1)', during1], ['round 2 (2)', during2]] as const) console.log(`    ${name.padEnd(22)} ${fmt(r)}`);
-  const worse = Math.max(during1.p99, during2.p99) / quiet.p99;
-  console.log(`  poll p99 during steady refreshes / without: ${worse.toFixed(2)}x (goal: unchanged, within 1.5x: ${worse <= 1.5 && quiet.errors + during1.errors + during2.errors === 0 ? 'met' : 'NOT MET'})\n`);
+  for (const [name, r] of [['no refresh going on (1)', quiet1], ['no refresh going on (2)', quiet2], ['round 2 (1)', during1], ['round 2 (2)', during2]] as const) console.log(`    ${name.padEnd(24)} ${fmt(r)}`);
+  const worse = Math.max(during1.p99, during2.p99) / Math.max(quiet1.p99, quiet2.p99);
+  const errors = quiet1.errors + quiet2.errors + during1.errors + during2.errors;
+  console.log(`  poll p99 during steady refreshes / without (the worse of two windows each): ${worse.toFixed(2)}x (goal: unchanged, within 1.5x: ${worse <= 1.5 && errors === 0 ? 'met' : 'NOT MET'})\n`);
   rfg.child.kill('SIGTERM');
   rup.child.kill('SIGTERM');
 }
