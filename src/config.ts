@@ -366,7 +366,7 @@ export const SERVER_SETTINGS = [
     SQLITE_CACHE_SIZE: {
       parse: size.pipe(z.number().min(256 * 1024, 'must be at least 256KB')),
       default: '8MB',
-      help: "Memory SQLite keeps of DATA_DIR/feedgate.db's pages (its page cache), in bytes; unused with DATABASE_URL. Pages it does not keep are read again from the system's file cache, which costs a little CPU and no memory of feedgate's. better-sqlite3 would take 16MB: with ten thousand feeds refreshed in the background that is 16MB more resident for about the same CPU (see bench/). On a small board 4MB is enough; SQLite's own default is 2MB, which cost a quarter more CPU per refresh there.",
+      help: "Memory SQLite keeps of DATA_DIR/feedgate.db's pages (its page cache), in bytes; unused with DATABASE_URL. Pages it does not keep are read again from the system's file cache, which costs a little CPU and no memory of feedgate's. better-sqlite3 would take 16MB: in the background-refresh benchmark (10 000 feeds) that was 8MB more resident than 8MB, for CPU within the runs' noise. 4MB measured the same; SQLite's own default, 2MB, cost about a quarter more CPU per refresh (3 000 feeds).",
     },
     ARCHIVE_S3_URL: {
       parse: text.refine((v) => v === '' || /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(v), 'expected s3://<bucket>/<prefix>, or nothing for DATA_DIR/archive'),
