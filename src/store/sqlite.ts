@@ -116,8 +116,6 @@ export class SqliteSql implements Sql {
 /**
  * Opens (creating when missing) DATA_DIR/feedgate.db. A data directory that cannot be created, written
  * or opened is a ConfigError naming DATA_DIR and the path. The schema is brought up to date by migrate().
- */
-/**
  * `cacheBytes`: SQLite's page cache (SQLITE_CACHE_SIZE); absent, better-sqlite3's 16 MB. A smaller one
  * re-reads pages from the system's file cache instead of keeping them in this process.
  */
