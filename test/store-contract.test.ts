@@ -538,6 +538,35 @@ for (const engine of engines) {
   });
 }
 
+describe('query plans (SQLite)', () => {
+  it("a feed's newest unlisted items are read from their own index, not by reading and sorting every item of the feed", async () => {
+    const db = await engines[0]!.open();
+    // The statements the store runs, recorded on their way to the real database.
+    const ran: string[] = [];
+    const recording = new Proxy(db, {
+      get(target, key) {
+        const v = Reflect.get(target, key) as unknown;
+        if (key === 'all' || key === 'get' || key === 'run') return (sql: string, params?: unknown[]) => (ran.push(sql), (v as Sql['all']).call(target, sql, params));
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    }) as Sql;
+    const a = archiveStore(recording);
+    const item = (n: number) => ({ guid: `g${n}`, data: JSON.stringify({ n }), sortAt: n % 7, text: () => 'x' });
+    const base = { feed: 'p:1', source: 'p', url: '/feeds/p/1', title: 'P', head: '{}', maxItems: 100, keepAfter: 0 };
+    await a.record({ ...base, items: Array.from({ length: 30 }, (_, n) => item(n)), now: 1000 });
+    await a.record({ ...base, items: Array.from({ length: 10 }, (_, n) => item(n)), now: 2000 });
+    ran.length = 0;
+    const un = await a.unlisted('p:1', 5);
+    // Ties on sort_at come newest seq first, as the index is ordered.
+    expect(un.map((r) => [r.sortAt, r.seq])).toEqual([...un].sort((x, y) => y.sortAt - x.sortAt || y.seq - x.seq).map((r) => [r.sortAt, r.seq]));
+    expect(un.every((r) => !r.listed)).toBe(true);
+    expect(ran).toHaveLength(1);
+    const plan = ((db as unknown as { db: Database.Database }).db.prepare(`EXPLAIN QUERY PLAN ${ran[0]}`).all('p:1', 5) as Array<{ detail: string }>).map((r) => r.detail).join(' | ');
+    expect(plan).toMatch(/USING INDEX archive_items_unlisted/);
+    expect(plan).not.toMatch(/TEMP B-TREE/);
+  });
+});
+
 describe('migrations', () => {
   const extra: Migration = { id: '999_future', sqlite: 'CREATE TABLE future (x TEXT)', postgres: 'CREATE TABLE future (x TEXT)' };
 

@@ -486,4 +486,11 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX archive_backfill_url ON archive_backfill (url);
     `,
   },
+  {
+    // Every keep of a feed asks for its newest unlisted items; by (feed, sort_at) that read every item of
+    // the feed and sorted them, most often to find none. Only unlisted items are in this one.
+    id: '016_archive_items_unlisted',
+    sqlite: `CREATE INDEX archive_items_unlisted ON archive_items (feed, sort_at DESC, seq DESC) WHERE listed = 0;`,
+    postgres: `CREATE INDEX archive_items_unlisted ON archive_items (feed, sort_at DESC, seq DESC) WHERE listed = 0;`,
+  },
 ];
