@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
+import { runInBackground } from '../background.js';
 import type { JobRunner, RefreshJob } from '../jobs/runner.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -123,7 +124,7 @@ export class Refresher {
     await this.recount().catch(() => {});
     this.countTimer = setInterval(() => void this.recount().catch(() => {}), 60_000);
     this.countTimer.unref();
-    await this.opts.runner.start((job) => this.run(job), this.opts.concurrency);
+    await this.opts.runner.start((job) => runInBackground(() => this.run(job)), this.opts.concurrency);
     const now = this.now();
     for (const f of await this.opts.store.all(1_000_000)) {
       this.known.add(f.url);

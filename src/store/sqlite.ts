@@ -1,6 +1,7 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { giveWay } from '../background.js';
 import { ConfigError } from '../config.js';
 import { pendingMigrations } from './migrate.js';
 import { CORE_MIGRATIONS } from './migrations.js';
@@ -49,21 +50,29 @@ export class SqliteSql implements Sql {
   }
 
   async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    const turn = giveWay();
+    if (turn) await turn;
     if (this.gate) await this.free();
     return this.stmt(sql).all(...params) as T[];
   }
 
   async get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
+    const turn = giveWay();
+    if (turn) await turn;
     if (this.gate) await this.free();
     return this.stmt(sql).get(...params) as T | undefined;
   }
 
   async run(sql: string, params: readonly unknown[] = []): Promise<number> {
+    const turn = giveWay();
+    if (turn) await turn;
     if (this.gate) await this.free();
     return this.exec(sql, params);
   }
 
   async tx<T>(fn: (q: SqlRunner) => Promise<T>): Promise<T> {
+    const turn = giveWay();
+    if (turn) await turn;
     // Checked and taken with no await between: two transactions waiting on one gate would otherwise both
     // find it open (free() returns a tick later) and the second BEGIN would fail inside the first.
     while (this.gate) await this.gate;
