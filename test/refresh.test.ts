@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Refresher } from '../src/feeds/refresher.js';
 import { MemoryRunner } from '../src/jobs/memory.js';
@@ -6,7 +8,7 @@ import { createMetrics } from '../src/metrics.js';
 import { CORE_MIGRATIONS } from '../src/store/migrations.js';
 import { refreshFeedStore } from '../src/store/refresh-feeds.js';
 import { openSqlite } from '../src/store/sqlite.js';
-import { useFakeHdhive } from './fakes/hdhive.js';
+import { sampleTv101172, useFakeHdhive } from './fakes/hdhive.js';
 import { tempDir, useStartApp, type RunningApp } from './helpers/app.js';
 import { startPostgres, type PostgresProc } from './helpers/postgres.js';
 import { startRedis, type RedisProc } from './helpers/redis.js';
@@ -158,6 +160,55 @@ describe('in process (the embedded default)', () => {
     await app.db.run('DELETE FROM opml_feeds');
     for (let i = 0; i < 40 && (await row(app)); i++) await sleep(100);
     expect(await row(app)).toBeUndefined();
+  });
+
+  it('a feed stays subscribed while read within SUBSCRIPTION_DAYS, built on the start page, or with a live WebSub lease; else its next run drops it', async () => {
+    // A WebSub subscriber on loopback that confirms its intent.
+    const subscriber = createServer((req, res) => res.end(new URL(req.url ?? '/', 'http://x').searchParams.get('hub.challenge') ?? ''));
+    await new Promise<void>((r) => subscriber.listen(0, '127.0.0.1', r));
+    const cb = `127.0.0.1:${(subscriber.address() as AddressInfo).port}`;
+    try {
+      for (const id of [1, 2, 3, 4]) hd.fake.resources.set(`tv/${id}`, sampleTv101172());
+      const app = await startApp(hd.config({ CACHE_TTL: '1s', REFRESH_HDHIVE: '1s', SUBSCRIPTION_DAYS: '1', WEBSUB_CALLBACK_ALLOW: cb }));
+      const feed = (id: number) => `/feeds/hdhive/tv/${id}.json`;
+      // 1 and 2 read by a poller; 3 built on the start page (no JavaScript); 4 subscribed through WebSub only.
+      await fetch(`${app.url}${feed(1)}`);
+      await fetch(`${app.url}${feed(2)}`);
+      expect((await fetch(`${app.url}/?lang=en&build=hdhive-0&type=tv&tmdbId=3&format=json`)).status).toBe(200);
+      const sub = await fetch(`${app.url}/websub`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ 'hub.mode': 'subscribe', 'hub.topic': `${app.url}${feed(4)}`, 'hub.callback': `http://${cb}/cb` }).toString() });
+      expect(sub.status).toBe(202);
+      await app.app.websub.settled();
+      const scheduled = async () => (await app.db.all<{ url: string }>('SELECT url FROM refresh_feeds ORDER BY url')).map((r) => r.url);
+      for (let i = 0; i < 50 && (await scheduled()).length < 4; i++) await sleep(50);
+      expect(await scheduled()).toEqual([1, 2, 3, 4].map(feed));
+      // Feed 1 was last read two days ago, 2 half a day ago; the start page's and WebSub's are as old.
+      const day = 86_400_000;
+      const aged = Date.now();
+      await app.db.run('UPDATE opml_feeds SET last_requested = ? WHERE url = ?', [aged - 2 * day, feed(1)]);
+      await app.db.run('UPDATE opml_feeds SET last_requested = ? WHERE url <> ? AND url <> ?', [aged - 2 * day, feed(1), feed(2)]);
+      await app.db.run('UPDATE opml_feeds SET last_requested = ? WHERE url = ?', [aged - day / 2, feed(2)]);
+      const ranSince = async (url: string) => ((await app.db.get<{ last_at: number | null }>('SELECT last_at FROM refresh_feeds WHERE url = ?', [url]))?.last_at ?? 0) > aged;
+      for (let i = 0; i < 100 && !((await scheduled()).length === 3 && (await ranSince(feed(2))) && (await ranSince(feed(3))) && (await ranSince(feed(4)))); i++) await sleep(100);
+      expect(await scheduled()).toEqual([2, 3, 4].map(feed));
+      for (const id of [2, 3, 4]) expect(await ranSince(feed(id)), `feed ${id} refreshed after the ageing`).toBe(true);
+    } finally {
+      subscriber.close();
+    }
+  });
+
+  it("a refusal with Retry-After puts the feed's next refresh no sooner than asked", async () => {
+    const app = await startApp(hd.config({ CACHE_TTL: '1s', REFRESH_HDHIVE: '1s' }));
+    await fetch(`${app.url}${PATH}.json`);
+    hd.fake.mode = 'rate_limited';
+    hd.fake.retryAfter = 30;
+    const before = Date.now();
+    for (let i = 0; i < 60 && !(await row(app))?.fails; i++) await sleep(100);
+    const r = (await app.db.get<{ interval_ms: number; next_at: number; fails: number; last_error: string }>('SELECT * FROM refresh_feeds'))!;
+    expect(r.fails).toBe(1);
+    // Doubling alone would say 2 s (±10%); HDHive asked for 30.
+    expect(r.interval_ms).toBeGreaterThanOrEqual(30_000);
+    expect(r.next_at - before).toBeGreaterThanOrEqual(27_000);
+    expect(r.last_error).toMatch(/30/);
   });
 });
 
