@@ -25,7 +25,7 @@ interface Subscriber {
   /** Status for deliveries. */
   status: number;
   verifications: Array<Record<string, string>>;
-  deliveries: Array<{ headers: IncomingHttpHeaders; body: string }>;
+  deliveries: Array<{ headers: IncomingHttpHeaders; body: string; at: number }>;
   until(what: () => boolean, ms?: number): Promise<void>;
 }
 let sub: Subscriber;
@@ -57,7 +57,7 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      sub.deliveries.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      sub.deliveries.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() });
       res.writeHead(sub.status);
       res.end();
     });
@@ -186,6 +186,32 @@ describe('subscriptions', () => {
     await sub.until(() => sub.deliveries.length === 1);
     await app.app.websub.settled();
     expect(await lease()).toBeUndefined();
+  });
+
+  it('a subscriber that fails is tried three times, waiting longer each time, then counted failed, and still gets the next change; a lease that ran out gets nothing', async () => {
+    const app = await start();
+    const topic = `${app.url}/feeds/hdhive/tv/101172.json`;
+    await hub(app, { 'hub.mode': 'subscribe', 'hub.topic': topic, 'hub.callback': `${sub.url}/flaky` });
+    await sub.until(() => sub.verifications.length === 1);
+    await app.app.websub.settled();
+    sub.status = 503;
+    // change() waits for the hub to settle: through every try.
+    await change(app, '/feeds/hdhive/tv/101172.json', 'refused three times');
+    expect(sub.deliveries).toHaveLength(3);
+    const [a, b, c] = sub.deliveries.map((d) => d.at) as [number, number, number];
+    expect(b - a).toBeGreaterThanOrEqual(900);
+    expect(c - b).toBeGreaterThanOrEqual(3600);
+    expect(new Set(sub.deliveries.map((d) => d.body)).size).toBe(1);
+    expect(await (await fetch(`${app.url}/metrics`)).text()).toMatch(/^feedgate_websub_deliveries_total\{outcome="failed"\} 1$/m);
+    sub.status = 204;
+    await change(app, '/feeds/hdhive/tv/101172.json', 'the next change');
+    await sub.until(() => sub.deliveries.length === 4);
+    expect(JSON.parse(sub.deliveries[3]!.body).items[0].title).toContain('the next change');
+    // The lease ran out (as if its hours had passed): nothing more is delivered.
+    await app.db.run('UPDATE websub_subscriptions SET expires_at = ?', [Date.now() - 1]);
+    await change(app, '/feeds/hdhive/tv/101172.json', 'after the lease');
+    await waitFor(() => false, 300);
+    expect(sub.deliveries).toHaveLength(4);
   });
 });
 
