@@ -212,6 +212,56 @@ describe('in process (the embedded default)', () => {
   });
 });
 
+describe('after a restart', () => {
+  it('feeds that came due while it was down are spread over the next minute, not run at once; the queue depth is on /metrics', async () => {
+    const db = openSqlite(tempDir());
+    await db.migrate(CORE_MIGRATIONS);
+    const store = refreshFeedStore(db);
+    const now = Date.now();
+    for (let i = 0; i < 100; i++) await store.add({ url: `/feeds/hdhive/tv/${i}.rss`, source: 'hdhive', intervalMs: 600_000, nextAt: now - 3_600_000 + i });
+    const later = '/feeds/hdhive/tv/later.rss';
+    await store.add({ url: later, source: 'hdhive', intervalMs: 600_000, nextAt: now + 300_000 });
+    const loads: string[] = [];
+    const metrics = createMetrics();
+    // A fixed stand-in for Math.random: the hundred draws are 0, 0.37, 0.74, … (every hundredth once).
+    let k = 0;
+    const refresher = new Refresher({
+      store,
+      runner: new MemoryRunner(),
+      intervals: { hdhive: 600_000 },
+      maxMs: 86_400_000,
+      concurrency: 2,
+      logger: createLogger('silent'),
+      metrics,
+      random: () => ((k++ * 37) % 100) / 100,
+      isSubscribed: async () => true,
+      load: async (url) => {
+        loads.push(url);
+        return { digest: 'd', newItems: 0, key: url };
+      },
+    });
+    await refresher.start();
+    try {
+      const rows = await store.all(1000);
+      const waits = rows.filter((r) => r.url !== later).map((r) => r.nextAt - now);
+      expect(waits).toHaveLength(100);
+      expect(Math.min(...waits)).toBeGreaterThanOrEqual(0);
+      expect(Math.max(...waits)).toBeLessThanOrEqual(60_000 + 1000);
+      // One every 0.6 s: no second of the minute holds more than two.
+      const perSecond = new Map<number, number>();
+      for (const w of waits) perSecond.set(Math.floor(w / 1000), (perSecond.get(Math.floor(w / 1000)) ?? 0) + 1);
+      expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(2);
+      expect(rows.find((r) => r.url === later)!.nextAt).toBe(now + 300_000);
+      await sleep(400);
+      expect(loads.length).toBe(1);
+      expect(await metrics.registry.getSingleMetricAsString('feedgate_refresh_queue')).toMatch(/^feedgate_refresh_queue 10[01]$/m);
+    } finally {
+      await refresher.close();
+      await db.close();
+    }
+  });
+});
+
 describe('within call budgets', () => {
   it("a paced source's feeds are spread so background refresh plans for at most half its calls per minute", async () => {
     const db = openSqlite(tempDir());
