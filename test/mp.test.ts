@@ -235,6 +235,27 @@ describe('MP feed', () => {
     expect(mp.pageHits.get('2650000125:3')).toBeUndefined(); // deleted in the list: never fetched
   });
 
+  it('with REFRESH_MP, a new article and its full text are fetched in the background: a content=1 poll after it is a hit and fetches no page', async () => {
+    const { mp } = holder;
+    app = await start(mp, { CACHE_TTL: '1s', REFRESH_MP: '1s' });
+    await push(app, mp);
+    // The reader's first poll waits for the pages; from then on the feed is refreshed in the background.
+    await jsonFeed(feedUrl(app, '?content=1'));
+    const t = Date.now();
+    mp.pushes.unshift({ id: 1000000200, datetime: Math.floor(t / 1000), type: 49, articles: [{ mid: 2650000200, idx: 1, title: '后台取回的新文章', digest: '新的一篇。', author: '陈工', cover: '', kind: 'article' }] });
+    const ranSince = async () => ((await app!.db.get<{ last_at: number | null }>('SELECT last_at FROM refresh_feeds'))?.last_at ?? 0) > t;
+    for (let i = 0; i < 100 && !(mp.pageHits.get('2650000200:1') && (await ranSince())); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(mp.pageHits.get('2650000200:1')).toBe(1);
+    const pages = [...mp.pageHits.values()].reduce((a, b) => a + b, 0);
+    const lists = mp.listCalls;
+    const { res, feed } = await jsonFeed(feedUrl(app, '?content=1'));
+    expect(res.headers.get('x-cache')).toBe('HIT');
+    expect(feed.items[0].title).toBe('后台取回的新文章');
+    expect(feed.items[0].content_html).toContain('第三层的段落。');
+    expect([...mp.pageHits.values()].reduce((a, b) => a + b, 0)).toBe(pages);
+    expect(mp.listCalls).toBe(lists);
+  });
+
   it('kept article texts survive a restart (no refetch) and WeChat deleting the article', async () => {
     const { mp } = holder;
     const dataDir = tempDir();
