@@ -392,6 +392,7 @@ export async function createApp({ config, logger, db, sources: modules = SOURCES
     maxMs: config.REFRESH_MAX,
     // Sources whose calls are paced: background refresh plans within their budgets.
     budgets: Object.fromEntries(sources.flatMap((s) => (s.callsPerMinute ? [[s.name, s.callsPerMinute]] : []))),
+    quotas: Object.fromEntries(sources.flatMap((s) => (s.dailyQuota ? [[s.name, s.dailyQuota]] : []))),
     concurrency: config.REFRESH_CONCURRENCY,
     logger,
     metrics,

@@ -281,6 +281,6 @@ describe('metrics', () => {
     expect(text).toContain('feedgate_http_request_duration_seconds_bucket{le="0.005",route="/feeds/hdhive/:type/:tmdbId"}');
     expect(text).toContain('feedgate_cache_events_total{result="hit"} 1');
     expect(text).toContain('feedgate_upstream_requests_total{upstream="hdhive",outcome="ok"} 1');
-    expect(text).toContain('feedgate_upstream_quota{upstream="hdhive",kind="limit"} 1000');
+    expect(text).toContain('feedgate_upstream_quota{upstream="hdhive",kind="limit"} 1000000');
   });
 });

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { readResource } from '../src/feeds/hdhive/client.js';
+import { HdhiveClient, readResource } from '../src/feeds/hdhive/client.js';
+import { UpstreamClient } from '../src/upstream/client.js';
 import { formatShareSize } from '../src/feeds/hdhive/feed.js';
 import { useFakeHdhive } from './fakes/hdhive.js';
 import { startApp, tempDir, type RunningApp } from './helpers/app.js';
@@ -415,4 +416,28 @@ describe('HDHive my shares, page by page', () => {
       await a.close();
     }
   }, 30_000);
+});
+
+describe("HDHive's daily quota, as its answers state it", () => {
+  it('is the tightest of the endpoints; a reset in the past or missing is the next midnight in Beijing; none stated, none known', async () => {
+    const { fake } = hd;
+    const http = new UpstreamClient({ name: 'hdhive', baseUrl: fake.url, connectTimeoutMs: 1000, timeoutMs: 2000, deadlineMs: 5000, retries: 0, maxBytes: 1 << 20, concurrency: 2 });
+    const now = Date.parse('2026-12-05T17:30:00Z');
+    const client = new HdhiveClient(http, { apiKey: fake.apiKey, accessToken: fake.userToken, now: () => now });
+    expect(client.quota()).toBeUndefined();
+    fake.quota = { limit: 2000, remaining: 1500, reset: 1795536000 };
+    await client.resources('tv', '101172');
+    // 17:30 UTC is 01:30 on the 6th in Beijing: the quota starts again at midnight there, 16:00 UTC on the 6th.
+    expect(client.quota()).toEqual({ limit: 2000, remaining: 1500, resetAt: Date.parse('2026-12-06T16:00:00Z') });
+    fake.quota = { limit: 500, remaining: 400, reset: now / 1000 + 600 };
+    await client.shares(1, 20);
+    expect(client.quota()).toEqual({ limit: 500, remaining: 400, resetAt: Date.parse('2026-12-06T16:00:00Z') });
+    fake.quota = { limit: 2000, remaining: 100, reset: now / 1000 + 600 };
+    await client.resources('tv', '101172');
+    expect(client.quota()).toEqual({ limit: 500, remaining: 100, resetAt: now + 600_000 });
+    // Nonsense is not a quota: the last one stated stands.
+    fake.scripted = { status: 200, headers: { 'x-endpoint-limit': 'lots', 'x-endpoint-remaining': '-3' }, body: JSON.stringify({ success: true, code: '200', data: [] }) };
+    await client.resources('tv', '101172');
+    expect(client.quota()).toEqual({ limit: 500, remaining: 100, resetAt: now + 600_000 });
+  });
 });

@@ -315,6 +315,79 @@ describe('within call budgets', () => {
   });
 });
 
+describe("within HDHive's daily quota", () => {
+  it('feeds are planned within half the quota the upstream states; with less than a tenth left, refreshes wait for the reset without calling', async () => {
+    const db = openSqlite(tempDir());
+    await db.migrate(CORE_MIGRATIONS);
+    const store = refreshFeedStore(db);
+    const loads: string[] = [];
+    const quota = { limit: 1000, remaining: 900, resetAt: Date.now() + 3_600_000 };
+    const options = () => ({
+      store,
+      runner: new MemoryRunner(),
+      intervals: { hdhive: 60_000 },
+      quotas: { hdhive: () => quota },
+      maxMs: 86_400_000,
+      concurrency: 2,
+      logger: createLogger('silent'),
+      metrics: createMetrics(),
+      random: () => 0,
+      isSubscribed: async () => true,
+      load: async (url: string) => {
+        loads.push(url);
+        return { digest: 'd', newItems: 0, key: url };
+      },
+    });
+    const refresher = new Refresher(options());
+    await refresher.start();
+    try {
+      for (let i = 0; i < 10; i++) refresher.track(`/feeds/hdhive/tv/${i}.rss`, 'hdhive');
+      for (let i = 0; i < 50 && (await store.count()) < 10; i++) await sleep(10);
+      // Ten feeds, 1 000 calls a day, half of them for refreshes: each every 10 × 86 400 s / 500 at least.
+      expect(refresher.floorOf('hdhive')).toBe(1_728_000);
+      const rows = await store.all(100);
+      expect(Math.max(...rows.map((r) => r.intervalMs))).toBe(1_728_000);
+      // 50 calls left of 1 000, the reset two seconds away: a feed due now is not refreshed before it.
+      quota.remaining = 50;
+      quota.resetAt = Date.now() + 2000;
+      const t0 = Date.now();
+      await store.reschedule('/feeds/hdhive/tv/0.rss', rows.find((r) => r.url === '/feeds/hdhive/tv/0.rss')!.nextAt, t0);
+      await refresher.close();
+      // Taken up by a restart (the schedule is read back), as a feed due at once.
+      const again = new Refresher(options());
+      await again.start();
+      for (let i = 0; i < 50 && !((await store.get('/feeds/hdhive/tv/0.rss'))!.nextAt >= quota.resetAt); i++) await sleep(20);
+      expect((await store.get('/feeds/hdhive/tv/0.rss'))!.nextAt).toBe(quota.resetAt);
+      expect(loads).toEqual([]);
+      // The quota starts again: the feed is refreshed.
+      quota.remaining = 1000;
+      for (let i = 0; i < 100 && loads.length === 0; i++) await sleep(50);
+      expect(loads).toEqual(['/feeds/hdhive/tv/0.rss']);
+      expect(Date.now()).toBeGreaterThanOrEqual(quota.resetAt);
+      await again.close();
+    } finally {
+      await refresher.close();
+      await db.close();
+    }
+  });
+
+  it("HDHive's headers set it: with less than a tenth of the day's calls left, the feed a reader read waits for the stated reset, then is refreshed", async () => {
+    const reset = Math.ceil(Date.now() / 1000) + 3;
+    hd.fake.quota = { limit: 1_000_000, remaining: 50_000, reset };
+    const app = await startApp(hd.config({ CACHE_TTL: '1s', REFRESH_HDHIVE: '1s' }));
+    await fetch(`${app.url}${PATH}.json`);
+    expect(calls()).toBe(1);
+    for (let i = 0; i < 60 && ((await app.db.get<{ next_at: number }>('SELECT next_at FROM refresh_feeds'))?.next_at ?? 0) < reset * 1000; i++) await sleep(50);
+    expect((await app.db.get<{ next_at: number }>('SELECT next_at FROM refresh_feeds'))!.next_at).toBeGreaterThanOrEqual(reset * 1000);
+    expect(await (await fetch(`${app.url}/metrics`)).text()).toMatch(/^feedgate_refresh_total\{source="hdhive",outcome="deferred"\} 1$/m);
+    hd.fake.quota = { limit: 1_000_000, reset: reset + 86_400 };
+    await sleep(Math.max(0, reset * 1000 - Date.now() - 200));
+    expect(calls(), 'no call before the reset').toBe(1);
+    for (let i = 0; i < 60 && calls() < 2; i++) await sleep(100);
+    expect(calls()).toBeGreaterThanOrEqual(2);
+  });
+});
+
 const pgOk = postgresTool().ok;
 const redisOk = redisTool().ok;
 let pg: PostgresProc | undefined;

@@ -77,6 +77,11 @@ export interface SourceDescriptor {
    * refresh plans within half of it, spreading the source's feeds rather than queueing in the budget.
    */
   callsPerMinute?: number;
+  /**
+   * The daily quota its upstream states, as its last answer gave it (HDHive's per-endpoint quota):
+   * background refresh plans within half of it, and leaves the last tenth of a day's quota to readers.
+   */
+  dailyQuota?: () => DailyQuota | undefined;
   /** The start page's forms that build its feed URLs (its title and description there: source.<name>.* in the catalogues). */
   forms: SubscriptionForm[];
   /** A warning the start page shows on the source's card, when there is one (e.g. guest mode). */
@@ -85,6 +90,13 @@ export interface SourceDescriptor {
   watch?: HealthWatch;
   /** false: its feeds are not kept in the archive (feedgate's own: they are made from what is kept). */
   archive?: boolean;
+}
+
+/** A daily call quota as the upstream states it: calls a day, calls left, and when it starts again (ms). */
+export interface DailyQuota {
+  limit: number;
+  remaining: number;
+  resetAt: number;
 }
 
 /** Gives kept items (those with `bodyOf`) their bodies back, as the feed variant they were kept for shows them. */

@@ -4,6 +4,7 @@ import type { JobRunner, RefreshJob } from '../jobs/runner.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { RefreshFeed, RefreshFeedStore } from '../store/refresh-feeds.js';
+import type { DailyQuota } from './descriptor.js';
 
 export interface RefresherOptions {
   store: RefreshFeedStore;
@@ -18,6 +19,8 @@ export interface RefresherOptions {
   load(url: string, ttlMs: number, since: number): Promise<{ digest: string; newItems: number; key: string }>;
   /** Sources whose calls are paced (MP_CALLS_PER_MINUTE, DOUYIN_CALLS_PER_MINUTE): calls per minute. */
   budgets?: Readonly<Record<string, number>>;
+  /** Sources whose upstream states a daily quota (HDHive): the quota as last stated. */
+  quotas?: Readonly<Record<string, () => DailyQuota | undefined>>;
   concurrency: number;
   logger: Logger;
   metrics: Metrics;
@@ -35,13 +38,22 @@ const TTL_MARGIN_MS = 60_000;
  * stretched to fit rather than queueing in the budget, where they would hold every refresh slot.
  */
 const BUDGET_SHARE = 0.5;
+/**
+ * The last share of a day's quota background refresh never spends: once less is left, refreshes wait
+ * for the quota to start again, and what is left stays for readers' first loads (the plan above keeps
+ * background refresh to half a day's quota; other apps on the same key, or feeds added during the day,
+ * can still bring it this low).
+ */
+const QUOTA_RESERVE = 0.1;
+const DAY_MS = 86_400_000;
 
 /**
  * Keeps the feeds people read fresh in the background, so a reader's poll is a cache hit. The schedule
  * is durable (refresh_feeds); the job engine runs it (BullMQ, pg-boss or in process), one replica per
  * job. Each feed's interval starts at its source's and adapts as mature readers do: back to the source's
  * interval when new items came, half as long again when none did, doubled on each failure (or what
- * Retry-After says), never beyond REFRESH_MAX. The source's call budget still paces every call.
+ * Retry-After says), never beyond REFRESH_MAX. The source's call budget still paces every call; a
+ * source with a daily quota (HDHive) is planned within half of it and waits for its reset when it runs low.
  */
 export class Refresher {
   private readonly now: () => number;
@@ -60,7 +72,7 @@ export class Refresher {
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     const registers = [opts.metrics.registry];
-    this.runs = new Counter({ name: 'feedgate_refresh_total', help: 'Background feed refreshes, by source and outcome (changed, unchanged, failed, dropped: no longer read)', labelNames: ['source', 'outcome'] as const, registers });
+    this.runs = new Counter({ name: 'feedgate_refresh_total', help: 'Background feed refreshes, by source and outcome (changed, unchanged, failed, dropped: no longer read, deferred: the daily quota is nearly spent)', labelNames: ['source', 'outcome'] as const, registers });
     this.lateness = new Histogram({ name: 'feedgate_refresh_lateness_seconds', help: 'How late a background refresh started after it was due', labelNames: ['source'] as const, buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300], registers });
     new Gauge({
       name: 'feedgate_refresh_queue',
@@ -77,15 +89,25 @@ export class Refresher {
     return this.opts.intervals[source] ?? 0;
   }
 
-  /** The shortest interval a paced source's feeds can have between them within BUDGET_SHARE of its budget. */
+  /**
+   * The shortest interval a paced source's feeds can have between them within BUDGET_SHARE of its budget
+   * (calls a minute) and of its daily quota, whichever asks more.
+   */
   floorOf(source: string): number {
+    const feeds = this.counts.get(source) ?? 0;
     const perMinute = this.opts.budgets?.[source];
-    if (!perMinute) return 0;
-    return Math.round(((this.counts.get(source) ?? 0) * 60_000) / (perMinute * BUDGET_SHARE));
+    const quota = this.opts.quotas?.[source]?.();
+    const byMinute = perMinute ? (feeds * 60_000) / (perMinute * BUDGET_SHARE) : 0;
+    const byDay = quota ? (feeds * DAY_MS) / (quota.limit * BUDGET_SHARE) : 0;
+    return Math.round(Math.max(byMinute, byDay));
+  }
+
+  private paced(source: string): boolean {
+    return this.opts.budgets?.[source] !== undefined || this.opts.quotas?.[source] !== undefined;
   }
 
   private async recount(): Promise<void> {
-    if (!this.opts.budgets || Object.keys(this.opts.budgets).length === 0) return;
+    if (Object.keys(this.opts.budgets ?? {}).length === 0 && Object.keys(this.opts.quotas ?? {}).length === 0) return;
     this.counts = new Map(Object.entries(await this.opts.store.countBySource()));
   }
 
@@ -105,7 +127,7 @@ export class Refresher {
     if (base <= 0 || this.known.has(url)) return;
     if (this.known.size > 100_000) this.known.clear();
     this.known.add(url);
-    if (this.opts.budgets?.[source]) this.counts.set(source, (this.counts.get(source) ?? 0) + 1);
+    if (this.paced(source)) this.counts.set(source, (this.counts.get(source) ?? 0) + 1);
     const interval = Math.max(base, this.floorOf(source));
     const nextAt = this.now() + this.jittered(interval);
     void this.opts.store
@@ -163,6 +185,15 @@ export class Refresher {
     const base = configured > 0 ? Math.max(configured, this.floorOf(f.source)) : 0;
     if (base <= 0) {
       await this.opts.store.remove(f.url);
+      return;
+    }
+    const quota = this.opts.quotas?.[f.source]?.();
+    if (quota && quota.remaining <= quota.limit * QUOTA_RESERVE && started < quota.resetAt) {
+      // Nothing is called: the feed comes back after the reset, its feeds spread over up to an hour.
+      const nextAt = quota.resetAt + Math.round(this.random() * Math.min(base, 3_600_000));
+      if (!(await this.opts.store.done(f.url, job.runAt, { ...f, nextAt }))) return;
+      this.runs.inc({ source: f.source, outcome: 'deferred' });
+      await this.opts.runner.schedule({ url: f.url, runAt: nextAt });
       return;
     }
     let next: Omit<RefreshFeed, 'url' | 'source'>;

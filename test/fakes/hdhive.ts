@@ -18,6 +18,11 @@ export interface FakeHdhive {
   /** Delay before answering, in ms (used with mode "slow"). */
   delayMs: number;
   retryAfter: number;
+  /**
+   * The daily quota its headers state: calls a day, calls left (by default what the calls so far leave)
+   * and the reset (unix seconds; the default is in the past, so feedgate works it out itself).
+   */
+  quota: { limit: number; remaining?: number; reset: number };
   /** When set, every call is answered with exactly this (status, headers, raw body). */
   scripted?: { status: number; headers?: Record<string, string>; body: string };
   /** Calls per path. */
@@ -136,6 +141,8 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 const fail = (code: string, message: string) => ({ success: false, code, message, data: null });
+/** A million calls a day: background refresh plans within half of it, so a test's few feeds keep their 1 s intervals. */
+const defaultQuota = () => ({ limit: 1_000_000, reset: 1795536000 });
 
 export async function startFakeHdhive(opts: { apiKey?: string; userToken?: string } = {}): Promise<FakeHdhive> {
   const fake: FakeHdhive = {
@@ -145,6 +152,7 @@ export async function startFakeHdhive(opts: { apiKey?: string; userToken?: strin
     mode: 'ok',
     delayMs: 0,
     retryAfter: 30,
+    quota: defaultQuota(),
     calls: new Map(),
     resources: new Map([
       ['tv/101172', sampleTv101172()],
@@ -163,7 +171,8 @@ export async function startFakeHdhive(opts: { apiKey?: string; userToken?: strin
       res.writeHead(fake.scripted.status, { 'content-type': 'application/json', ...fake.scripted.headers });
       return res.end(fake.scripted.body);
     }
-    const quota = { 'x-endpoint-limit': '1000', 'x-endpoint-remaining': String(1000 - fake.totalCalls()), 'x-ratelimit-reset': '1795536000' };
+    const q = fake.quota;
+    const quota = { 'x-endpoint-limit': String(q.limit), 'x-endpoint-remaining': String(q.remaining ?? q.limit - fake.totalCalls()), 'x-ratelimit-reset': String(q.reset) };
 
     switch (fake.mode) {
       case 'rate_limited':
@@ -248,6 +257,7 @@ export function useFakeHdhive() {
     fake!.delayMs = 0;
     fake!.scripted = undefined;
     fake!.calls.clear();
+    fake!.quota = defaultQuota();
   });
   return {
     get fake(): FakeHdhive {

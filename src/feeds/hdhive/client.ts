@@ -1,5 +1,6 @@
 import { HttpError } from '../../http/errors.js';
 import type { Metrics } from '../../metrics.js';
+import type { DailyQuota } from '../descriptor.js';
 import type { UpstreamClient, UpstreamRequest } from '../../upstream/client.js';
 import { parseJson } from '../../upstream/json.js';
 import type { CallBudget } from '../../upstream/budget.js';
@@ -127,9 +128,15 @@ const KEY_CODES = new Set(['MISSING_API_KEY', 'INVALID_API_KEY', 'DISABLED_API_K
 const USER_CODES = new Set(['INVALID_OPENAPI_USER_TOKEN', 'OPENAPI_REFRESH_REQUIRED', 'OPENAPI_REAUTH_REQUIRED', 'OPENAPI_USER_REQUIRED']);
 const NAME = 'hdhive';
 
+const DAY_MS = 86_400_000;
+/** HDHive's quota starts again at midnight in Beijing (UTC+8) when its answer does not say when. */
+const nextBeijingMidnight = (now: number) => Math.floor((now + 8 * 3_600_000) / DAY_MS) * DAY_MS + DAY_MS - 8 * 3_600_000;
+
 export class HdhiveClient {
   /** After a 429, no call goes out until this time: HDHive counts refused calls against the quota too. */
   private cooldownUntil = 0;
+  /** Each endpoint's daily quota (resources, shares), as its last answer stated it. */
+  private readonly quotas = new Map<string, DailyQuota>();
   private readonly now: () => number;
 
   constructor(
@@ -173,7 +180,7 @@ export class HdhiveClient {
     const headers: Record<string, string> = { 'x-api-key': this.opts.apiKey };
     if (withUser && this.opts.accessToken) headers.authorization = `Bearer ${this.opts.accessToken}`;
     const res = await this.http.request({ ...req, headers: { ...headers, accept: 'application/json' } });
-    this.recordQuota(res.headers);
+    this.recordQuota(req.path.startsWith('/api/open/shares') ? 'shares' : 'resources', res.headers);
 
     const body = readEnvelope(res.body);
     const code = body?.code ?? '';
@@ -215,7 +222,25 @@ export class HdhiveClient {
     return new UpstreamError(NAME, 'rate_limited', 429, 'UPSTREAM_RATE_LIMITED', `${message}; retry after ${seconds} s`, { 'Retry-After': String(seconds) });
   }
 
-  private recordQuota(headers: Record<string, string | string[] | undefined>): void {
+  /**
+   * The daily quota background refresh plans with: the tightest of the endpoints' (the fewest calls a
+   * day, the fewest left), since one schedule holds the feeds of both. Undefined until HDHive has
+   * stated one; it states none where none is configured.
+   */
+  quota(): DailyQuota | undefined {
+    let q: DailyQuota | undefined;
+    for (const e of this.quotas.values()) q = q ? { limit: Math.min(q.limit, e.limit), remaining: Math.min(q.remaining, e.remaining), resetAt: Math.max(q.resetAt, e.resetAt) } : { ...e };
+    return q;
+  }
+
+  private recordQuota(endpoint: string, headers: Record<string, string | string[] | undefined>): void {
+    const limit = Number(headers['x-endpoint-limit']);
+    const remaining = Number(headers['x-endpoint-remaining']);
+    if (headers['x-endpoint-limit'] !== undefined && Number.isFinite(limit) && limit > 0 && headers['x-endpoint-remaining'] !== undefined && Number.isFinite(remaining)) {
+      const now = this.now();
+      const reset = Number(headers['x-ratelimit-reset']) * 1000;
+      this.quotas.set(endpoint, { limit, remaining: Math.max(0, remaining), resetAt: Number.isFinite(reset) && reset > now ? reset : nextBeijingMidnight(now) });
+    }
     const gauge = this.opts.metrics?.upstreamQuota;
     if (!gauge) return;
     for (const [header, kind] of [

@@ -9,7 +9,7 @@ export function hdhiveSource(ctx: SourceContext): SourceDescriptor {
   const { config } = ctx;
   const http = ctx.upstream('hdhive', config.HDHIVE_API_URL, { setting: 'HDHIVE_API_URL' });
   const opts = {
-    // No pace of its own (HDHive states its quota), but a 429 pauses every replica.
+    // No pace of its own: HDHive states its daily quota (background refresh plans within it), and a 429 pauses every replica.
     client: new HdhiveClient(http, { apiKey: config.HDHIVE_API_KEY, accessToken: config.HDHIVE_ACCESS_TOKEN, metrics: ctx.metrics, pause: ctx.budget('hdhive', 600, 'HDHIVE_API_KEY') }),
     firstSeen: ctx.firstSeen,
     siteUrl: config.HDHIVE_API_URL,
@@ -26,6 +26,7 @@ export function hdhiveSource(ctx: SourceContext): SourceDescriptor {
       setting(config, 'HDHIVE_API_URL', true, 'setting.HDHIVE_API_URL'),
     ],
     upstreams: [http],
+    dailyQuota: () => opts.client.quota(),
     routes: [
       { kind: 'feed', path: '/feeds/hdhive/shares', needs: ['HDHIVE_ACCESS_TOKEN'], summary: 'your own shares', source: hdhiveShares(opts) },
       { kind: 'feed', path: '/feeds/hdhive/:type/:tmdbId', summary: 'resources for one TMDB title', source: hdhiveResources(opts) },

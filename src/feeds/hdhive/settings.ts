@@ -29,7 +29,7 @@ export const HDHIVE_SETTINGS = section({
     REFRESH_HDHIVE: {
       parse: duration,
       default: '30m',
-      help: "How often feeds of HDHive that people read are refreshed in the background (it adapts: longer while nothing new comes, up to REFRESH_MAX). 0: only when a reader asks.",
+      help: "How often feeds of HDHive that people read are refreshed in the background (it adapts: longer while nothing new comes, up to REFRESH_MAX; within half of the daily quota HDHive states, and not at all while less than a tenth of it is left). 0: only when a reader asks.",
     },
   },
 });
