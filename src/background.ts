@@ -7,7 +7,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
  * from its upstream answer to its last write, used to run in one go: about ten statements, the item
  * building and the archive's comparisons, which a poll arriving meanwhile waited behind. In background
  * work each statement first waits one turn of the event loop, where readers' requests that came in are
- * taken.
+ * taken; inside a transaction too (its gate keeps other statements out meanwhile).
  */
 const storage = new AsyncLocalStorage<true>();
 

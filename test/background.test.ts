@@ -63,21 +63,36 @@ describe('background work on SQLite', () => {
     const inBackground = await answeredAfter(db, 300, (fn) => runInBackground(fn));
     expect(inBackground).toBeGreaterThanOrEqual(0);
     expect(inBackground).toBeLessThan(300);
-    // What background work starts (a promise chain, a timer) is background too; a transaction's
-    // statements run together, so no statement of another slips in between them.
+    // What background work starts (a promise chain, a timer) is background too. A transaction's
+    // statements give way as well (a first refresh's archive writes are its longest stretch), but no
+    // statement of other work slips in between them: it waits at the transaction's gate.
     const order: string[] = [];
+    let outside: Promise<unknown> | undefined;
     await runInBackground(async () => {
       await new Promise((r) => setTimeout(r, 1));
       await db.tx(async (q) => {
-        setImmediate(() => order.push('turn'));
+        setImmediate(() => {
+          order.push('turn');
+          // Another statement, issued while the transaction is open: it runs after the commit.
+          outside = db.get<{ n: number }>("SELECT COUNT(*) AS n FROM feed_snapshots WHERE key IN ('t1', 't2')").then((r) => order.push(`reader saw ${r!.n}`));
+        });
         await q.run('INSERT INTO feed_snapshots (key, data, stored_at) VALUES (?, ?, ?)', ['t1', '1', 1]);
         await q.run('INSERT INTO feed_snapshots (key, data, stored_at) VALUES (?, ?, ?)', ['t2', '2', 1]);
         order.push('tx');
       });
-      setImmediate(() => order.push('turn 2'));
-      await db.get('SELECT 1 AS one');
+      await outside;
       order.push('after');
     });
-    expect(order).toEqual(['tx', 'turn', 'turn 2', 'after']);
+    expect(order).toEqual(['turn', 'tx', 'reader saw 2', 'after']);
+    // A reader's transaction runs straight through.
+    const plain: string[] = [];
+    await db.tx(async (q) => {
+      setImmediate(() => plain.push('turn'));
+      await q.run('INSERT INTO feed_snapshots (key, data, stored_at) VALUES (?, ?, ?)', ['t3', '3', 1]);
+      await q.run('INSERT INTO feed_snapshots (key, data, stored_at) VALUES (?, ?, ?)', ['t4', '4', 1]);
+      plain.push('tx');
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(plain).toEqual(['tx', 'turn']);
   });
 });

@@ -17,15 +17,28 @@ export class SqliteSql implements Sql {
   readonly engine = 'sqlite';
   private readonly statements = new Map<string, Database.Statement>();
   private gate: Promise<void> | undefined;
-  private readonly direct: SqlRunner;
+  /** A transaction's statements: they run under its gate, and give way between them in background work. */
+  private readonly inTx: SqlRunner;
   /** Set by openSqlite({ checkpointThread }): WAL checkpoints on a worker thread. */
   checkpointer?: Checkpointer;
 
   constructor(readonly db: Database.Database) {
-    this.direct = {
-      all: async <T>(sql: string, params: readonly unknown[] = []) => this.stmt(sql).all(...params) as T[],
-      get: async <T>(sql: string, params: readonly unknown[] = []) => this.stmt(sql).get(...params) as T | undefined,
-      run: async (sql: string, params: readonly unknown[] = []) => this.exec(sql, params),
+    this.inTx = {
+      all: async <T>(sql: string, params: readonly unknown[] = []) => {
+        const turn = giveWay();
+        if (turn) await turn;
+        return this.stmt(sql).all(...params) as T[];
+      },
+      get: async <T>(sql: string, params: readonly unknown[] = []) => {
+        const turn = giveWay();
+        if (turn) await turn;
+        return this.stmt(sql).get(...params) as T | undefined;
+      },
+      run: async (sql: string, params: readonly unknown[] = []) => {
+        const turn = giveWay();
+        if (turn) await turn;
+        return this.exec(sql, params);
+      },
     };
   }
 
@@ -81,7 +94,8 @@ export class SqliteSql implements Sql {
     try {
       this.db.exec('BEGIN IMMEDIATE');
       try {
-        const out = await fn(this.direct);
+        // Between its statements, requests answered from memory go on; other statements wait at the gate.
+        const out = await fn(this.inTx);
         this.db.exec('COMMIT');
         return out;
       } catch (err) {
