@@ -1,12 +1,12 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Refresher } from '../src/feeds/refresher.js';
+import { Refresher, type RefresherOptions } from '../src/feeds/refresher.js';
 import { MemoryRunner } from '../src/jobs/memory.js';
 import { createLogger } from '../src/logger.js';
 import { createMetrics } from '../src/metrics.js';
 import { CORE_MIGRATIONS } from '../src/store/migrations.js';
-import { refreshFeedStore } from '../src/store/refresh-feeds.js';
+import { refreshFeedStore, type RefreshFeedStore } from '../src/store/refresh-feeds.js';
 import { openSqlite } from '../src/store/sqlite.js';
 import { sampleTv101172, useFakeHdhive } from './fakes/hdhive.js';
 import { tempDir, useStartApp, type RunningApp } from './helpers/app.js';
@@ -25,6 +25,21 @@ const PATH = '/feeds/hdhive/tv/101172';
 const API = '/api/open/resources/tv/101172';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const calls = () => hd.fake.calls.get(API) ?? 0;
+/** A refresher on `store` and the embedded engine for a test of the schedule alone: every feed is read, and a load records its URL in `loads`. */
+const scheduleOnly = (store: RefreshFeedStore, loads: string[], opts: Pick<RefresherOptions, 'intervals'> & Partial<RefresherOptions>): RefresherOptions => ({
+  store,
+  runner: new MemoryRunner(),
+  maxMs: 86_400_000,
+  concurrency: 2,
+  logger: createLogger('silent'),
+  metrics: createMetrics(),
+  isSubscribed: async () => true,
+  load: async (url: string) => {
+    loads.push(url);
+    return { digest: 'd', newItems: 0, key: url };
+  },
+  ...opts,
+});
 const row = async (app: RunningApp) => app.db.get<{ interval_ms: number; fails: number; last_error: string; last_at: number | null }>('SELECT * FROM refresh_feeds');
 
 describe('in process (the embedded default)', () => {
@@ -228,21 +243,7 @@ describe('after a restart', () => {
     const metrics = createMetrics();
     // A fixed stand-in for Math.random: the hundred draws are 0, 0.37, 0.74, … (every hundredth once).
     let k = 0;
-    const refresher = new Refresher({
-      store,
-      runner: new MemoryRunner(),
-      intervals: { hdhive: 600_000 },
-      maxMs: 86_400_000,
-      concurrency: 2,
-      logger: createLogger('silent'),
-      metrics,
-      random: () => ((k++ * 37) % 100) / 100,
-      isSubscribed: async () => true,
-      load: async (url) => {
-        loads.push(url);
-        return { digest: 'd', newItems: 0, key: url };
-      },
-    });
+    const refresher = new Refresher(scheduleOnly(store, loads, { intervals: { hdhive: 600_000 }, metrics, random: () => ((k++ * 37) % 100) / 100 }));
     await refresher.start();
     try {
       const rows = await store.all(1000);
@@ -271,21 +272,7 @@ describe('within call budgets', () => {
     await db.migrate(CORE_MIGRATIONS);
     const store = refreshFeedStore(db);
     const loads: string[] = [];
-    const options = () => ({
-      store,
-      runner: new MemoryRunner(),
-      intervals: { mp: 60_000, hdhive: 60_000 },
-      budgets: { mp: 6 },
-      maxMs: 86_400_000,
-      concurrency: 2,
-      logger: createLogger('silent'),
-      metrics: createMetrics(),
-      isSubscribed: async () => true,
-      load: async (url: string) => {
-        loads.push(url);
-        return { digest: 'd', newItems: 0, key: url };
-      },
-    });
+    const options = () => scheduleOnly(store, loads, { intervals: { mp: 60_000, hdhive: 60_000 }, budgets: { mp: 6 } });
     const refresher = new Refresher(options());
     await refresher.start();
     const t0 = Date.now();
@@ -325,22 +312,7 @@ describe("within HDHive's daily quota", () => {
     const store = refreshFeedStore(db);
     const loads: string[] = [];
     const quota = { limit: 1000, remaining: 900, resetAt: Date.now() + 3_600_000 };
-    const options = () => ({
-      store,
-      runner: new MemoryRunner(),
-      intervals: { hdhive: 60_000 },
-      quotas: { hdhive: () => quota },
-      maxMs: 86_400_000,
-      concurrency: 2,
-      logger: createLogger('silent'),
-      metrics: createMetrics(),
-      random: () => 0,
-      isSubscribed: async () => true,
-      load: async (url: string) => {
-        loads.push(url);
-        return { digest: 'd', newItems: 0, key: url };
-      },
-    });
+    const options = () => scheduleOnly(store, loads, { intervals: { hdhive: 60_000 }, quotas: { hdhive: () => quota }, random: () => 0 });
     const refresher = new Refresher(options());
     await refresher.start();
     try {

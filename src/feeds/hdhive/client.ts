@@ -234,22 +234,18 @@ export class HdhiveClient {
   }
 
   private recordQuota(endpoint: string, headers: Record<string, string | string[] | undefined>): void {
-    const limit = Number(headers['x-endpoint-limit']);
-    const remaining = Number(headers['x-endpoint-remaining']);
-    if (headers['x-endpoint-limit'] !== undefined && Number.isFinite(limit) && limit > 0 && headers['x-endpoint-remaining'] !== undefined && Number.isFinite(remaining)) {
-      const now = this.now();
-      const reset = Number(headers['x-ratelimit-reset']) * 1000;
-      this.quotas.set(endpoint, { limit, remaining: Math.max(0, remaining), resetAt: Number.isFinite(reset) && reset > now ? reset : nextBeijingMidnight(now) });
-    }
-    const gauge = this.opts.metrics?.upstreamQuota;
-    if (!gauge) return;
-    for (const [header, kind] of [
-      ['x-endpoint-limit', 'limit'],
-      ['x-endpoint-remaining', 'remaining'],
-      ['x-ratelimit-reset', 'reset'],
-    ] as const) {
+    // Each header read once, for /metrics and for planning.
+    const stated = (header: string) => {
       const v = Number(headers[header]);
-      if (headers[header] !== undefined && Number.isFinite(v)) gauge.set({ upstream: NAME, kind }, v);
-    }
+      return headers[header] !== undefined && Number.isFinite(v) ? v : undefined;
+    };
+    const limit = stated('x-endpoint-limit');
+    const remaining = stated('x-endpoint-remaining');
+    const reset = stated('x-ratelimit-reset');
+    const gauge = this.opts.metrics?.upstreamQuota;
+    for (const [kind, v] of [['limit', limit], ['remaining', remaining], ['reset', reset]] as const) if (gauge && v !== undefined) gauge.set({ upstream: NAME, kind }, v);
+    if (limit === undefined || limit <= 0 || remaining === undefined) return;
+    const now = this.now();
+    this.quotas.set(endpoint, { limit, remaining: Math.max(0, remaining), resetAt: reset !== undefined && reset * 1000 > now ? reset * 1000 : nextBeijingMidnight(now) });
   }
 }
